@@ -1,0 +1,220 @@
+// Command server runs policygate: it verifies OAuth 2.0 access tokens and
+// asks an embedded Open Policy Agent whether each request may proceed.
+//
+//	server            serve, configured by the environment and ./.env
+//	server --dev      serve with a local dev issuer, no configuration needed
+//	server token      mint a token from a running dev server
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/devissuer"
+	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/policies"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(1)
+	}
+}
+
+// Timeouts of the HTTP server and of start-up.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 15 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 32 << 10
+	shutdownTimeout   = 10 * time.Second
+	policyLoadTimeout = 30 * time.Second
+)
+
+// run is the whole program; main only binds it to the OS.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "run with a local dev issuer on 127.0.0.1 (no configuration, no network)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
+		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
+		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, LOG_LEVEL (environment, then ./.env)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+
+	env, err := withDotEnv(getenv, ".env")
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *dev)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.Dev {
+		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE"} {
+			if env(name) != "" {
+				logger.Warn("dev mode ignores this setting and uses its own issuer", "variable", name)
+			}
+		}
+	}
+
+	// The policy must compile before anything listens.
+	policyDir, source := cfg.PolicyDir, cfg.PolicyDir
+	if policyDir == "" {
+		dir, err := authz.MaterializeFS(policies.FS)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		policyDir, source = dir, "embedded"
+	}
+	revision, err := authz.CheckPolicyDir(policyDir)
+	if err != nil {
+		return fmt.Errorf("policy (%s): %w", source, err)
+	}
+	logger.Info("policy checked", "source", source, "revision", revision)
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	defer ln.Close()
+	baseURL := "http://" + ln.Addr().String()
+
+	var issuer *devissuer.Issuer
+	if cfg.Dev {
+		if issuer, err = devissuer.New(baseURL + "/"); err != nil {
+			return err
+		}
+		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Logger: logger})
+	go keys.Run(ctx)
+	verifier, err := authn.NewVerifier(keys, authn.VerifierConfig{
+		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew,
+	})
+	if err != nil {
+		return err
+	}
+
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: policyDir, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer engine.Stop(context.WithoutCancel(ctx))
+	select {
+	case <-engine.Ready():
+		engine.SetRevision(revision)
+		logger.Info("policy active", "source", source, "revision", revision)
+	case <-time.After(policyLoadTimeout):
+		return fmt.Errorf("policy (%s): not active after %s", source, policyLoadTimeout)
+	case <-ctx.Done():
+		return nil
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var shuttingDown atomic.Bool
+	opts := api.Options{
+		Gate:     gate.New(verifier, engine),
+		Logger:   logger,
+		Registry: reg,
+		Realm:    cfg.Audience,
+		Readiness: []api.ReadinessCheck{
+			{Name: "policy", Check: readyCheck(engine.Ready(), func() error { return errors.New("no policy is active") })},
+			{Name: "keys", Check: readyCheck(keys.Ready(), func() error {
+				if err := keys.LastError(); err != nil {
+					return fmt.Errorf("signing keys not fetched yet: %w", err)
+				}
+				return errors.New("signing keys not fetched yet")
+			})},
+		},
+		ShuttingDown: &shuttingDown,
+	}
+	if issuer != nil {
+		opts.Extra = issuer.Routes()
+	}
+	srv := &http.Server{
+		Handler:           api.NewServer(opts),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev)
+	if issuer != nil {
+		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
+			return err
+		}
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shuttingDown.Store(true)
+	logger.Info("shutting down")
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// readyCheck is nil once ready is closed, else notReady().
+func readyCheck(ready <-chan struct{}, notReady func() error) func() error {
+	return func() error {
+		select {
+		case <-ready:
+			return nil
+		default:
+			return notReady()
+		}
+	}
+}

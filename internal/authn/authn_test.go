@@ -1,0 +1,229 @@
+package authn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
+)
+
+// newVerifier returns a verifier whose keys were fetched from p.
+func newVerifier(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) (*authn.Verifier, *authn.KeySet) {
+	t.Helper()
+	if cfg.JWKSURL == "" && cfg.Issuer == "" {
+		cfg.JWKSURL = p.JWKSURL()
+	}
+	keys := authn.NewKeySet(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go keys.Run(ctx)
+	select {
+	case <-keys.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("keys not fetched: %v", keys.LastError())
+	}
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
+		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, keys
+}
+
+func TestParseAuthorization(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  []string
+		want    authn.Token
+		wantErr error
+	}{
+		{"no_header", nil, "", authn.ErrNoCredentials},
+		{"blank_header", []string{"  "}, "", authn.ErrNoCredentials},
+		{"bearer", []string{"Bearer abc.def.ghi"}, "abc.def.ghi", nil},
+		{"lower_case_scheme", []string{"bearer abc.def.ghi"}, "abc.def.ghi", nil},
+		{"upper_case_scheme", []string{"BEARER abc.def.ghi"}, "abc.def.ghi", nil},
+		{"token68_padding", []string{"Bearer abc=="}, "abc==", nil},
+		{"bearer_only", []string{"Bearer"}, "", authn.ErrMalformedRequest},
+		{"bearer_space_only", []string{"Bearer "}, "", authn.ErrMalformedRequest},
+		{"two_tokens", []string{"Bearer a b"}, "", authn.ErrMalformedRequest},
+		{"two_headers", []string{"Bearer a", "Bearer b"}, "", authn.ErrMalformedRequest},
+		{"basic", []string{"Basic dXNlcjpwYXNz"}, "", authn.ErrMalformedRequest},
+		{"missing_space", []string{"Bearerabc.def.ghi"}, "", authn.ErrMalformedRequest},
+		{"bad_characters", []string{"Bearer a,b"}, "", authn.ErrMalformedRequest},
+		{"padding_in_middle", []string{"Bearer a=b"}, "", authn.ErrMalformedRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := authn.ParseAuthorization(tt.values)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Errorf("ParseAuthorization(%q) = %q, %v; want %q, %v", tt.values, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTokenNeverPrints(t *testing.T) {
+	tok := authn.Token("secret.token.value")
+	if s := tok.String(); s != "REDACTED" {
+		t.Errorf("String() = %q", s)
+	}
+	if s := tok.LogValue().String(); s != "REDACTED" {
+		t.Errorf("LogValue() = %q", s)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := newVerifier(t, p, authn.KeySetConfig{})
+	other := authntest.NewKey(t, "key-1") // same kid, different key
+	now := time.Now()
+
+	tests := []struct {
+		name    string
+		token   func() string
+		wantErr error
+	}{
+		{"valid", func() string { return p.Token(t, nil) }, nil},
+		{"valid_audience_array", func() string {
+			return p.Token(t, map[string]any{"aud": []string{"other", authntest.Audience}})
+		}, nil},
+		{"expired_token", func() string { return p.Token(t, map[string]any{"exp": now.Add(-time.Minute).Unix()}) }, authn.ErrInvalidToken},
+		{"expired_within_skew", func() string { return p.Token(t, map[string]any{"exp": now.Add(-10 * time.Second).Unix()}) }, nil},
+		{"no_exp", func() string { return p.Token(t, map[string]any{"exp": nil}) }, authn.ErrInvalidToken},
+		{"exp_as_string", func() string { return p.Token(t, map[string]any{"exp": "9999999999"}) }, authn.ErrInvalidToken},
+		{"not_yet_valid", func() string { return p.Token(t, map[string]any{"nbf": now.Add(time.Hour).Unix()}) }, authn.ErrInvalidToken},
+		{"issued_in_future", func() string { return p.Token(t, map[string]any{"iat": now.Add(time.Hour).Unix()}) }, authn.ErrInvalidToken},
+		{"wrong_issuer", func() string { return p.Token(t, map[string]any{"iss": "https://evil.example.com/"}) }, authn.ErrInvalidToken},
+		{"issuer_without_slash", func() string {
+			return p.Token(t, map[string]any{"iss": p.Issuer[:len(p.Issuer)-1]})
+		}, authn.ErrInvalidToken},
+		{"missing_issuer", func() string { return p.Token(t, map[string]any{"iss": nil}) }, authn.ErrInvalidToken},
+		{"wrong_audience", func() string { return p.Token(t, map[string]any{"aud": "https://other.api"}) }, authn.ErrInvalidToken},
+		{"missing_audience", func() string { return p.Token(t, map[string]any{"aud": nil}) }, authn.ErrInvalidToken},
+		{"wrongly_signed", func() string { return authntest.Sign(t, other, p.Claims()) }, authn.ErrInvalidToken},
+		{"unknown_kid", func() string { return authntest.Sign(t, authntest.NewKey(t, "nope"), p.Claims()) }, authn.ErrInvalidToken},
+		{"alg_none", func() string {
+			return authntest.Segment(t, map[string]any{"alg": "none"}) + "." + authntest.Segment(t, p.Claims()) + "."
+		}, authn.ErrInvalidToken},
+		{"hs256", func() string {
+			return authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "HS256", "kid": "key-1"}, p.Claims())
+		}, authn.ErrInvalidToken},
+		{"crit", func() string {
+			return authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "RS256", "kid": "key-1", "crit": []string{"exp"}, "exp": 1}, p.Claims())
+		}, authn.ErrInvalidToken},
+		{"no_kid_single_key", func() string {
+			return authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "RS256"}, p.Claims())
+		}, nil},
+		{"two_segments", func() string { return "abc.def" }, authn.ErrInvalidToken},
+		{"garbage", func() string { return "not.a.jwt" }, authn.ErrInvalidToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), authn.Token(tt.token()))
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Verify() = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && authn.Description(err) == "" {
+				t.Errorf("Verify() error %v has no description", err)
+			}
+		})
+	}
+}
+
+func TestClaimsScopes(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := newVerifier(t, p, authn.KeySetConfig{})
+	tok := p.Token(t, map[string]any{
+		"scope":       "read:messages openid  read:messages",
+		"permissions": []any{"write:messages", 42, "openid"},
+	})
+	c, err := v.Verify(context.Background(), authn.Token(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"openid", "read:messages", "write:messages"}
+	if len(c.Scopes) != len(want) {
+		t.Fatalf("Scopes = %q, want %q", c.Scopes, want)
+	}
+	for i := range want {
+		if c.Scopes[i] != want[i] {
+			t.Fatalf("Scopes = %q, want %q", c.Scopes, want)
+		}
+	}
+	if c.Subject != "auth0|alice" {
+		t.Errorf("Subject = %q", c.Subject)
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := newVerifier(t, p, authn.KeySetConfig{Issuer: p.Issuer})
+	if _, err := v.Verify(context.Background(), authn.Token(p.Token(t, nil))); err != nil {
+		t.Fatalf("Verify with discovered keys: %v", err)
+	}
+}
+
+func TestKeysUnavailableBeforeFirstFetch(t *testing.T) {
+	p := authntest.NewProvider(t)
+	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), authn.Token(p.Token(t, nil)))
+	if !errors.Is(err, authn.ErrKeysUnavailable) {
+		t.Errorf("Verify() before fetch = %v, want ErrKeysUnavailable", err)
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := newVerifier(t, p, authn.KeySetConfig{UnknownKIDInterval: 10 * time.Millisecond})
+	k2 := authntest.NewKey(t, "key-2")
+	p.SetKeys(p.Key(), k2)
+	time.Sleep(20 * time.Millisecond)
+	if _, err := v.Verify(context.Background(), authn.Token(authntest.Sign(t, k2, p.Claims()))); err != nil {
+		t.Fatalf("token of a rotated-in key: %v", err)
+	}
+}
+
+func TestUnknownKIDRateLimit(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, keys := newVerifier(t, p, authn.KeySetConfig{UnknownKIDInterval: time.Hour})
+	before := keys.Fetches()
+	for i := range 50 {
+		header := map[string]any{"alg": "RS256", "kid": fmt.Sprintf("random-%d", i)}
+		tok := authntest.SignWithHeader(t, p.Key(), header, p.Claims())
+		if _, err := v.Verify(context.Background(), authn.Token(tok)); !errors.Is(err, authn.ErrInvalidToken) {
+			t.Fatalf("Verify(random kid) = %v, want ErrInvalidToken", err)
+		}
+	}
+	if got := keys.Fetches() - before; got > 1 {
+		t.Errorf("50 random kids caused %d fetches, want at most 1", got)
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	p := authntest.NewProvider(b)
+	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Run(ctx)
+	<-keys.Ready()
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := authn.Token(p.Token(b, map[string]any{"scope": "read:messages", "permissions": []string{"read:messages"}}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

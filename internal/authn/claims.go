@@ -1,0 +1,124 @@
+package authn
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Claims is a verified token's payload and what we derive from it.
+type Claims struct {
+	// Payload is the whole JSON payload, numbers as json.Number.
+	Payload map[string]any
+	// Subject is "sub", or "" when absent.
+	Subject string
+	// Scopes is the sorted, de-duplicated union of the space-separated
+	// "scope" claim and the "permissions" array (Auth0 RBAC).
+	Scopes []string
+	// ExpiresAt is "exp".
+	ExpiresAt time.Time
+}
+
+func parseClaims(payload []byte) (*Claims, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		return nil, invalid("token payload is not a JSON object")
+	}
+	c := &Claims{Payload: m}
+	if sub, ok := m["sub"]; ok {
+		s, isString := sub.(string)
+		if !isString {
+			return nil, invalid(`"sub" is not a string`)
+		}
+		c.Subject = s
+	}
+	c.Scopes = scopesOf(m)
+	return c, nil
+}
+
+// scopesOf unites the "scope" string and the "permissions" array. Values of
+// any other type grant nothing.
+func scopesOf(m map[string]any) []string {
+	var scopes []string
+	if s, ok := m["scope"].(string); ok {
+		scopes = strings.Fields(s)
+	}
+	if perms, ok := m["permissions"].([]any); ok {
+		for _, p := range perms {
+			if s, ok := p.(string); ok && s != "" {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	slices.Sort(scopes)
+	return slices.Compact(scopes)
+}
+
+func (v *Verifier) validate(c *Claims) error {
+	now := v.now()
+	exp, ok, err := numericDate(c.Payload, "exp")
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return invalid(`token has no "exp"`)
+	case !now.Before(exp.Add(v.skew)):
+		return invalid("token has expired")
+	}
+	c.ExpiresAt = exp
+	if nbf, ok, err := numericDate(c.Payload, "nbf"); err != nil {
+		return err
+	} else if ok && now.Add(v.skew).Before(nbf) {
+		return invalid("token is not valid yet")
+	}
+	if iat, ok, err := numericDate(c.Payload, "iat"); err != nil {
+		return err
+	} else if ok && now.Add(v.skew).Before(iat) {
+		return invalid("token was issued in the future")
+	}
+	if iss, _ := c.Payload["iss"].(string); iss != v.issuer {
+		return invalid("issuer is not accepted")
+	}
+	if !hasAudience(c.Payload["aud"], v.audience) {
+		return invalid("audience is not accepted")
+	}
+	return nil
+}
+
+// numericDate reads a NumericDate claim (RFC 7519 section 2).
+func numericDate(m map[string]any, name string) (time.Time, bool, error) {
+	v, ok := m[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	n, isNumber := v.(json.Number)
+	if !isNumber {
+		return time.Time{}, false, invalid(fmt.Sprintf("%q is not a number", name))
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return time.Time{}, false, invalid(fmt.Sprintf("%q is out of range", name))
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+func hasAudience(aud any, want string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == want
+	case []any:
+		for _, x := range a {
+			if s, ok := x.(string); ok && s == want {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,198 @@
+package authn
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// MaxTokenBytes bounds the size of a bearer token we are willing to parse.
+const MaxTokenBytes = 16 << 10
+
+// maxHeaderBytes bounds the decoded JOSE header.
+const maxHeaderBytes = 2 << 10
+
+// supportedAlgorithms are the asymmetric JWS algorithms a JWKS can serve.
+// HMAC and "none" are absent on purpose: they can never be configured.
+var supportedAlgorithms = map[string]jwa.SignatureAlgorithm{
+	"RS256": jwa.RS256(), "RS384": jwa.RS384(), "RS512": jwa.RS512(),
+	"PS256": jwa.PS256(), "PS384": jwa.PS384(), "PS512": jwa.PS512(),
+	"ES256": jwa.ES256(), "ES384": jwa.ES384(), "ES512": jwa.ES512(),
+	"EdDSA": jwa.EdDSA(),
+}
+
+// SupportedAlgorithms lists the algorithm names AUTH_ALGORITHMS may contain.
+func SupportedAlgorithms() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+}
+
+// VerifierConfig is what a token must satisfy.
+type VerifierConfig struct {
+	Issuer     string   // exact "iss"
+	Audience   string   // must be in "aud"
+	Algorithms []string // accepted "alg" values; each from SupportedAlgorithms
+	ClockSkew  time.Duration
+	Now        func() time.Time // nil means time.Now
+}
+
+// Verifier checks bearer tokens against a KeySet and the configuration.
+type Verifier struct {
+	keys       *KeySet
+	issuer     string
+	audience   string
+	algorithms map[string]jwa.SignatureAlgorithm
+	skew       time.Duration
+	now        func() time.Time
+}
+
+// NewVerifier checks the configuration and returns a Verifier.
+func NewVerifier(keys *KeySet, cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, fmt.Errorf("verifier needs an issuer and an audience")
+	}
+	if len(cfg.Algorithms) == 0 {
+		return nil, fmt.Errorf("verifier needs at least one algorithm")
+	}
+	algs := make(map[string]jwa.SignatureAlgorithm, len(cfg.Algorithms))
+	for _, name := range cfg.Algorithms {
+		alg, ok := supportedAlgorithms[name]
+		if !ok {
+			return nil, fmt.Errorf("algorithm %q is not supported (use one of %s)", name, strings.Join(SupportedAlgorithms(), ", "))
+		}
+		algs[name] = alg
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, algorithms: algs, skew: cfg.ClockSkew, now: now}, nil
+}
+
+// joseHeader holds the header fields we look at. jku, x5u, jwk and x5c are
+// deliberately not read: keys come only from the configured key set.
+type joseHeader struct {
+	Alg  string          `json:"alg"`
+	KID  string          `json:"kid"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// Verify checks the token's form, algorithm, signature and registered claims
+// and returns its claims. Every refusal matches ErrInvalidToken, except
+// ErrKeysUnavailable before the first key fetch.
+func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
+	raw := string(token)
+	if len(raw) > MaxTokenBytes {
+		return nil, invalid("token is too large")
+	}
+	if strings.Count(raw, ".") != 2 {
+		return nil, invalid("token is not a signed JWT (want header.payload.signature)")
+	}
+	headerPart, rest, _ := strings.Cut(raw, ".")
+	payloadPart, sigPart, _ := strings.Cut(rest, ".")
+	if headerPart == "" || payloadPart == "" || sigPart == "" {
+		return nil, invalid("token has an empty part")
+	}
+	header, err := decodeHeader(headerPart)
+	if err != nil {
+		return nil, err
+	}
+	if len(header.Crit) > 0 {
+		return nil, invalid(`token header has "crit" extensions this server does not understand`)
+	}
+	alg, ok := v.algorithms[header.Alg]
+	if !ok {
+		return nil, invalid(fmt.Sprintf("algorithm %q is not accepted", truncate(header.Alg, 16)))
+	}
+	candidates, err := v.keys.lookup(ctx, header.KID)
+	if err != nil {
+		return nil, err
+	}
+	var payload []byte
+	verified := false
+	for _, key := range candidates {
+		if !keyFits(key, header.Alg) {
+			continue
+		}
+		payload, err = jws.VerifyCompactFast(key.pub, []byte(raw), alg)
+		if err == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		if header.KID != "" && len(candidates) == 1 && !keyFits(candidates[0], header.Alg) {
+			return nil, invalid(fmt.Sprintf("signing key %q does not allow algorithm %s", truncate(header.KID, 64), header.Alg))
+		}
+		return nil, invalid("signature is invalid")
+	}
+	claims, err := parseClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.validate(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+func decodeHeader(part string) (*joseHeader, error) {
+	if base64.RawURLEncoding.DecodedLen(len(part)) > maxHeaderBytes {
+		return nil, invalid("token header is too large")
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(part)
+	if err != nil {
+		return nil, invalid("token header is not base64url")
+	}
+	var h joseHeader
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&h); err != nil || dec.More() {
+		return nil, invalid("token header is not a JSON object")
+	}
+	if h.Alg == "" {
+		return nil, invalid(`token header has no "alg"`)
+	}
+	return &h, nil
+}
+
+// keyFits reports whether key may verify alg: the key's own "alg" (when the
+// provider pinned one) must match, and the key type must be the algorithm's.
+func keyFits(key *verificationKey, alg string) bool {
+	if key.alg != "" && key.alg != alg {
+		return false
+	}
+	switch pub := key.pub.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+		return false
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

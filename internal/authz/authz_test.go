@@ -1,0 +1,171 @@
+package authz_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/policies"
+)
+
+func startEngine(t testing.TB, dir string) *authz.Engine {
+	t.Helper()
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	select {
+	case <-e.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("policy not active")
+	}
+	return e
+}
+
+func writePolicy(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestDecideShippedPolicy(t *testing.T) {
+	e := startEngine(t, "../../policies")
+	claims := map[string]any{"sub": "alice"}
+	tests := []struct {
+		name        string
+		in          authz.Input
+		wantAllowed bool
+		wantReason  string
+		wantMissing []string
+	}{
+		{"public", authz.Input{Method: "GET", Path: []string{"api", "public"}}, true, "public", nil},
+		{"private_anonymous", authz.Input{Method: "GET", Path: []string{"api", "private"}}, false, "unauthenticated", nil},
+		{"private_authenticated", authz.Input{Method: "GET", Path: []string{"api", "private"}, Claims: claims}, true, "authenticated", nil},
+		{"scoped_missing", authz.Input{Method: "GET", Path: []string{"api", "private-scoped"}, Claims: claims}, false, "insufficient_scope", []string{"read:messages"}},
+		{"scoped_granted", authz.Input{Method: "GET", Path: []string{"api", "private-scoped"}, Claims: claims, Scopes: []string{"read:messages"}}, true, "scopes_granted", nil},
+		{"unknown_route", authz.Input{Method: "GET", Path: []string{"admin"}, Claims: claims, Scopes: []string{"read:messages"}}, false, "no_route", nil},
+		{"wrong_method", authz.Input{Method: "DELETE", Path: []string{"api", "public"}}, false, "no_route", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != tt.wantAllowed || d.Reason != tt.wantReason || !slices.Equal(d.MissingScopes, tt.wantMissing) && len(tt.wantMissing) > 0 {
+				t.Errorf("Decide() = %+v, want allowed=%v reason=%q missing=%q", d, tt.wantAllowed, tt.wantReason, tt.wantMissing)
+			}
+			if d.ID == "" {
+				t.Error("decision has no id")
+			}
+		})
+	}
+}
+
+func TestDecideFailsClosedOnIllTypedDecision(t *testing.T) {
+	tests := []struct{ name, rego string }{
+		{"not_an_object", "package authz\n\ndecision := true\n"},
+		{"allowed_not_bool", "package authz\n\ndecision := {\"allowed\": \"yes\"}\n"},
+		{"scopes_not_strings", "package authz\n\ndecision := {\"allowed\": false, \"missing_scopes\": [1]}\n"},
+		{"undefined", "package authz\n\ndecision := {\"allowed\": true} if input.never\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEngine(t, writePolicy(t, map[string]string{"authz/authz.rego": tt.rego}))
+			if d, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{}}); err == nil {
+				t.Errorf("Decide() = %+v, nil; want an error", d)
+			}
+		})
+	}
+}
+
+func TestCheckPolicyDir(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		wantErr string
+	}{
+		{"valid", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\"allowed\": false}\n"}, ""},
+		{"syntax_error", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\n"}, "a.rego:"},
+		{"unsafe_variable", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\"allowed\": x} if { x != 1 }\n"}, "unsafe"},
+		{"no_decision", map[string]string{"authz/a.rego": "package authz\n\nallow := true\n"}, "data.authz.decision"},
+		{"invalid_json", map[string]string{"authz/a.rego": "package authz\n\ndecision := {}\n", "authz/data.json": "{"}, "data.json"},
+		{"empty", map[string]string{}, "data.authz.decision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rev, err := authz.CheckPolicyDir(writePolicy(t, tt.files))
+			if tt.wantErr == "" {
+				if err != nil || !strings.HasPrefix(rev, "sha256:") {
+					t.Errorf("CheckPolicyDir() = %q, %v", rev, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("CheckPolicyDir() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEmbeddedPolicyMatchesFolder(t *testing.T) {
+	dir, err := authz.MaterializeFS(policies.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	embedded, err := authz.CheckPolicyDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder, err := authz.CheckPolicyDir("../../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if embedded != folder {
+		t.Errorf("embedded revision %s != folder revision %s: the go:embed list misses a policy file", embedded, folder)
+	}
+}
+
+func TestDecideBeforeReady(t *testing.T) {
+	// A bundle that never loads: the engine must deny with ErrNotReady.
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: []byte(`{"services":{"s":{"url":"http://127.0.0.1:1"}},"bundles":{"authz":{"service":"s","resource":"b.tar.gz"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop(context.Background())
+	if _, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{"api", "public"}}); !errors.Is(err, authz.ErrNotReady) {
+		t.Errorf("Decide() before ready = %v, want ErrNotReady", err)
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e := startEngine(b, "../../policies")
+	in := authz.Input{
+		Method: "GET", Path: []string{"api", "private-scoped"},
+		Claims: map[string]any{"sub": "auth0|alice", "iss": "https://tenant.example.com/", "aud": "https://api", "scope": "read:messages"},
+		Scopes: []string{"read:messages"},
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := e.Decide(ctx, in)
+		if err != nil || !d.Allowed {
+			b.Fatalf("Decide() = %+v, %v", d, err)
+		}
+	}
+}

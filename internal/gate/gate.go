@@ -1,0 +1,144 @@
+// Package gate is the one pipeline every face shares: request attributes and
+// credentials in, verified claims and a policy decision through, an Outcome
+// out. It knows no protocol; the HTTP router, a forward-auth endpoint or an
+// Envoy check server each translate to a Request and back from an Outcome.
+package gate
+
+import (
+	"context"
+	"errors"
+
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authz"
+)
+
+// Verifier verifies bearer tokens (authn.Verifier).
+type Verifier interface {
+	Verify(ctx context.Context, token authn.Token) (*authn.Claims, error)
+}
+
+// Decider evaluates the policy (authz.Engine).
+type Decider interface {
+	Decide(ctx context.Context, in authz.Input) (authz.Decision, error)
+}
+
+// Request is what the gate needs to know about one request.
+type Request struct {
+	Method string
+	// Path is the escaped request path, e.g. "/api/private-scoped".
+	Path string
+	// Authorization holds every value of the Authorization header.
+	Authorization []string
+}
+
+// Kind classifies an outcome; each face maps it to its protocol.
+type Kind int
+
+const (
+	Allowed           Kind = iota // the policy allowed the request
+	Unauthenticated               // credentials are required and none were sent
+	InvalidRequest                // malformed credentials or request (invalid_request)
+	InvalidToken                  // the token was refused (invalid_token)
+	InsufficientScope             // verified, but scopes are missing (insufficient_scope)
+	Forbidden                     // the policy denied for another reason
+	Unavailable                   // keys or policy not loaded yet; nothing is granted
+)
+
+var kindNames = [...]string{"allowed", "unauthenticated", "invalid_request", "invalid_token", "insufficient_scope", "forbidden", "unavailable"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Outcome is the gate's answer.
+type Outcome struct {
+	Kind Kind
+	// Description is a short client-safe explanation of a denial.
+	Description string
+	// Scopes are the scopes the route requires (for insufficient_scope).
+	Scopes []string
+	// Subject is the verified token's "sub", if any.
+	Subject string
+	// Reason is the policy's reason, or the authentication failure.
+	Reason string
+	// DecisionID identifies the policy decision, when one was made.
+	DecisionID string
+	// Err is an internal error (engine failure) for the log; never shown.
+	Err error
+}
+
+// Gate runs the pipeline.
+type Gate struct {
+	verifier Verifier
+	decider  Decider
+}
+
+// New returns a gate over a verifier and a policy engine.
+func New(v Verifier, d Decider) *Gate { return &Gate{verifier: v, decider: d} }
+
+// Check authenticates the request's credentials (if any), asks the policy,
+// and says whether the request may proceed. It fails closed: any error
+// yields a denial.
+func (g *Gate) Check(ctx context.Context, req Request) Outcome {
+	path, err := SplitPath(req.Path)
+	if err != nil {
+		return Outcome{Kind: InvalidRequest, Description: err.Error(), Reason: "invalid_path"}
+	}
+	var claims *authn.Claims
+	token, authErr := authn.ParseAuthorization(req.Authorization)
+	if authErr == nil {
+		claims, authErr = g.verifier.Verify(ctx, token)
+	}
+	in := authz.Input{Method: req.Method, Path: path}
+	if authErr == nil {
+		in.Claims, in.Scopes = claims.Payload, claims.Scopes
+	}
+	d, err := g.decider.Decide(ctx, in)
+	if err != nil {
+		if errors.Is(err, authz.ErrNotReady) {
+			return Outcome{Kind: Unavailable, Description: "the policy is not loaded yet", Reason: "policy_not_ready"}
+		}
+		return Outcome{Kind: Forbidden, Description: "the policy could not decide; access denied", Reason: "policy_error", Err: err}
+	}
+	out := Outcome{Reason: d.Reason, DecisionID: d.ID}
+	if claims != nil && authErr == nil {
+		out.Subject = claims.Subject
+	}
+	if d.Allowed {
+		// A public route ignores a bad token: the policy allowed without it.
+		out.Kind = Allowed
+		return out
+	}
+	if authErr != nil && !errors.Is(authErr, authn.ErrNoCredentials) {
+		return authFailure(out, authErr)
+	}
+	switch d.Reason {
+	case "unauthenticated":
+		out.Kind, out.Description = Unauthenticated, "an access token is required"
+	case "insufficient_scope":
+		out.Kind, out.Scopes = InsufficientScope, d.RequiredScopes
+		out.Description = "the access token lacks a required scope"
+	default:
+		out.Kind, out.Description = Forbidden, "access denied by policy"
+	}
+	return out
+}
+
+func authFailure(out Outcome, err error) Outcome {
+	out.Description = authn.Description(err)
+	switch {
+	case errors.Is(err, authn.ErrMalformedRequest):
+		out.Kind, out.Reason = InvalidRequest, "invalid_request"
+	case errors.Is(err, authn.ErrKeysUnavailable):
+		out.Kind, out.Reason = Unavailable, "keys_not_ready"
+	default:
+		out.Kind, out.Reason = InvalidToken, "invalid_token"
+		if out.Description == "" {
+			out.Description = "the access token is invalid"
+		}
+	}
+	return out
+}
