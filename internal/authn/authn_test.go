@@ -11,8 +11,22 @@ import (
 	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
-// newVerifier returns a verifier whose keys were fetched from p.
+// newVerifier returns a verifier whose keys were fetched from p, with the
+// default token cache.
 func newVerifier(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) (*authn.Verifier, *authn.KeySet) {
+	t.Helper()
+	return newVerifierCache(t, p, cfg, 0)
+}
+
+// cacheModes run a test with the token cache off and on: caches must not
+// change a single answer.
+var cacheModes = []struct {
+	name string
+	size int
+}{{"cache_off", -1}, {"cache_on", 0}}
+
+// newVerifierCache is newVerifier with VerifierConfig.CacheSize set.
+func newVerifierCache(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig, cacheSize int) (*authn.Verifier, *authn.KeySet) {
 	t.Helper()
 	if cfg.JWKSURL == "" && cfg.Issuer == "" {
 		cfg.JWKSURL = p.JWKSURL()
@@ -28,6 +42,7 @@ func newVerifier(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) (*
 	}
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+		CacheSize: cacheSize,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +93,14 @@ func TestTokenNeverPrints(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
+	for _, mode := range cacheModes {
+		t.Run(mode.name, func(t *testing.T) { testVerify(t, mode.size) })
+	}
+}
+
+func testVerify(t *testing.T, cacheSize int) {
 	p := authntest.NewProvider(t)
-	v, _ := newVerifier(t, p, authn.KeySetConfig{})
+	v, _ := newVerifierCache(t, p, authn.KeySetConfig{}, cacheSize)
 	other := authntest.NewKey(t, "key-1") // same kid, different key
 	now := time.Now()
 
@@ -124,12 +145,17 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.Verify(context.Background(), authn.Token(tt.token()))
+			tok := authn.Token(tt.token())
+			_, err := v.Verify(context.Background(), tok)
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("Verify() = %v, want %v", err, tt.wantErr)
 			}
 			if err != nil && authn.Description(err) == "" {
 				t.Errorf("Verify() error %v has no description", err)
+			}
+			// The same token again (a cache hit when on) gets the same answer.
+			if _, again := v.Verify(context.Background(), tok); fmt.Sprint(again) != fmt.Sprint(err) {
+				t.Errorf("Verify() again = %v, first %v", again, err)
 			}
 		})
 	}
@@ -215,7 +241,8 @@ func BenchmarkVerify(b *testing.B) {
 	defer cancel()
 	go keys.Run(ctx)
 	<-keys.Ready()
-	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}})
+	// The signature path: cache hits are BenchmarkVerifyCached.
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,6 +44,9 @@ type VerifierConfig struct {
 	Algorithms []string // accepted "alg" values; each from SupportedAlgorithms
 	ClockSkew  time.Duration
 	Now        func() time.Time // nil means time.Now
+	// CacheSize bounds the cache of verified tokens (see cache.go): 0 means
+	// DefaultCacheSize, a negative value turns the cache off.
+	CacheSize int
 }
 
 // Verifier checks bearer tokens against a KeySet and the configuration.
@@ -54,6 +57,7 @@ type Verifier struct {
 	algorithms map[string]jwa.SignatureAlgorithm
 	skew       time.Duration
 	now        func() time.Time
+	cache      *tokenCache // nil when off
 }
 
 // NewVerifier checks the configuration and returns a Verifier.
@@ -76,7 +80,7 @@ func NewVerifier(keys *KeySet, cfg VerifierConfig) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, algorithms: algs, skew: cfg.ClockSkew, now: now}, nil
+	return &Verifier{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, algorithms: algs, skew: cfg.ClockSkew, now: now, cache: newTokenCache(cfg.CacheSize)}, nil
 }
 
 // joseHeader holds the header fields we look at. jku, x5u, jwk and x5c are
@@ -89,11 +93,16 @@ type joseHeader struct {
 
 // Verify checks the token's form, algorithm, signature and registered claims
 // and returns its claims. Every refusal matches ErrInvalidToken, except
-// ErrKeysUnavailable before the first key fetch.
+// ErrKeysUnavailable before the first key fetch. The returned claims may be
+// shared with other requests carrying the same token: do not modify them.
 func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	raw := string(token)
 	if len(raw) > MaxTokenBytes {
 		return nil, invalid("token is too large")
+	}
+	ck, cached := v.cachedClaims(raw)
+	if cached != nil {
+		return cached, nil
 	}
 	if strings.Count(raw, ".") != 2 {
 		return nil, invalid("token is not a signed JWT (want header.payload.signature)")
@@ -119,18 +128,18 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		return nil, err
 	}
 	var payload []byte
-	verified := false
+	var signer *verificationKey
 	for _, key := range candidates {
 		if !keyFits(key, header.Alg) {
 			continue
 		}
 		payload, err = jws.VerifyCompactFast(key.pub, []byte(raw), alg)
 		if err == nil {
-			verified = true
+			signer = key
 			break
 		}
 	}
-	if !verified {
+	if signer == nil {
 		if header.KID != "" && len(candidates) == 1 && !keyFits(candidates[0], header.Alg) {
 			return nil, invalid(fmt.Sprintf("signing key %q does not allow algorithm %s", truncate(header.KID, 64), header.Alg))
 		}
@@ -143,6 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	if err := v.validate(claims); err != nil {
 		return nil, err
 	}
+	v.remember(ck, claims, signer)
 	return claims, nil
 }
 
