@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+)
+
+type memory struct {
+	maxRSS, hwm   int64 // KiB
+	before, after int   // goroutines
+}
+
+// summary is the median of a target's rounds in one scenario.
+type summary struct{ rps, p50, p99 float64 }
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func summarize(rs []result) summary {
+	return summary{
+		rps: median(rs, result.rps),
+		p50: median(rs, func(r result) float64 { return float64(r.p50us) }),
+		p99: median(rs, func(r result) float64 { return float64(r.p99us) }),
+	}
+}
+
+// report prints the ratio table, the memory line and the goals.
+func report(out io.Writer, o options, results map[string]map[string][]result, m memory) {
+	fmt.Fprintf(out, "\nGET %s, wrk -t%d -c%d, %s per run, %d round(s), medians; policygate LOG_LEVEL=%s\n\n",
+		o.route, o.threads, o.connections, o.duration, o.rounds, o.logLevel)
+	fmt.Fprintln(out, "| scenario | target | req/s ÷ Auth0 | req/s ÷ bare chi | p99 ÷ Auth0 | req/s | p50 ms | p99 ms |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
+	sums := map[string]map[string]summary{}
+	for _, sc := range []string{"distinct", "replayed"} {
+		sums[sc] = map[string]summary{}
+		for _, name := range targetNames {
+			sums[sc][name] = summarize(results[sc][name])
+		}
+		auth0, bare := sums[sc]["auth0"], sums[sc]["bare-chi"]
+		for _, name := range targetNames {
+			s := sums[sc][name]
+			fmt.Fprintf(out, "| %s | %s | %.2fx | %.2fx | %.2fx | %.0f | %.2f | %.2f |\n",
+				sc, name, s.rps/auth0.rps, s.rps/bare.rps, s.p99/auth0.p99, s.rps, s.p50/1000, s.p99/1000)
+		}
+	}
+	fmt.Fprintln(out, "\n(absolute numbers depend on the machine and on wrk sharing its cores; compare the ratios)")
+	fmt.Fprintf(out, "\npolicygate memory: RSS max %.1f MiB sampled, VmHWM %.1f MiB; goroutines %d before, %d after\n",
+		float64(m.maxRSS)/1024, float64(m.hwm)/1024, m.before, m.after)
+
+	pg := func(sc string) summary { return sums[sc]["policygate"] }
+	a0 := func(sc string) summary { return sums[sc]["auth0"] }
+	goals := []struct {
+		name string
+		met  bool
+		got  string
+	}{
+		{"distinct: req/s >= 1.0x Auth0", pg("distinct").rps >= a0("distinct").rps, fmt.Sprintf("%.2fx", pg("distinct").rps/a0("distinct").rps)},
+		{"distinct: p99 <= Auth0's", pg("distinct").p99 <= a0("distinct").p99, fmt.Sprintf("%.2fx", pg("distinct").p99/a0("distinct").p99)},
+		{"replayed: req/s >= 2.0x Auth0", pg("replayed").rps >= 2*a0("replayed").rps, fmt.Sprintf("%.2fx", pg("replayed").rps/a0("replayed").rps)},
+		{"replayed: req/s >= 0.6x bare chi", pg("replayed").rps >= 0.6*sums["replayed"]["bare-chi"].rps, fmt.Sprintf("%.2fx", pg("replayed").rps/sums["replayed"]["bare-chi"].rps)},
+		{"RSS <= 64 MiB", max(m.maxRSS, m.hwm) <= 64*1024, fmt.Sprintf("%.1f MiB", float64(max(m.maxRSS, m.hwm))/1024)},
+		{"no goroutine growth", m.after <= m.before, fmt.Sprintf("%d -> %d", m.before, m.after)},
+	}
+	fmt.Fprintln(out, "\ngoals (issue 5):")
+	for _, g := range goals {
+		mark := "met"
+		if !g.met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(out, "  %-34s %-8s %s\n", g.name, g.got, mark)
+	}
+}
