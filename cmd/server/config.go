@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/policygate/policygate/internal/authn"
 )
@@ -26,12 +31,24 @@ type Config struct {
 	PolicyDir  string // "" means the copy embedded in the binary
 	LogLevel   slog.Level
 	Dev        bool
+
+	// OPAConfig is OPA_CONFIG's content, ${VAR}s expanded (fleet mode:
+	// bundles from a server instead of PolicyDir).
+	OPAConfig []byte
+	// DecisionLog is "stdout" or "" (off).
+	DecisionLog string
+	// PolicyTestsMustPass guards folder reloads with the policy's Rego
+	// tests, found in PolicyTestDirs and as *_test.rego in PolicyDir.
+	PolicyTestsMustPass bool
+	PolicyTestDirs      []string
 }
 
 const (
 	defaultListenAddr    = ":3010"
 	defaultDevListenAddr = "127.0.0.1:3010"
 	defaultPolicyDir     = "policies"
+	policyTestDirSuffix  = "_test"
+	maxOPAConfigBytes    = 1 << 20
 	maxClockSkew         = 5 * time.Minute
 )
 
@@ -60,14 +77,49 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		bad("LISTEN_ADDR", "dev mode listens on loopback only (e.g. 127.0.0.1:3010), not %q", c.ListenAddr)
 	}
 
-	// Policy.
-	if dir := env("POLICY_DIR"); dir != "" {
+	// Policy: a folder, the embedded copy, or bundles (OPA_CONFIG).
+	fleet := env("OPA_CONFIG") != ""
+	if path := env("OPA_CONFIG"); fleet {
+		config, err := readOPAConfig(path, getenv)
+		if err != nil {
+			bad("OPA_CONFIG", "%v", err)
+		}
+		if env("POLICY_DIR") != "" {
+			bad("OPA_CONFIG", "set POLICY_DIR or OPA_CONFIG, not both: OPA_CONFIG's bundles replace the policy folder")
+		}
+		c.OPAConfig = config
+	} else if dir := env("POLICY_DIR"); dir != "" {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			bad("POLICY_DIR", "%q is not a readable folder", dir)
 		}
 		c.PolicyDir = dir
 	} else if fi, err := os.Stat(defaultPolicyDir); err == nil && fi.IsDir() {
 		c.PolicyDir = defaultPolicyDir
+	}
+	if v := env("POLICY_TESTS_MUST_PASS"); v != "" {
+		must, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			bad("POLICY_TESTS_MUST_PASS", "%q is not true or false", v)
+		case !must:
+		case fleet:
+			bad("POLICY_TESTS_MUST_PASS", "guards a policy folder; with OPA_CONFIG, run opa test before opa build")
+		case c.PolicyDir == "":
+			bad("POLICY_TESTS_MUST_PASS", "needs a policy folder (POLICY_DIR or ./policies); the embedded policy is tested when built")
+		default:
+			c.PolicyTestsMustPass = true
+			c.PolicyTestDirs, err = policyTestDirs(c.PolicyDir)
+			if err != nil {
+				bad("POLICY_TESTS_MUST_PASS", "%v", err)
+			}
+		}
+	}
+	switch v := strings.ToLower(env("DECISION_LOG")); v {
+	case "", "off":
+	case "stdout":
+		c.DecisionLog = v
+	default:
+		bad("DECISION_LOG", "%q is not stdout or off (a log service goes in OPA_CONFIG's decision_logs)", v)
 	}
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {
@@ -218,4 +270,63 @@ func withDotEnv(getenv func(string) string, path string) (func(string) string, e
 		}
 		return values[name]
 	}, nil
+}
+
+// readOPAConfig reads an OPA configuration file (YAML or JSON) and expands
+// its ${VAR}s from getenv, as `opa run` does (the SDK does not). A variable
+// that is not set is an error, not an empty string: a missing bundle
+// credential should stop the server, not make every download fail.
+func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxOPAConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxOPAConfigBytes)
+	}
+	var unset []string
+	expanded := os.Expand(string(raw), func(name string) string {
+		v := getenv(name)
+		if v == "" && !slices.Contains(unset, name) {
+			unset = append(unset, name)
+		}
+		return v
+	})
+	if len(unset) > 0 {
+		return nil, fmt.Errorf("%s uses unset variables: %s", path, strings.Join(unset, ", "))
+	}
+	var m map[string]any
+	if err := util.Unmarshal([]byte(expanded), &m); err != nil {
+		return nil, fmt.Errorf("%s is not YAML or JSON: %v", path, err)
+	}
+	if m["bundles"] == nil && m["discovery"] == nil {
+		return nil, fmt.Errorf("%s configures no bundles (nor discovery): no policy would ever load", path)
+	}
+	return []byte(expanded), nil
+}
+
+// policyTestDirs is the folder beside a policy folder holding its tests
+// (policies -> policies_test), if it exists. It is an error when neither
+// it nor the policy folder holds a *_test.rego file: a guard that runs no
+// test would let every version through.
+func policyTestDirs(policyDir string) ([]string, error) {
+	sibling := filepath.Clean(policyDir) + policyTestDirSuffix
+	var dirs []string
+	if fi, err := os.Stat(sibling); err == nil && fi.IsDir() {
+		dirs = append(dirs, sibling)
+	}
+	for _, dir := range append([]string{policyDir}, dirs...) {
+		found := false
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), "_test.rego") {
+				found = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if found {
+			return dirs, nil
+		}
+	}
+	return nil, fmt.Errorf("no *_test.rego file in %s or %s", policyDir, sibling)
 }

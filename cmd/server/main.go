@@ -26,10 +26,8 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
-	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/devissuer"
 	"github.com/policygate/policygate/internal/gate"
-	"github.com/policygate/policygate/policies"
 )
 
 func main() {
@@ -66,7 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
-		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, LOG_LEVEL (environment, then ./.env)")
+		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
+		fmt.Fprintln(stderr, "  DECISION_LOG, LOG_LEVEL (environment, then ./.env)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,21 +92,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	// The policy must compile before anything listens.
-	policyDir, source := cfg.PolicyDir, cfg.PolicyDir
-	if policyDir == "" {
-		dir, err := authz.MaterializeFS(policies.FS)
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		policyDir, source = dir, "embedded"
-	}
-	revision, err := authz.CheckPolicyDir(policyDir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// A policy folder must compile (and pass its tests, when required)
+	// before anything listens.
+	engine, err := startPolicy(ctx, cfg, logger, stdout)
 	if err != nil {
-		return fmt.Errorf("policy (%s): %w", source, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
-	logger.Info("policy checked", "source", source, "revision", revision)
+	defer engine.Stop(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -124,9 +121,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Logger: logger})
 	go keys.Run(ctx)
 	verifier, err := authn.NewVerifier(keys, authn.VerifierConfig{
@@ -136,23 +130,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: policyDir, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer engine.Stop(context.WithoutCancel(ctx))
-	select {
-	case <-engine.Ready():
-		engine.SetRevision(revision)
-		logger.Info("policy active", "source", source, "revision", revision)
-	case <-time.After(policyLoadTimeout):
-		return fmt.Errorf("policy (%s): not active after %s", source, policyLoadTimeout)
-	case <-ctx.Done():
-		return nil
-	}
-
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPolicyCollector(engine))
+	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
 		Gate:     gate.New(verifier, engine),
@@ -160,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Registry: reg,
 		Realm:    cfg.Audience,
 		Readiness: []api.ReadinessCheck{
-			{Name: "policy", Check: readyCheck(engine.Ready(), func() error { return errors.New("no policy is active") })},
+			{Name: "policy", Check: policyReady, Details: policyDetails},
 			{Name: "keys", Check: readyCheck(keys.Ready(), func() error {
 				if err := keys.LastError(); err != nil {
 					return fmt.Errorf("signing keys not fetched yet: %w", err)

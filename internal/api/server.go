@@ -25,6 +25,10 @@ type Gate interface {
 type ReadinessCheck struct {
 	Name  string
 	Check func() error
+	// Details, when set, adds facts to /readyz's body under
+	// details.<Name> (e.g. the policy revision, or why a newer policy was
+	// refused while the old one serves), whether ready or not.
+	Details func() map[string]any
 }
 
 // Options are the server's dependencies.
@@ -105,10 +109,14 @@ func message(text string) http.HandlerFunc {
 func readyz(checks []ReadinessCheck, shuttingDown *atomic.Bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, results := http.StatusOK, make(map[string]string, len(checks)+1)
+		details := map[string]any{}
 		if shuttingDown != nil && shuttingDown.Load() {
 			status, results["shutdown"] = http.StatusServiceUnavailable, "shutting down"
 		}
 		for _, c := range checks {
+			if c.Details != nil {
+				details[c.Name] = c.Details()
+			}
 			if err := c.Check(); err != nil {
 				status, results[c.Name] = http.StatusServiceUnavailable, err.Error()
 				continue
@@ -119,6 +127,10 @@ func readyz(checks []ReadinessCheck, shuttingDown *atomic.Bool) http.HandlerFunc
 		if status != http.StatusOK {
 			state = "not ready"
 		}
-		writeJSON(w, status, map[string]any{"status": state, "checks": results})
+		body := map[string]any{"status": state, "checks": results}
+		if len(details) > 0 {
+			body["details"] = details
+		}
+		writeJSON(w, status, body)
 	}
 }

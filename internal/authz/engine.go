@@ -1,6 +1,11 @@
 // Package authz is the embedded Open Policy Agent: it loads and compiles the
-// policy through OPA's SDK (the standard bundle plugin and configuration)
-// and answers one question per request, Decide. It knows nothing of HTTP.
+// policy through OPA's SDK (the standard bundle plugin and configuration),
+// keeps it current (folder reloads, bundle polling) and answers one question
+// per request, Decide. It knows nothing of HTTP.
+//
+// The lifecycle (this file: SDK, plugin manager, activation, revision,
+// status) is kept apart from evaluation (decide.go), so the evaluation path
+// can change without touching how policies arrive.
 package authz
 
 import (
@@ -9,197 +14,373 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/logging"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/sdk"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/util"
 )
 
-// Input is what the policy sees about one request.
-type Input struct {
-	Method string
-	Path   []string       // unescaped segments
-	Claims map[string]any // verified token payload; nil when unauthenticated
-	Scopes []string       // granted scopes; meaningful only with Claims
-}
-
-// Decision is the policy's answer.
-type Decision struct {
-	ID             string // decision id, also in the decision log
-	Allowed        bool
-	Reason         string
-	RequiredScopes []string
-	MissingScopes  []string
-}
-
-// Config selects where the policy comes from.
+// Config selects where the policy comes from and where OPA writes.
 type Config struct {
-	// PolicyDir is a folder of .rego files and data.json, loaded as a bundle.
+	// PolicyDir is a folder of .rego files and data.json (folder mode).
 	PolicyDir string
+	// PolicyFS, when set, is read instead of PolicyDir (e.g. the copy
+	// embedded in the binary).
+	PolicyFS fs.FS
+	// TestsMustPass: a folder version is activated only if its Rego tests
+	// (its own *_test.rego files and those in TestDirs) pass.
+	TestsMustPass bool
+	TestDirs      []string
 	// OPAConfig, when set, is a complete OPA configuration (services,
-	// bundles, decision_logs, status) used instead of PolicyDir.
+	// bundles, keys, decision_logs, status) used instead of a folder
+	// (fleet mode).
 	OPAConfig []byte
-	Logger    *slog.Logger
+	// DecisionLogs turns on OPA's console decision log
+	// (decision_logs: {console: true}).
+	DecisionLogs bool
+	// Console receives OPA's console output, one JSON object per line:
+	// decision logs and status reports. nil discards it.
+	Console io.Writer
+	Logger  *slog.Logger
 }
 
-// Engine evaluates data.authz.decision.
+// folderBundle names the bundle a policy folder is served as.
+const folderBundle = "authz"
+
+// Engine evaluates data.authz.decision and keeps its policy current.
 type Engine struct {
-	opa      *sdk.OPA
-	ready    chan struct{}
-	logger   *slog.Logger
-	revision atomic.Value // string
+	opa     *sdk.OPA
+	manager *plugins.Manager // the SDK's plugin manager (store, compiler, plugins)
+	ready   chan struct{}
+	logger  *slog.Logger
+	folder  *folder // nil in fleet mode
+
+	evaluator   evaluator
+	decisionLog *logs.Plugin // nil unless decision logs are configured
+
+	mu     sync.Mutex
+	status Status
+	errs   map[string]error // current failure per bundle
 }
 
-// New starts the OPA SDK. It returns at once; Ready closes when the first
-// policy is active. Decide denies until then.
+// folder is a policy folder the engine reloads. Each version is written as
+// a bundle archive into stage and activated by triggering the bundle
+// plugin, so the folder is read once per version and OPA activates exactly
+// what was checked.
+type folder struct {
+	fsys          fs.FS
+	name          string
+	testsMustPass bool
+	testDirs      []string
+	stage         string
+	mu            sync.Mutex // one reload at a time
+}
+
+// Status is the policy lifecycle, for readiness, metrics and logs.
+type Status struct {
+	// Source is the policy folder, "embedded", or "bundles" (fleet mode).
+	Source string
+	// Revision is the active policy's revision: the folder's content hash,
+	// or the bundle manifest's revision ("name=rev" joined by "," when
+	// several bundles are configured). "" until a policy is active.
+	Revision    string
+	ActivatedAt time.Time
+	// Activations and Failures count policy versions activated and
+	// refused (compile errors, failed tests, bad or unverifiable bundles,
+	// failed downloads).
+	Activations uint64
+	Failures    uint64
+	// LastError is why the newest version is not active, "" when the
+	// newest version serves.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// New starts the OPA SDK. In folder mode the policy is loaded (and tested,
+// with TestsMustPass) first, and a broken one is returned as an error. New
+// returns without waiting for activation; Ready closes when the first
+// policy is active, and Decide denies until then.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}}
+	e.status.Source = "bundles"
+
 	config := cfg.OPAConfig
 	if config == nil {
 		var err error
-		if config, err = folderConfig(cfg.PolicyDir); err != nil {
+		if config, err = e.startFolder(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
-	e := &Engine{ready: make(chan struct{}), logger: logger}
-	e.revision.Store("")
+	if cfg.DecisionLogs {
+		var err error
+		if config, err = withConsoleDecisionLogs(config); err != nil {
+			e.removeStage()
+			return nil, err
+		}
+	}
+	console := cfg.Console
+	if console == nil {
+		console = io.Discard
+	}
 	opa, err := sdk.New(ctx, sdk.Options{
 		ID:            "policygate",
 		Config:        bytes.NewReader(config),
 		Logger:        logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
-		ConsoleLogger: logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
+		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
 		RegoVersion:   ast.RegoV1,
+		ManagerOpts:   []func(*plugins.Manager){e.attach},
 	})
 	if err != nil {
+		e.removeStage()
 		return nil, fmt.Errorf("start policy engine: %w", err)
 	}
 	e.opa = opa
+	e.decisionLog = logs.Lookup(e.manager)
+	if p := bundleplugin.Lookup(e.manager); p != nil {
+		p.Register(e, e.onBundleStatus)
+	}
 	return e, nil
 }
 
-// folderConfig is the OPA configuration that loads dir as a bundle.
-func folderConfig(dir string) ([]byte, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("policy dir: %w", err)
+// startFolder loads the first version of a policy folder and stages it.
+func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
+	f := &folder{fsys: cfg.PolicyFS, name: "embedded", testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs}
+	if f.fsys == nil {
+		if fi, err := os.Stat(cfg.PolicyDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("policy %s: not a readable folder", cfg.PolicyDir)
+		}
+		f.fsys, f.name = os.DirFS(cfg.PolicyDir), cfg.PolicyDir
 	}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	p, err := f.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.stage, err = os.MkdirTemp("", "policygate-bundle-"); err != nil {
+		return nil, fmt.Errorf("stage policy: %w", err)
+	}
+	e.folder = f
+	e.status.Source = f.name
+	if err := f.write(p); err != nil {
+		e.removeStage()
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(f.bundlePath())}
 	return json.Marshal(map[string]any{
 		"bundles": map[string]any{
-			"authz": map[string]any{"resource": u.String(), "trigger": "manual"},
+			folderBundle: map[string]any{"resource": u.String(), "trigger": "manual"},
 		},
 	})
+}
+
+// load reads, compiles and (if required) tests the folder's current version.
+func (f *folder) load(ctx context.Context) (*Policy, error) {
+	p, err := LoadPolicy(f.fsys)
+	if err == nil && f.testsMustPass {
+		err = p.Test(ctx, f.testDirs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", f.name, err)
+	}
+	return p, nil
+}
+
+func (f *folder) bundlePath() string { return filepath.Join(f.stage, "bundle.tar.gz") }
+
+// write stages p for the bundle plugin; the rename makes it atomic.
+func (f *folder) write(p *Policy) error {
+	raw, err := p.writeBundle()
+	if err != nil {
+		return err
+	}
+	tmp := f.bundlePath() + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return fmt.Errorf("stage policy: %w", err)
+	}
+	if err := os.Rename(tmp, f.bundlePath()); err != nil {
+		return fmt.Errorf("stage policy: %w", err)
+	}
+	return nil
+}
+
+// Reload re-reads the policy folder and activates its current version if
+// it differs from the active one and is valid: it compiles, defines
+// data.authz.decision and, with TestsMustPass, passes its tests. Otherwise
+// the active policy keeps serving; the error is returned, logged and
+// reported in Status. The swap is one store transaction: a decision sees
+// the old policy or the new one, never a mix and never none. In fleet mode
+// Reload does nothing (the bundle plugin polls).
+func (e *Engine) Reload(ctx context.Context) error {
+	f := e.folder
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := LoadPolicy(f.fsys)
+	if err == nil && p.Revision == e.Revision() {
+		e.setError(folderBundle, nil) // e.g. a broken edit was undone
+		return nil
+	}
+	if err == nil && f.testsMustPass {
+		err = p.Test(ctx, f.testDirs)
+	}
+	if err != nil {
+		err = fmt.Errorf("policy %s: %w", f.name, err)
+		e.setError(folderBundle, err)
+		return err
+	}
+	if err := f.write(p); err != nil {
+		e.setError(folderBundle, err)
+		return err
+	}
+	bp := bundleplugin.Lookup(e.manager)
+	if bp == nil {
+		return errors.New("policy engine: no bundle plugin")
+	}
+	// A failed activation reaches onBundleStatus too, which records it.
+	return bp.Trigger(ctx)
 }
 
 // Ready is closed once a policy is active.
 func (e *Engine) Ready() <-chan struct{} { return e.ready }
 
-// SetRevision records the active policy's revision for logs.
-func (e *Engine) SetRevision(rev string) { e.revision.Store(rev) }
+// Revision is the active policy's revision, "" when none is active.
+func (e *Engine) Revision() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status.Revision
+}
 
-// Revision is the active policy's revision, "" when unknown.
-func (e *Engine) Revision() string { return e.revision.Load().(string) }
+// Status reports the policy lifecycle.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status
+}
 
 // Stop shuts the SDK down.
-func (e *Engine) Stop(ctx context.Context) { e.opa.Stop(ctx) }
-
-// ErrNotReady: no policy is active yet.
-var ErrNotReady = errors.New("no policy is active")
-
-// Decide evaluates the policy for in. Any error, and any result that is not
-// a well-typed decision, is returned as an error: callers must deny.
-func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
-	select {
-	case <-e.ready:
-	default:
-		return Decision{}, ErrNotReady
-	}
-	res, err := e.opa.Decision(ctx, sdk.DecisionOptions{Path: DecisionPath, Input: inputValue(in)})
-	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
-	}
-	d, err := decodeDecision(res.Result)
-	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
-	}
-	d.ID = res.ID
-	return d, nil
+func (e *Engine) Stop(ctx context.Context) {
+	e.opa.Stop(ctx)
+	e.removeStage()
 }
 
-// inputValue builds the policy input as an AST value directly, sparing OPA
-// a reflection pass over Go values for everything but the claims.
-func inputValue(in Input) ast.Value {
-	path := make([]*ast.Term, len(in.Path))
-	for i, s := range in.Path {
-		path[i] = ast.StringTerm(s)
+func (e *Engine) removeStage() {
+	if e.folder != nil && e.folder.stage != "" {
+		os.RemoveAll(e.folder.stage)
 	}
-	terms := [][2]*ast.Term{
-		{ast.InternedTerm("method"), ast.StringTerm(in.Method)},
-		{ast.InternedTerm("path"), ast.ArrayTerm(path...)},
+}
+
+// attach runs while the SDK builds its plugin manager, before any bundle
+// can activate: it keeps the manager and hooks every activation.
+func (e *Engine) attach(m *plugins.Manager) {
+	e.manager = m
+	m.RegisterCompilerTrigger(e.onActivate)
+}
+
+// onActivate runs inside the commit of every policy change, while the
+// store is locked: it may read through txn but must not open a transaction.
+func (e *Engine) onActivate(txn storage.Transaction) {
+	ctx := context.Background()
+	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
+	if err != nil || len(names) == 0 {
+		return // the manager's own initialisation, not a policy
 	}
-	if in.Claims != nil {
-		claims, err := ast.InterfaceToValue(in.Claims)
-		if err == nil {
-			scopes := make([]*ast.Term, len(in.Scopes))
-			for i, s := range in.Scopes {
-				scopes[i] = ast.StringTerm(s)
-			}
-			terms = append(terms,
-				[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
-				[2]*ast.Term{ast.InternedTerm("scopes"), ast.ArrayTerm(scopes...)},
-			)
+	slices.Sort(names)
+	revs := make([]string, 0, len(names))
+	for _, name := range names {
+		rev, _ := bundle.ReadBundleRevisionFromStore(ctx, e.manager.Store, txn, name)
+		revs = append(revs, name+"="+rev)
+	}
+	revision := strings.Join(revs, ",")
+	if len(names) == 1 {
+		_, revision, _ = strings.Cut(revision, "=")
+	}
+
+	e.mu.Lock()
+	e.status.Revision = revision
+	e.status.ActivatedAt = time.Now().UTC()
+	e.status.Activations++
+	source := e.status.Source
+	e.mu.Unlock()
+	e.logger.Info("policy active", "source", source, "revision", revision)
+}
+
+// onBundleStatus sees the outcome of every bundle download or trigger;
+// the bundle plugin calls it with its lock held.
+func (e *Engine) onBundleStatus(s bundleplugin.Status) {
+	var err error
+	if s.Code != "" || s.Message != "" {
+		msg := s.Message
+		for _, x := range s.Errors {
+			msg += "; " + x.Error()
 		}
+		err = fmt.Errorf("bundle %s: %s", s.Name, msg)
 	}
-	return ast.NewObject(terms...)
+	e.setError(s.Name, err)
 }
 
-func decodeDecision(result any) (Decision, error) {
-	m, ok := result.(map[string]any)
-	if !ok {
-		return Decision{}, fmt.Errorf("decision is %T, want an object", result)
+// setError records the current failure of one bundle (nil clears it),
+// counts it and logs it when it is new.
+func (e *Engine) setError(name string, err error) {
+	e.mu.Lock()
+	prev := e.errs[name]
+	if err == nil {
+		delete(e.errs, name)
+	} else {
+		e.errs[name] = err
+		e.status.Failures++
+		e.status.LastErrorAt = time.Now().UTC()
 	}
-	allowed, ok := m["allowed"].(bool)
-	if !ok {
-		return Decision{}, errors.New(`decision has no boolean "allowed"`)
+	msgs := make([]string, 0, len(e.errs))
+	for _, name := range slices.Sorted(maps.Keys(e.errs)) {
+		msgs = append(msgs, e.errs[name].Error())
 	}
-	reason, _ := m["reason"].(string)
-	required, err := stringList(m, "required_scopes")
-	if err != nil {
-		return Decision{}, err
+	e.status.LastError = strings.Join(msgs, "\n")
+	revision := e.status.Revision
+	e.mu.Unlock()
+
+	if err != nil && (prev == nil || prev.Error() != err.Error()) {
+		e.logger.Error("policy not activated; the active policy keeps serving", "revision", revision, "err", err.Error())
 	}
-	missing, err := stringList(m, "missing_scopes")
-	if err != nil {
-		return Decision{}, err
-	}
-	return Decision{Allowed: allowed, Reason: reason, RequiredScopes: required, MissingScopes: missing}, nil
 }
 
-func stringList(m map[string]any, key string) ([]string, error) {
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil, nil
+// withConsoleDecisionLogs turns on console decision logs in an OPA
+// configuration (JSON or YAML), keeping its other decision_logs settings.
+func withConsoleDecisionLogs(config []byte) ([]byte, error) {
+	var m map[string]any
+	if err := util.Unmarshal(config, &m); err != nil {
+		return nil, fmt.Errorf("opa configuration: %w", err)
 	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("decision %q is %T, want an array", key, v)
+	if m == nil {
+		m = map[string]any{}
 	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, fmt.Errorf("decision %q holds %T, want strings", key, x)
-		}
-		out = append(out, s)
+	dl, _ := m["decision_logs"].(map[string]any)
+	if dl == nil {
+		dl = map[string]any{}
 	}
-	slices.Sort(out)
-	return out, nil
+	dl["console"] = true
+	m["decision_logs"] = dl
+	return json.Marshal(m)
 }

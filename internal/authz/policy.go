@@ -1,13 +1,15 @@
 package authz
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -20,19 +22,70 @@ const DecisionPath = "authz/decision"
 
 var decisionRef = ast.MustParseRef("data.authz.decision")
 
-// CheckPolicyDir loads a policy folder the way the bundle plugin will (only
-// data.json/data.yaml become data, at their folder's path), compiles it, and
-// checks that data.authz.decision exists. It returns the folder's content
-// revision (a hash of its policy and data files).
-func CheckPolicyDir(dir string) (string, error) {
-	b, err := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).AsBundle(dir)
+// Policy is one version of a policy folder, loaded and compiled: a
+// candidate until the engine activates it. What was checked, hashed and
+// tested is exactly what gets activated; the folder is read only once.
+type Policy struct {
+	// Revision is a hash of the policy's modules and data.
+	Revision string
+	bundle   *bundle.Bundle
+	// tests are the *_test.rego modules found in the folder; they are
+	// not part of the policy (like `opa build --ignore '*_test.rego'`).
+	tests map[string]*ast.Module
+}
+
+// LoadPolicy reads fsys as an OPA bundle (only data.json/data.yaml become
+// data, at their folder's path), compiles it and checks that
+// data.authz.decision exists. Files named *_test.rego are kept apart as the
+// policy's tests. Errors name the file and line.
+func LoadPolicy(fsys fs.FS) (*Policy, error) {
+	b, err := loader.NewFileLoader().
+		WithFS(fsys).
+		WithRegoVersion(ast.RegoV1).
+		WithProcessAnnotation(true).
+		WithFilter(func(_ string, info fs.FileInfo, _ int) bool { return isTestFile(info) }).
+		AsBundle(".")
 	if err != nil {
-		return "", fmt.Errorf("load policy %s: %w", dir, err)
+		// "bundle .: " says nothing; the file names inside do.
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "bundle .: ") {
+			err = inner
+		}
+		return nil, err
 	}
 	if err := compileBundle(b); err != nil {
-		return "", fmt.Errorf("policy %s: %w", dir, err)
+		return nil, err
 	}
-	return contentRevision(dir)
+	tests, err := loadTests(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	rev, err := bundleRevision(b)
+	if err != nil {
+		return nil, err
+	}
+	b.Manifest.Revision = rev
+	return &Policy{Revision: rev, bundle: b, tests: tests}, nil
+}
+
+// LoadPolicyDir is LoadPolicy for a folder on disk.
+func LoadPolicyDir(dir string) (*Policy, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("policy %s: not a readable folder", dir)
+	}
+	p, err := LoadPolicy(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// CheckPolicyDir loads and checks a policy folder and returns its revision.
+func CheckPolicyDir(dir string) (string, error) {
+	p, err := LoadPolicyDir(dir)
+	if err != nil {
+		return "", err
+	}
+	return p.Revision, nil
 }
 
 func compileBundle(b *bundle.Bundle) error {
@@ -50,63 +103,39 @@ func compileBundle(b *bundle.Bundle) error {
 	return nil
 }
 
-// contentRevision hashes the files a bundle load reads, so a policy folder
-// has a stable revision that changes with every edit.
-func contentRevision(dir string) (string, error) {
+// bundleRevision hashes what the bundle activates: every module's source
+// and the data, so a policy folder has a stable revision that changes with
+// every edit that matters.
+func bundleRevision(b *bundle.Bundle) (string, error) {
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !isPolicyFile(d.Name()) {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
-		h.Write(b)
-		return nil
-	})
+	modules := slices.Clone(b.Modules)
+	slices.SortFunc(modules, func(x, y bundle.ModuleFile) int { return strings.Compare(x.Path, y.Path) })
+	for _, m := range modules {
+		fmt.Fprintf(h, "%s\x00%d\x00", strings.TrimPrefix(m.Path, "/"), len(m.Raw))
+		h.Write(m.Raw)
+	}
+	data, err := json.Marshal(b.Data) // map keys come out sorted
 	if err != nil {
-		return "", fmt.Errorf("hash policy %s: %w", dir, err)
+		return "", fmt.Errorf("hash policy data: %w", err)
+	}
+	fmt.Fprintf(h, "data\x00%d\x00", len(data))
+	h.Write(data)
+	if b.Manifest.Roots != nil {
+		fmt.Fprintf(h, "roots\x00%q", *b.Manifest.Roots)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-func isPolicyFile(name string) bool {
-	return strings.HasSuffix(name, ".rego") || name == "data.json" || name == "data.yaml" || name == ".manifest"
+// writeBundle serializes the policy as a bundle archive (with its revision
+// in the manifest, so decision logs and OPA's status report it).
+func (p *Policy) writeBundle() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := bundle.NewWriter(&buf).Write(*p.bundle); err != nil {
+		return nil, fmt.Errorf("write policy bundle: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
-// MaterializeFS copies the policy files of fsys into a new temporary folder
-// so the bundle plugin can load them; remove it when done.
-func MaterializeFS(fsys fs.FS) (string, error) {
-	dir, err := os.MkdirTemp("", "policygate-policy-")
-	if err != nil {
-		return "", fmt.Errorf("materialize policy: %w", err)
-	}
-	err = fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !isPolicyFile(d.Name()) {
-			return nil
-		}
-		b, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("materialize policy: %w", err)
-	}
-	return dir, nil
+func isTestFile(info fs.FileInfo) bool {
+	return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
 }

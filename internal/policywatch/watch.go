@@ -1,0 +1,127 @@
+// Package policywatch turns file changes in policy folders into reloads:
+// it watches folder trees and calls a reload function once a burst of
+// changes (an editor saving, a git checkout) has settled.
+package policywatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Timing of a reload after changes: once the tree has been quiet for
+// Quiet, and at the latest MaxWait after the first change of a burst, so
+// a file rewritten in a loop cannot postpone reloads forever.
+const (
+	Quiet   = 200 * time.Millisecond
+	MaxWait = time.Second
+)
+
+// Watcher watches folder trees, including folders created later.
+type Watcher struct {
+	fs     *fsnotify.Watcher
+	logger *slog.Logger
+}
+
+// New starts watching dirs; changes made after New returns are seen.
+func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch policy: %w", err)
+	}
+	w := &Watcher{fs: fw, logger: logger}
+	for _, dir := range dirs {
+		if err := w.addTree(dir); err != nil {
+			fw.Close()
+			return nil, fmt.Errorf("watch policy %s: %w", dir, err)
+		}
+	}
+	return w, nil
+}
+
+func (w *Watcher) addTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return w.fs.Add(path)
+		}
+		return nil
+	})
+}
+
+// Run calls reload after changes (see Quiet and MaxWait) until ctx ends,
+// then stops watching. Reloads run one at a time, on Run's goroutine.
+func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
+	defer w.fs.Close()
+	timer := time.NewTimer(0)
+	if !timer.Stop() {
+		<-timer.C
+	}
+	var first time.Time // first change of the pending burst; zero if none
+	changed := func() {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		timer.Reset(min(Quiet, first.Add(MaxWait).Sub(now)))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.fs.Events:
+			if !ok {
+				return
+			}
+			if ev.Has(fsnotify.Create) {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					if err := w.addTree(ev.Name); err != nil {
+						w.logger.Warn("cannot watch new policy folder", "path", ev.Name, "err", err.Error())
+					}
+				}
+			}
+			if relevant(ev.Name) {
+				changed()
+			}
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return
+			}
+			// An overflow means lost events: reload to be sure.
+			w.logger.Warn("policy watch", "err", err.Error())
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				changed()
+			}
+		case <-timer.C:
+			first = time.Time{}
+			reload(ctx)
+		}
+	}
+}
+
+// relevant filters out editors' swap and backup files; anything else
+// (policy files, data, folders) may change the policy. A reload of an
+// unchanged policy is a cheap no-op, so erring on this side is fine.
+func relevant(path string) bool {
+	name := filepath.Base(path)
+	switch {
+	case name == ".manifest":
+		return true
+	case strings.HasPrefix(name, "."), strings.HasSuffix(name, "~"), name == "4913":
+		return false
+	}
+	return true
+}
