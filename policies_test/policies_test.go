@@ -128,7 +128,7 @@ func TestShippedPolicyDefinesDecision(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("walk embedded policies: %v", err)
 	}
-	if want := []string{"authz/authz.rego", "authz/data.json"}; !slices.Equal(files, want) {
+	if want := []string{"authz/authz.rego", "authz/data.json", "system/log/data.json", "system/log/mask.rego"}; !slices.Equal(files, want) {
 		t.Errorf("embedded files = %q, want %q", files, want)
 	}
 }

@@ -1,0 +1,132 @@
+package authz_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authz"
+)
+
+// decisionLines parses console output into its decision-log events.
+func decisionLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var events []map[string]any
+	for line := range strings.Lines(out) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("console line is not one JSON object: %v\n%s", err, line)
+		}
+		if m["type"] == "openpolicyagent.org/decision_logs" {
+			events = append(events, m)
+		}
+	}
+	return events
+}
+
+func TestDecisionLog(t *testing.T) {
+	var console bytes.Buffer
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionLogs: true, Console: &console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	<-e.Ready()
+
+	const email, secret = "alice@example.com", "s3cr3t-value"
+	claims := map[string]any{
+		"sub": "auth0|alice", "iss": "https://tenant.example.com/", "scope": "read:messages",
+		"email": email, "https://example.com/api_key": secret,
+	}
+	inputs := []authz.Input{
+		{Method: "GET", Path: []string{"api", "private-scoped"}, Claims: claims, Scopes: []string{"read:messages"}},
+		{Method: "GET", Path: []string{"api", "public"}},
+		{Method: "GET", Path: []string{"api", "private"}},
+	}
+	var ids []string
+	for _, in := range inputs {
+		d, err := e.Decide(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+
+	out := console.String()
+	for _, s := range []string{email, secret} {
+		if strings.Contains(out, s) {
+			t.Errorf("decision log contains the claim value %q:\n%s", s, out)
+		}
+	}
+	events := decisionLines(t, out)
+	if len(events) != len(inputs) {
+		t.Fatalf("got %d decision-log lines for %d decisions:\n%s", len(events), len(inputs), out)
+	}
+	for i, ev := range events {
+		if ev["decision_id"] != ids[i] {
+			t.Errorf("line %d: decision_id = %v, want the decision's id %s", i, ev["decision_id"], ids[i])
+		}
+		if ev["path"] != "authz/decision" {
+			t.Errorf("line %d: path = %v, want authz/decision", i, ev["path"])
+		}
+		if ts, _ := ev["timestamp"].(string); ts == "" {
+			t.Errorf("line %d: no timestamp", i)
+		} else if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+			t.Errorf("line %d: timestamp %q: %v", i, ts, err)
+		}
+		bundles, _ := ev["bundles"].(map[string]any)
+		authzBundle, _ := bundles["authz"].(map[string]any)
+		if authzBundle["revision"] != e.Revision() || e.Revision() == "" {
+			t.Errorf("line %d: bundles = %v, want authz at revision %s", i, ev["bundles"], e.Revision())
+		}
+		if m, _ := ev["metrics"].(map[string]any); len(m) == 0 {
+			t.Errorf("line %d: no metrics", i)
+		}
+		result, _ := ev["result"].(map[string]any)
+		if _, ok := result["allowed"].(bool); !ok {
+			t.Errorf("line %d: result = %v, want the decision object", i, ev["result"])
+		}
+		input, _ := ev["input"].(map[string]any)
+		if input["method"] != "GET" || input["path"] == nil {
+			t.Errorf("line %d: input = %v, want method and path", i, ev["input"])
+		}
+	}
+
+	// The authenticated decision: logged claims stay, the others are redacted.
+	input := events[0]["input"].(map[string]any)
+	logged, _ := input["claims"].(map[string]any)
+	if logged["sub"] != "auth0|alice" || logged["scope"] != "read:messages" {
+		t.Errorf("claims = %v, want sub and scope kept", logged)
+	}
+	for _, name := range []string{"email", "https://example.com/api_key"} {
+		if logged[name] != "**REDACTED**" {
+			t.Errorf("claims[%q] = %v, want **REDACTED**", name, logged[name])
+		}
+	}
+	if masked, _ := events[0]["masked"].([]any); !slices.Contains(masked, any("/input/claims")) {
+		t.Errorf("masked = %v, want /input/claims listed", events[0]["masked"])
+	}
+	if _, ok := events[1]["masked"]; ok {
+		t.Errorf("anonymous decision masked %v; nothing to mask", events[1]["masked"])
+	}
+}
+
+func TestDecisionLogOffByDefault(t *testing.T) {
+	var console bytes.Buffer
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", Console: &console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	<-e.Ready()
+	if _, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{"api", "public"}}); err != nil {
+		t.Fatal(err)
+	}
+	if events := decisionLines(t, console.String()); len(events) != 0 {
+		t.Errorf("decision log is off by default, got %d lines", len(events))
+	}
+}
