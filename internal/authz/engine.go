@@ -229,12 +229,14 @@ func (f *folder) write(p *Policy) error {
 // data.authz.decision and, with TestsMustPass, passes its tests. Otherwise
 // the active policy keeps serving; the error is returned, logged and
 // reported in Status. The swap is one store transaction: a decision sees
-// the old policy or the new one, never a mix and never none. In fleet mode
-// Reload does nothing (the bundle plugin polls).
+// the old policy or the new one, never a mix and never none.
+//
+// In fleet mode Reload downloads the bundles now (the bundle plugin also
+// polls on its own); errors are returned for bundles with trigger: manual.
 func (e *Engine) Reload(ctx context.Context) error {
 	f := e.folder
 	if f == nil {
-		return nil
+		return e.trigger(ctx)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -255,11 +257,16 @@ func (e *Engine) Reload(ctx context.Context) error {
 		e.setError(folderBundle, err)
 		return err
 	}
+	return e.trigger(ctx)
+}
+
+// trigger has the bundle plugin fetch and activate now. A failure reaches
+// onBundleStatus too, which records it.
+func (e *Engine) trigger(ctx context.Context) error {
 	bp := bundleplugin.Lookup(e.manager)
 	if bp == nil {
-		return errors.New("policy engine: no bundle plugin")
+		return errors.New("policy engine: no bundle plugin configured")
 	}
-	// A failed activation reaches onBundleStatus too, which records it.
 	return bp.Trigger(ctx)
 }
 
@@ -325,7 +332,18 @@ func (e *Engine) onActivate(txn storage.Transaction) {
 	source := e.status.Source
 	e.mu.Unlock()
 	e.logger.Info("policy active", "source", source, "revision", revision)
+
+	// A bundle compiles without data.authz.decision; OPA cannot be told to
+	// refuse it, so say loudly that every request is now denied.
+	var missing error
+	if c := e.manager.GetCompiler(); c == nil || len(c.GetRulesExact(decisionRef)) == 0 {
+		missing = fmt.Errorf("revision %s defines no data.authz.decision: every request is denied", revision)
+	}
+	e.setError(decisionCheck, missing)
 }
+
+// decisionCheck keys the error of an active policy without a decision.
+const decisionCheck = "active policy"
 
 // onBundleStatus sees the outcome of every bundle download or trigger;
 // the bundle plugin calls it with its lock held.

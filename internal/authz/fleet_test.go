@@ -1,0 +1,163 @@
+package authz_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/authz/authztest"
+)
+
+// bundleServer serves one bundle archive that a test can replace.
+type bundleServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bundle []byte
+}
+
+func newBundleServer(t *testing.T) *bundleServer {
+	s := &bundleServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		b := s.bundle
+		s.mu.Unlock()
+		if b == nil || r.URL.Path != "/bundles/authz.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/gzip")
+		w.Write(b)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *bundleServer) publish(b []byte) {
+	s.mu.Lock()
+	s.bundle = b
+	s.mu.Unlock()
+}
+
+// fleetConfig is an OPA configuration for signed bundles from url, fetched
+// when the test says (trigger: manual).
+func fleetConfig(t *testing.T, url string, key *authztest.SigningKey) []byte {
+	return fmt.Appendf(nil, `{
+		"services": {"cdn": {"url": %q}},
+		"keys": {%q: {"algorithm": "RS256", "key": %q}},
+		"bundles": {"authz": {
+			"service": "cdn", "resource": "bundles/authz.tar.gz", "trigger": "manual",
+			"signing": {"keyid": %q}
+		}}
+	}`, url, authztest.KeyID, key.PublicPEM(t), authztest.KeyID)
+}
+
+func TestFleetSignedBundles(t *testing.T) {
+	srv := newBundleServer(t)
+	key := authztest.NewSigningKey(t)
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	scoped := authz.Input{Method: "GET", Path: []string{"api", "private-scoped"}, Claims: map[string]any{"sub": "a"}, Scopes: []string{"read:messages"}}
+
+	// Nothing published: not ready, every decision refused as not ready.
+	if err := e.Reload(context.Background()); err == nil {
+		t.Error("Reload() with no bundle on the server = nil error")
+	}
+	if _, err := e.Decide(context.Background(), scoped); !errors.Is(err, authz.ErrNotReady) {
+		t.Fatalf("Decide() before the first bundle = %v, want ErrNotReady", err)
+	}
+
+	dir := writePolicy(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
+	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "v1", Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() of signed v1 = %v", err)
+	}
+	<-e.Ready()
+	if d, err := e.Decide(context.Background(), scoped); err != nil || !d.Allowed || e.Revision() != "v1" {
+		t.Fatalf("v1: Decide() = %+v, %v at revision %q; want allowed at v1", d, err, e.Revision())
+	}
+
+	write(t, dir, "authz/data.json", scopedRoutes("write:messages"))
+	refused := []struct {
+		name    string
+		bundle  []byte
+		wantErr string
+	}{
+		{"unsigned", authztest.Build(t, dir, authztest.Options{Revision: "v2-unsigned"}), ".signatures.json"},
+		{"signed_by_another_key", authztest.Build(t, dir, authztest.Options{Revision: "v2-other", Key: authztest.NewSigningKey(t)}), "verification"},
+		{"tampered_after_signing", authztest.Build(t, dir, authztest.Options{Revision: "v2-tampered", Key: key, Tamper: func(data map[string]any) {
+			routes := data["authz"].(map[string]any)["routes"].(map[string]any)
+			routes["/api/admin"] = map[string]any{"GET": map[string]any{"access": "public"}}
+		}}), "digest"},
+		{"does_not_compile", brokenBundle(t, key), "rego_parse_error"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.publish(tt.bundle)
+			err := e.Reload(context.Background())
+			t.Logf("Reload() = %v", err)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Reload() = %v, want an error containing %q", err, tt.wantErr)
+			}
+			s := e.Status()
+			if s.Revision != "v1" || !strings.Contains(s.LastError, tt.wantErr) {
+				t.Errorf("Status() = %+v, want v1 kept and the error reported", s)
+			}
+			if d, err := e.Decide(context.Background(), scoped); err != nil || !d.Allowed {
+				t.Errorf("Decide() = %+v, %v; want v1's answer", d, err)
+			}
+		})
+	}
+
+	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "v2", Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() of signed v2 = %v", err)
+	}
+	if d, err := e.Decide(context.Background(), scoped); err != nil || d.Allowed || d.Reason != "insufficient_scope" {
+		t.Errorf("v2: Decide() = %+v, %v; want insufficient_scope", d, err)
+	}
+	if s := e.Status(); s.Revision != "v2" || s.LastError != "" || s.Activations != 2 || s.Failures < uint64(len(refused)) {
+		t.Errorf("Status() = %+v, want v2, no error, 2 activations, >= %d failures", s, len(refused))
+	}
+
+	// A bundle without data.authz.decision compiles and activates (OPA
+	// cannot refuse it); it must deny and be reported.
+	empty := writePolicy(t, map[string]string{"other/other.rego": "package other\n\nx := 1\n"})
+	srv.publish(authztest.Build(t, empty, authztest.Options{Revision: "v3-empty", Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if d, err := e.Decide(context.Background(), scoped); err == nil {
+		t.Errorf("Decide() without a decision rule = %+v, want an error (deny)", d)
+	}
+	if s := e.Status(); !strings.Contains(s.LastError, "no data.authz.decision") {
+		t.Errorf("Status().LastError = %q, want the missing decision reported", s.LastError)
+	}
+}
+
+func brokenBundle(t *testing.T, key *authztest.SigningKey) []byte {
+	dir := writePolicy(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\"allowed\": true}\n"})
+	return authztest.Build(t, dir, authztest.Options{Revision: "v2-broken", Key: key, BreakModule: "package authz\n\ndecision := {\n"})
+}
+
+func scopedRoutes(scope string) string {
+	return fmt.Sprintf(`{"routes": {"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": [%q]}}}}`, scope)
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
