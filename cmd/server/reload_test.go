@@ -328,3 +328,19 @@ func TestRunTestsMustPass(t *testing.T) {
 		t.Errorf("after a refused edit: %d, want the previous policy's 200", got)
 	}
 }
+
+// Dev mode watches ./policies too.
+func TestRunDevModeWatchesPolicyFolder(t *testing.T) {
+	dir := copyPolicies(t)
+	t.Chdir(filepath.Dir(dir)) // ./policies is the copy
+	s := startServer(t, []string{"--dev"}, map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})
+	_, before := readyz(t, s)
+	if before.Details.Policy.Source != "policies" {
+		t.Fatalf("policy source = %q, want ./policies", before.Details.Policy.Source)
+	}
+	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	eventually(t, "dev mode picks up the edit", func() bool {
+		_, after := readyz(t, s)
+		return after.Details.Policy.Revision != before.Details.Policy.Revision
+	})
+}
