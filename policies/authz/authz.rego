@@ -24,51 +24,54 @@ default decision := {
 	"routes": [],
 }
 
+# Evaluated on every request, so it is written for OPA's evaluator: one rule
+# body with local values rather than a dozen helper documents (each costs a
+# lookup, a cache entry and allocations), lookups by key rather than scans.
 decision := {
-	"allowed": _reason in {"public", "authenticated", "scopes_granted"},
-	"reason": _reason,
-	"required_scopes": sort(_required_scopes),
-	"missing_scopes": sort(_missing_scopes),
-	"routes": sort(_matched_routes),
+	"allowed": _allowing[reason],
+	"reason": reason,
+	"required_scopes": sort(required),
+	"missing_scopes": sort(missing),
+	"routes": sort({match[0] | some match in matched}),
 } if {
-	count(_matched_rules) > 0
+	# [route key, rule] of every rule of a matching route that applies to
+	# the method: the specific method's rule and the "*" rule both apply.
+	matched := [[key, rule] |
+		some key in _matching_route_keys
+		some method in [input.method, "*"]
+		rule := data.authz.routes[key][method]
+	]
+	count(matched) > 0
+	rules := [match[1] | some match in matched]
+	required := {scope | some rule in rules; some scope in rule.scopes; is_string(scope)}
+	missing := required - _granted_scopes
+	reason := _reason(rules, required, missing)
 }
 
-# Consulted only once some rule matched (an empty match would read as
-# "public"). The order is the precedence: a broken rule, then the most
-# restrictive requirement among the matching rules.
-_reason := "invalid_rule" if {
-	some matched in _matched_rules
-	not _valid_rule(matched.rule)
+_allowing := {
+	"public": true, "authenticated": true, "scopes_granted": true,
+	"unauthenticated": false, "insufficient_scope": false, "invalid_rule": false,
+}
+
+# The order is the precedence: a broken rule, then the most restrictive
+# requirement among the matching rules.
+_reason(rules, required, missing) := "invalid_rule" if {
+	some rule in rules
+	not _valid_rule(rule)
 } else := "public" if {
-	not _authentication_required
+	not _authentication_required(rules)
 } else := "unauthenticated" if {
 	not _authenticated
 } else := "insufficient_scope" if {
-	count(_missing_scopes) > 0
+	count(missing) > 0
 } else := "scopes_granted" if {
-	count(_required_scopes) > 0
+	count(required) > 0
 } else := "authenticated"
 
-# Claims are present only when Go verified the token.
+# Claims are present only when Go verified the token. (Written as a rule:
+# `not is_object(input.claims)` inline is false, not true, when
+# input.claims is undefined.)
 _authenticated if is_object(input.claims)
-
-_authentication_required if {
-	some matched in _matched_rules
-	matched.rule.access == "authenticated"
-}
-
-# Listing scopes implies authentication, whatever access says.
-_authentication_required if {
-	some matched in _matched_rules
-	is_array(matched.rule.scopes)
-}
-
-_required_scopes contains scope if {
-	some matched in _matched_rules
-	some scope in matched.rule.scopes
-	is_string(scope)
-}
 
 # Scopes count only alongside verified claims.
 _granted_scopes contains scope if {
@@ -76,43 +79,45 @@ _granted_scopes contains scope if {
 	some scope in input.scopes
 }
 
-_missing_scopes := _required_scopes - _granted_scopes
+_authentication_required(rules) if {
+	some rule in rules
+	rule.access == "authenticated"
+}
+
+# Listing scopes implies authentication, whatever access says.
+_authentication_required(rules) if {
+	some rule in rules
+	is_array(rule.scopes)
+}
 
 # A rule is an object with a known access value and, optionally, an array of
 # scope names. Anything else, such as a misspelt "scope" key, is rejected
-# rather than guessed at.
-_valid_rule(rule) if {
-	rule.access in {"public", "authenticated"}
-	count(object.keys(rule) - {"access", "scopes"}) == 0
-	scopes := object.get(rule, "scopes", [])
+# rather than guessed at. Each head unifies only with an object of exactly
+# these keys.
+_valid_rule({"access": access}) if _access[access]
+
+_valid_rule({"access": access, "scopes": scopes}) if {
+	_access[access]
 	is_array(scopes)
 	every scope in scopes {
 		is_string(scope)
 	}
 }
 
-# Every rule of a matching route that applies to the method: the specific
-# method's rule and the "*" rule both apply.
-_matched_rules contains {"route": key, "rule": rule} if {
-	some key in _matching_route_keys
-	some method in {input.method, "*"}
-	rule := data.authz.routes[key][method]
-}
-
-_matched_routes contains matched.route if some matched in _matched_rules
+_access := {"public", "authenticated"}
 
 # The common case: an indexed lookup of the literal path.
 _matching_route_keys contains _request_path if data.authz.routes[_request_path]
 
-# Only pattern keys need a scan.
+# Only pattern keys need a scan; one regex per key tells them apart.
 _matching_route_keys contains key if {
 	_well_formed_path
 	some key, _ in data.authz.routes
-	_is_pattern(key)
+	regex.match(`[{]|/[*]$`, key)
 	_segments_match(_pattern_segments(key))
 }
 
-_request_path := concat("", ["/", concat("/", input.path)]) if _well_formed_path
+_request_path := concat("/", array.concat([""], input.path)) if _well_formed_path
 
 # Segments are unescaped, so "/api%2Fprivate" arrives as ["api/private"]:
 # joined, it must not reach "/api/private", nor may "." or ".." fill a
@@ -125,10 +130,6 @@ _well_formed_path if {
 		not contains(segment, "/")
 	}
 }
-
-_is_pattern(key) if contains(key, "{")
-
-_is_pattern(key) if endswith(key, "/*")
 
 # "/users/{id}" -> ["users", "{id}"]; keys must start with "/".
 _pattern_segments(key) := array.slice(parts, 1, count(parts)) if {
