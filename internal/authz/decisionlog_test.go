@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -128,5 +129,28 @@ func TestDecisionLogOffByDefault(t *testing.T) {
 	}
 	if events := decisionLines(t, console.String()); len(events) != 0 {
 		t.Errorf("decision log is off by default, got %d lines", len(events))
+	}
+}
+
+// BenchmarkDecideWithDecisionLog is BenchmarkDecide with DECISION_LOG on:
+// the cost of the mask and of one JSON line per decision.
+func BenchmarkDecideWithDecisionLog(b *testing.B) {
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionLogs: true, Console: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Stop(context.Background()) })
+	<-e.Ready()
+	in := authz.Input{
+		Method: "GET", Path: []string{"api", "private-scoped"},
+		Claims: map[string]any{"sub": "auth0|alice", "iss": "https://tenant.example.com/", "aud": "https://api", "scope": "read:messages", "email": "alice@example.com"},
+		Scopes: []string{"read:messages"},
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := e.Decide(ctx, in); err != nil || !d.Allowed {
+			b.Fatalf("Decide() = %+v, %v", d, err)
+		}
 	}
 }

@@ -60,7 +60,8 @@ func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 		SetCompiler(ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)).
 		SetDefaultRegoVersion(ast.RegoV1).
 		SetTimeout(policyTestTimeout).
-		Run(ctx, modules)
+		SetModules(modules).
+		RunTests(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("policy tests: %w", err)
 	}
