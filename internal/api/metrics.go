@@ -1,6 +1,10 @@
 package api
 
 import (
+	"net/http"
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -10,6 +14,61 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
+
+	// The series each request touches, resolved once per label set rather
+	// than by hashing label values on every request. Keys are bounded:
+	// route patterns, the methods below and the status codes handlers write.
+	requestSeries  sync.Map // requestKey -> *requestSeries
+	decisionSeries sync.Map // [2]string{result, reason} -> prometheus.Counter
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are one route, method and status's counter and histogram.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (s *requestSeries) observe(seconds float64) {
+	s.count.Inc()
+	s.duration.Observe(seconds)
+}
+
+// methodLabels bounds the method label: any token is a valid HTTP method,
+// and a client inventing new ones must not create new series.
+var methodLabels = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true,
+	http.MethodOptions: true, http.MethodTrace: true,
+}
+
+func (m *metrics) request(route, method string, status int) *requestSeries {
+	if !methodLabels[method] {
+		method = "OTHER"
+	}
+	k := requestKey{route, method, status}
+	if s, ok := m.requestSeries.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		count:    m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route),
+	}
+	actual, _ := m.requestSeries.LoadOrStore(k, s)
+	return actual.(*requestSeries)
+}
+
+func (m *metrics) decision(result, reason string) prometheus.Counter {
+	k := [2]string{result, reason}
+	if c, ok := m.decisionSeries.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	actual, _ := m.decisionSeries.LoadOrStore(k, m.decisions.WithLabelValues(result, reason))
+	return actual.(prometheus.Counter)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
