@@ -1,0 +1,63 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/gate"
+)
+
+// failingGate injects an engine failure.
+type failingGate struct{}
+
+func (failingGate) Check(context.Context, gate.Request) gate.Outcome {
+	return gate.Outcome{Kind: gate.Forbidden, Reason: "policy_error", Description: "the policy could not decide; access denied", Err: errors.New("engine exploded")}
+}
+
+func TestPolicyErrorIsLoggedAtWarnLevel(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h := api.NewServer(api.Options{Gate: failingGate{}, Logger: logger})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/private", nil))
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("status = %d, want 403", rec.Code)
+	}
+	for _, want := range []string{`"level":"ERROR"`, `"err":"engine exploded"`, `"reason":"policy_error"`, `"status":403`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log %q lacks %s", logs.String(), want)
+		}
+	}
+}
+
+func TestMethodLabelIsBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := api.NewServer(api.Options{Gate: failingGate{}, Registry: reg})
+	for _, m := range []string{"GET", "BREW", "WHEN", "PROPFIND"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(m, "/nowhere", nil))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	var series []string
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "policygate_http_requests_total{") {
+			series = append(series, strings.TrimSpace(line))
+		}
+	}
+	want := []string{
+		`policygate_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`policygate_http_requests_total{method="OTHER",route="unmatched",status="405"} 3`,
+	}
+	if strings.Join(series, "\n") != strings.Join(want, "\n") {
+		t.Errorf("series:\n%s\nwant:\n%s", strings.Join(series, "\n"), strings.Join(want, "\n"))
+	}
+}
