@@ -38,7 +38,7 @@ func TestRego(t *testing.T) {
 		SetDefaultRegoVersion(ast.RegoV1).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
-		Run(ctx, modules)
+		SetModules(modules).RunTests(ctx, nil) // Run(ctx, modules) is deprecated; this is what it did
 	if err != nil {
 		t.Fatalf("run rego tests: %v", err)
 	}
