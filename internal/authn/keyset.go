@@ -53,7 +53,7 @@ func (c *KeySetConfig) setDefaults() {
 		c.FetchTimeout = 10 * time.Second
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.FetchTimeout}
+		c.Client = &http.Client{Timeout: c.FetchTimeout, CheckRedirect: checkKeyRedirect}
 	}
 	if c.MinRefresh <= 0 {
 		c.MinRefresh = time.Minute
@@ -333,6 +333,19 @@ func CheckKeyURL(raw string) error {
 	default:
 		return fmt.Errorf("%q must use https", raw)
 	}
+}
+
+// checkKeyRedirect holds every redirect of a key or discovery fetch to the
+// rule of CheckKeyURL: without it, a provider (or a CDN before it) that
+// redirects to plain http would have the keys fetched in clear text.
+func checkKeyRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if err := CheckKeyURL(req.URL.String()); err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	return nil
 }
 
 // IsLoopbackHost reports whether host names this machine only.

@@ -402,3 +402,49 @@ func TestRandomKIDBurst(t *testing.T) {
 	}
 	lab.mustAccept(t, "valid token after the burst", p.Token(t, nil))
 }
+
+// TestKeyFetchRefusesDowngradeRedirect: keys are fetched over https (http
+// only for loopback), and a redirect must obey the same rule, or a
+// provider's redirect to plain http would let the network swap the keys.
+// The refused target is an IPv4-mapped loopback address: not a name
+// CheckKeyURL accepts, yet reaching nothing beyond this machine if a
+// regression followed it.
+func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		target    func(p *authntest.Provider) string
+		wantReady bool
+	}{
+		{"to_loopback_http", func(p *authntest.Provider) string { return p.JWKSURL() + "?moved=1" }, true},
+		{"to_non_loopback_http", func(p *authntest.Provider) string {
+			return strings.Replace(p.JWKSURL(), "127.0.0.1", "[::ffff:127.0.0.1]", 1) + "?moved=1"
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := authntest.NewProvider(t)
+			p.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("moved") != "" {
+					p.ServeKeys(w, r)
+					return
+				}
+				http.Redirect(w, r, tt.target(p), http.StatusFound)
+			})
+			lab := startFaultLab(t, p, authn.KeySetConfig{MaxRetryDelay: 20 * time.Millisecond})
+			if tt.wantReady {
+				lab.awaitReady(t)
+				lab.mustAccept(t, "valid token", p.Token(t, nil))
+				return
+			}
+			lab.awaitFailedFetches(t, 0, 2)
+			select {
+			case <-lab.keys.Ready():
+				t.Fatal("keys were fetched through a redirect to plain http")
+			default:
+			}
+			if err := lab.keys.LastError(); err == nil || !strings.Contains(err.Error(), "https") {
+				t.Errorf("LastError() = %v, want a refusal naming https", err)
+			}
+			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
+		})
+	}
+}
