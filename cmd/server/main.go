@@ -97,7 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// A policy folder must compile (and pass its tests, when required)
 	// before anything listens.
-	engine, err := startPolicy(ctx, cfg, logger, stdout)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine, err := startPolicy(ctx, cfg, logger, stdout, reg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -130,8 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPolicyCollector(engine))
+	reg.MustRegister(newPolicyCollector(engine))
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{

@@ -20,8 +20,9 @@ import (
 // server listens, and is then watched for edits; the embedded copy is
 // fixed; bundles (fleet mode) arrive in the background, and /readyz stays
 // 503 until the first is active.
-func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (*authz.Engine, error) {
+func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, reg prometheus.Registerer) (*authz.Engine, error) {
 	engineCfg := authz.Config{
+		Metrics:       reg,
 		PolicyDir:     cfg.PolicyDir,
 		TestsMustPass: cfg.PolicyTestsMustPass,
 		TestDirs:      cfg.PolicyTestDirs,

@@ -35,6 +35,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/util"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config selects where the policy comes from and where OPA writes.
@@ -59,6 +60,10 @@ type Config struct {
 	// decision logs and status reports. nil discards it.
 	Console io.Writer
 	Logger  *slog.Logger
+	// Metrics, when set, receives OPA's own status metrics (bundle loads,
+	// failures, plugin states) if the configuration asks for them
+	// (status: {prometheus: true}).
+	Metrics prometheus.Registerer
 }
 
 // folderBundle names the bundle a policy folder is served as.
@@ -143,6 +148,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if console == nil {
 		console = io.Discard
 	}
+	managerOpts := []func(*plugins.Manager){e.attach}
+	if cfg.Metrics != nil {
+		managerOpts = append(managerOpts, plugins.WithPrometheusRegister(cfg.Metrics))
+	}
 	opa, err := sdk.New(ctx, sdk.Options{
 		ID:            "policygate",
 		Config:        bytes.NewReader(config),
@@ -150,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
 		RegoVersion:   ast.RegoV1,
-		ManagerOpts:   []func(*plugins.Manager){e.attach},
+		ManagerOpts:   managerOpts,
 	})
 	if err != nil {
 		e.removeStage()

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/authz/authztest"
@@ -160,4 +163,34 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// OPA's status metrics (status: {prometheus: true}) land in the registry
+// the server exports on /metrics.
+func TestFleetStatusMetrics(t *testing.T) {
+	srv := newBundleServer(t)
+	key := authztest.NewSigningKey(t)
+	config := fleetConfig(t, srv.URL, key)
+	config = append(config[:len(config)-1], []byte(`, "status": {"prometheus": true}}`)...)
+	reg := prometheus.NewRegistry()
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: config, Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	srv.publish(authztest.Build(t, "../../policies", authztest.Options{Revision: "v1", Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	if !slices.Contains(names, "opa_info") || !slices.Contains(names, "plugin_status_gauge") {
+		t.Errorf("registry holds %q, want OPA's status metrics (opa_info, plugin_status_gauge)", names)
+	}
 }
