@@ -53,6 +53,7 @@ type options struct {
 	logLevel         string
 	repo             string
 	keep             bool
+	profileDir       string
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "policygate's LOG_LEVEL (info logs every request, as shipped)")
 	flag.StringVar(&o.repo, "repo", "..", "policygate repository root")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (binaries, tokens, server logs)")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of policygate during each measured run (and its binary) to this folder; policygate is then built with net/http/pprof on a loopback port")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -122,8 +124,27 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		{bench, "./cmd/auth0", "auth0"},
 		{bench, "./cmd/bare", "bare-chi"},
 	}
+	pprofAddr := ""
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+	}
 	for _, b := range builds {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(work, b.bin), b.pkg)
+		args := []string{"build", "-o", filepath.Join(work, b.bin)}
+		if b.bin == "policygate" && pprofAddr != "" {
+			overlay, err := pprofOverlay(work, filepath.Join(repo, "cmd", "server"))
+			if err != nil {
+				return err
+			}
+			args = append(args, "-overlay", overlay)
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, b.pkg)...)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %w", b.pkg, err)
@@ -186,6 +207,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				"AUTH_ISSUER=" + provider.Issuer, "AUTH_AUDIENCE=" + idp.Audience, "AUTH_JWKS_URL=" + provider.JWKSURL(),
 				"LISTEN_ADDR=" + addr, "LOG_LEVEL=" + o.logLevel, "POLICY_DIR=" + filepath.Join(repo, "policies"),
 			}
+			if pprofAddr != "" {
+				t.cmd.Env = append(t.cmd.Env, "BENCH_PPROF_ADDR="+pprofAddr)
+			}
 		case "auth0":
 			t.cmd = exec.Command(bin, "-addr", addr, "-issuer", provider.Issuer, "-audience", idp.Audience, "-jwks-url", provider.JWKSURL())
 		case "bare-chi":
@@ -246,9 +270,19 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				if sc == "distinct" {
 					offset = offsets[name]
 				}
+				var profile chan error
+				if name == "policygate" && pprofAddr != "" {
+					file := filepath.Join(o.profileDir, fmt.Sprintf("policygate-%s-round%d.pprof", sc, round+1))
+					profile = startProfile(ctx, pprofAddr, file, o.duration)
+				}
 				r, err := t.load(ctx, o, script, files[sc], offset, o.duration)
 				if err != nil {
 					return err
+				}
+				if profile != nil {
+					if err := <-profile; err != nil {
+						return fmt.Errorf("profile: %w", err)
+					}
 				}
 				offsets[name] = (offsets[name] + r.requests/o.threads) % o.tokens
 				results[sc][name] = append(results[sc][name], r)
@@ -279,6 +313,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	report(out, o, results, memory{maxRSS: maxRSS, hwm: hwm, before: goroutinesBefore, after: goroutinesAfter})
+	if o.profileDir != "" {
+		bin := filepath.Join(o.profileDir, "policygate")
+		if b, err := os.ReadFile(filepath.Join(work, "policygate")); err == nil {
+			os.WriteFile(bin, b, 0o755)
+		}
+		fmt.Fprintf(out, "\nCPU profiles of policygate in %s; read one with\n  go tool pprof -top %s %s\n",
+			o.profileDir, bin, filepath.Join(o.profileDir, "policygate-replayed-round1.pprof"))
+	}
 	if noisy > 0 {
 		fmt.Fprintf(out, "\nwarning: in %d run(s) other processes used over 10%% of a core (\"other\" above): rerun on a quiet machine or with more -rounds\n", noisy)
 	}
@@ -379,6 +421,70 @@ func (t *target) stop() {
 		t.cmd.Process.Kill()
 		<-t.exited
 	}
+}
+
+// pprofOverlay adds a file to policygate's main package, for this build
+// only, that serves net/http/pprof on BENCH_PPROF_ADDR: the product stays
+// free of a profiling endpoint, and the profile is of the real server.
+func pprofOverlay(work, serverDir string) (string, error) {
+	src := filepath.Join(work, "zz_bench_pprof.go")
+	code := `package main
+
+import (
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	addr := os.Getenv("BENCH_PPROF_ADDR")
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		panic(err)
+	}
+	go http.Serve(ln, nil)
+}
+`
+	if err := os.WriteFile(src, []byte(code), 0o600); err != nil {
+		return "", err
+	}
+	overlay := filepath.Join(work, "overlay.json")
+	b := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(serverDir, "zz_bench_pprof.go"), src)
+	return overlay, os.WriteFile(overlay, []byte(b), 0o600)
+}
+
+// startProfile fetches a CPU profile covering most of a measured run.
+func startProfile(ctx context.Context, addr, file string, d time.Duration) chan error {
+	done := make(chan error, 1)
+	secs := max(1, int((d-500*time.Millisecond)/time.Second))
+	go func() {
+		c := &http.Client{Timeout: d + 30*time.Second}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		req.Close = true // leave no connection (nor goroutine) behind in the server
+		resp, err := c.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if err == nil {
+			err = os.WriteFile(file, b, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // sanityCheck proves every target serves the route with a valid token and
