@@ -109,7 +109,7 @@ type Status struct {
 	ActivatedAt time.Time
 	// Activations and Failures count policy versions activated and
 	// refused (compile errors, failed tests, bad or unverifiable bundles,
-	// failed downloads).
+	// failed downloads, and bundles activated without a decision rule).
 	Activations uint64
 	Failures    uint64
 	// LastError is why the newest version is not active, "" when the
