@@ -25,10 +25,13 @@ const (
 	MaxWait = time.Second
 )
 
-// Watcher watches folder trees, including folders created later.
+// Watcher watches folder trees, including folders created later. It
+// also watches each tree's parent folder, for the tree itself only: a
+// tree that is deleted and created again (rm -r; cp -r) is watched again.
 type Watcher struct {
 	fs     *fsnotify.Watcher
 	logger *slog.Logger
+	roots  []string // absolute, cleaned
 }
 
 // New starts watching dirs; changes made after New returns are seen.
@@ -42,12 +45,31 @@ func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
 	}
 	w := &Watcher{fs: fw, logger: logger}
 	for _, dir := range dirs {
-		if err := w.addTree(dir); err != nil {
+		root, err := filepath.Abs(dir)
+		if err == nil {
+			err = w.addTree(root)
+		}
+		if err == nil {
+			err = fw.Add(filepath.Dir(root))
+		}
+		if err != nil {
 			fw.Close()
 			return nil, fmt.Errorf("watch policy %s: %w", dir, err)
 		}
+		w.roots = append(w.roots, root)
 	}
 	return w, nil
+}
+
+// inTree reports whether path is a watched tree or lies in one; events on
+// the trees' siblings (seen through the parent watches) are not.
+func (w *Watcher) inTree(path string) bool {
+	for _, root := range w.roots {
+		if path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Watcher) addTree(root string) error {
@@ -85,6 +107,9 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
+			}
+			if !w.inTree(ev.Name) {
+				continue
 			}
 			if ev.Has(fsnotify.Create) {
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {

@@ -98,7 +98,7 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	}
 	waitReload(t, reloads, "a burst of writes")
 	// Let any trailing reload of the burst arrive, then count.
-	time.Sleep(3 * policywatch.MaxWait)
+	time.Sleep(2 * policywatch.MaxWait)
 	n := 1 + len(reloads)
 	if n >= writes/2 {
 		t.Errorf("%d writes caused %d reloads, want them debounced", writes, n)
@@ -114,7 +114,7 @@ func TestWatchIgnoresEditorFiles(t *testing.T) {
 	select {
 	case <-reloads:
 		t.Error("editor swap or backup files caused a reload")
-	case <-time.After(3 * policywatch.MaxWait):
+	case <-time.After(2 * policywatch.MaxWait):
 	}
 }
 
@@ -122,4 +122,31 @@ func TestNewFailsOnMissingFolder(t *testing.T) {
 	if _, err := policywatch.New([]string{filepath.Join(t.TempDir(), "missing")}, nil); err == nil {
 		t.Error("New() on a missing folder = nil error")
 	}
+}
+
+// A policy folder replaced as a whole (rm -r; cp -r) is watched again;
+// changes beside it are not reloads.
+func TestWatchFolderReplaced(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "policies")
+	os.Mkdir(dir, 0o755)
+	reloads := watch(t, dir)
+
+	writeFile(t, filepath.Join(parent, "notes.txt"), "beside the policy folder")
+	select {
+	case <-reloads:
+		t.Fatal("a file beside the policy folder caused a reload")
+	case <-time.After(2 * policywatch.MaxWait):
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	waitReload(t, reloads, "removing the folder")
+	if err := os.MkdirAll(filepath.Join(dir, "authz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitReload(t, reloads, "creating the folder again")
+	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), "package authz")
+	waitReload(t, reloads, "writing into the new folder")
 }
