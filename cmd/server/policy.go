@@ -34,32 +34,44 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	if cfg.OPAConfig == nil && cfg.PolicyDir == "" {
 		engineCfg.PolicyFS = policies.FS
 	}
+	// Watch before the first load, so that no edit slips in between.
+	var watcher *policywatch.Watcher
+	if cfg.OPAConfig == nil && cfg.PolicyDir != "" {
+		var err error
+		if watcher, err = policywatch.New(append([]string{cfg.PolicyDir}, cfg.PolicyTestDirs...), logger); err != nil {
+			return nil, err
+		}
+	}
 	engine, err := authz.New(ctx, engineCfg)
 	if err != nil {
+		if watcher != nil {
+			watcher.Close()
+		}
 		return nil, err
 	}
 	if cfg.OPAConfig != nil {
 		logger.Info("policy from bundles (OPA_CONFIG); not ready until the first is active")
 		return engine, nil
 	}
+	stop := func() {
+		engine.Stop(context.WithoutCancel(ctx))
+		if watcher != nil {
+			watcher.Close()
+		}
+	}
 	select {
 	case <-engine.Ready():
 	case <-time.After(policyLoadTimeout):
-		engine.Stop(context.WithoutCancel(ctx))
+		stop()
 		return nil, fmt.Errorf("policy (%s): not active after %s", engine.Status().Source, policyLoadTimeout)
 	case <-ctx.Done():
-		engine.Stop(context.WithoutCancel(ctx))
+		stop()
 		return nil, ctx.Err()
 	}
-	if cfg.PolicyDir == "" {
+	if watcher == nil {
 		return engine, nil
 	}
-	w, err := policywatch.New(append([]string{cfg.PolicyDir}, cfg.PolicyTestDirs...), logger)
-	if err != nil {
-		engine.Stop(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	go w.Run(ctx, func(ctx context.Context) {
+	go watcher.Run(ctx, func(ctx context.Context) {
 		// Reload logs and records its own failures.
 		engine.Reload(ctx)
 	})

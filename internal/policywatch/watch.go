@@ -84,6 +84,9 @@ func (w *Watcher) addTree(root string) error {
 	})
 }
 
+// Close stops watching; Run does it when its context ends.
+func (w *Watcher) Close() error { return w.fs.Close() }
+
 // Run calls reload after changes (see Quiet and MaxWait) until ctx ends,
 // then stops watching. Reloads run one at a time, on Run's goroutine.
 func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
