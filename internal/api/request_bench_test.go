@@ -47,10 +47,17 @@ func BenchmarkRequest(b *testing.B) {
 }
 
 func benchServer(b *testing.B, cacheSize int) (http.Handler, string) {
+	p := authntest.NewProvider(b)
+	h, _ := cachingServer(b, p, authn.KeySetConfig{JWKSURL: p.JWKSURL()}, cacheSize)
+	return h, p.Token(b, map[string]any{"scope": "openid read:messages"})
+}
+
+// cachingServer is the real stack over p's keys with the given token cache
+// size, logging at info to io.Discard.
+func cachingServer(b testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig, cacheSize int) (http.Handler, *authn.KeySet) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	p := authntest.NewProvider(b)
-	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	keys := authn.NewKeySet(keysCfg)
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
@@ -73,5 +80,5 @@ func benchServer(b *testing.B, cacheSize int) (http.Handler, string) {
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	h := api.NewServer(api.Options{Gate: gate.New(v, engine), Logger: logger, Registry: prometheus.NewRegistry(), Realm: "bench"})
-	return h, p.Token(b, map[string]any{"scope": "openid read:messages"})
+	return h, keys
 }
