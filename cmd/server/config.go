@@ -17,6 +17,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/util"
 
+	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	// tests, found in PolicyTestDirs and as *_test.rego in PolicyDir.
 	PolicyTestsMustPass bool
 	PolicyTestDirs      []string
+
+	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
+	CORSOrigins []string
 }
 
 const (
@@ -50,6 +54,8 @@ const (
 	policyTestDirSuffix  = "_test"
 	maxOPAConfigBytes    = 1 << 20
 	maxClockSkew         = 5 * time.Minute
+	// devCORSOrigin is where Auth0's single-page-app quickstarts run.
+	devCORSOrigin = "http://localhost:3000"
 )
 
 // loadConfig fills a Config from getenv, applies defaults and the Auth0
@@ -120,6 +126,20 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		c.DecisionLog = v
 	default:
 		bad("DECISION_LOG", "%q is not stdout or off (a log service goes in OPA_CONFIG's decision_logs)", v)
+	}
+
+	if v := env("CORS_ALLOWED_ORIGINS"); v != "" {
+		for _, o := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			if !api.ValidateCORSOrigin(o) {
+				bad("CORS_ALLOWED_ORIGINS", "%q is not an origin such as https://app.example.com (or *)", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+		if len(c.CORSOrigins) > 1 && slices.Contains(c.CORSOrigins, "*") {
+			bad("CORS_ALLOWED_ORIGINS", `"*" allows every origin; list origins or use "*" alone`)
+		}
+	} else if dev {
+		c.CORSOrigins = []string{devCORSOrigin}
 	}
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {

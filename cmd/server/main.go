@@ -150,6 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			})},
 		},
 		ShuttingDown: &shuttingDown,
+		CORSOrigins:  cfg.CORSOrigins,
 	}
 	if issuer != nil {
 		opts.Extra = issuer.Routes()

@@ -246,6 +246,23 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad_skew", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH_CLOCK_SKEW": "1h"}, wantErr: []string{"AUTH_CLOCK_SKEW"}},
 		{name: "bad_listen", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "LISTEN_ADDR": "3010"}, wantErr: []string{"LISTEN_ADDR"}},
 		{name: "missing_policy_dir", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "POLICY_DIR": "/nonexistent"}, wantErr: []string{"POLICY_DIR"}},
+		{name: "cors_origins", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000"}, check: func(t *testing.T, c Config) {
+			if strings.Join(c.CORSOrigins, ",") != "https://app.example.com,http://localhost:3000" {
+				t.Errorf("CORSOrigins = %q", c.CORSOrigins)
+			}
+		}},
+		{name: "cors_off_by_default", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x"}, check: func(t *testing.T, c Config) {
+			if len(c.CORSOrigins) != 0 {
+				t.Errorf("CORSOrigins = %q, want none", c.CORSOrigins)
+			}
+		}},
+		{name: "cors_dev_default", dev: true, check: func(t *testing.T, c Config) {
+			if strings.Join(c.CORSOrigins, ",") != "http://localhost:3000" {
+				t.Errorf("CORSOrigins = %q, want the SPA quickstart origin", c.CORSOrigins)
+			}
+		}},
+		{name: "cors_bad_origin", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, wantErr: []string{"CORS_ALLOWED_ORIGINS"}},
+		{name: "cors_star_with_others", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "CORS_ALLOWED_ORIGINS": "*,https://a.example.com"}, wantErr: []string{"CORS_ALLOWED_ORIGINS"}},
 		{name: "every_problem_at_once", env: map[string]string{"AUTH_CLOCK_SKEW": "x", "LISTEN_ADDR": "nope"}, wantErr: []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_CLOCK_SKEW", "LISTEN_ADDR"}},
 	}
 	for _, tt := range tests {

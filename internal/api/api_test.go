@@ -25,6 +25,7 @@ type stack struct {
 	handler  http.Handler
 	provider *authntest.Provider
 	registry *prometheus.Registry
+	gate     *gate.Gate // to build servers with other options
 }
 
 func newStack(t testing.TB) *stack {
@@ -53,8 +54,9 @@ func newStack(t testing.TB) *stack {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	h := api.NewServer(api.Options{Gate: gate.New(v, engine), Registry: reg, Realm: "test"})
-	return &stack{handler: h, provider: p, registry: reg}
+	g := gate.New(v, engine)
+	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test"})
+	return &stack{handler: h, provider: p, registry: reg, gate: g}
 }
 
 type response struct {

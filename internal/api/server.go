@@ -44,6 +44,8 @@ type Options struct {
 	Extra map[string]http.Handler
 	// ShuttingDown, when set and true, makes /readyz answer 503.
 	ShuttingDown *atomic.Bool
+	// CORSOrigins may call the API from a browser (see cors.go).
+	CORSOrigins []string
 }
 
 type server struct {
@@ -67,7 +69,7 @@ func NewServer(o Options) http.Handler {
 	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), realm: quotable(o.Realm)}
 
 	r := chi.NewRouter()
-	r.Use(s.observe)
+	r.Use(s.observe, cors(o.CORSOrigins, r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// corsMaxAge is how long (seconds) a browser may reuse a preflight answer.
+const corsMaxAge = "600"
+
+// cors lets browsers on the allowed origins call the API with a bearer
+// token (Auth0's single-page-app quickstarts call it from
+// http://localhost:3000). With no origins configured it adds nothing, and
+// browsers keep cross-origin reads blocked. "*" allows any origin, without
+// credentials. Preflight requests (OPTIONS with Access-Control-Request-Method)
+// for a route that exists are answered here, before authentication: browsers
+// never send the token on a preflight.
+func cors(origins []string, router chi.Routes) func(http.Handler) http.Handler {
+	anyOrigin := slices.Contains(origins, "*")
+	return func(next http.Handler) http.Handler {
+		if len(origins) == 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			h := w.Header()
+			if !anyOrigin {
+				h.Add("Vary", "Origin")
+			}
+			if origin == "" || !anyOrigin && !slices.Contains(origins, origin) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if anyOrigin {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
+			method := r.Header.Get("Access-Control-Request-Method")
+			if r.Method != http.MethodOptions || method == "" {
+				h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, X-Decision-Id, X-Request-Id")
+				next.ServeHTTP(w, r)
+				return
+			}
+			if !router.Match(chi.NewRouteContext(), method, r.URL.Path) {
+				next.ServeHTTP(w, r) // unknown route or method: 404/405 as usual
+				return
+			}
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", method)
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+}
+
+// ValidateCORSOrigin checks one CORS_ALLOWED_ORIGINS entry: "*" or an
+// origin such as https://app.example.com (scheme, host, optional port; no
+// path, no trailing slash).
+func ValidateCORSOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || scheme != "http" && scheme != "https" || rest == "" {
+		return false
+	}
+	return !strings.ContainsAny(rest, "/?#@ *")
+}

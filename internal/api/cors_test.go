@@ -1,0 +1,74 @@
+package api_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/policygate/policygate/internal/api"
+)
+
+func TestCORS(t *testing.T) {
+	s := newStack(t)
+	tok := s.provider.Token(t, map[string]any{"scope": "read:messages"})
+	const app = "http://localhost:3000"
+	tests := []struct {
+		name        string
+		origins     []string
+		method      string
+		path        string
+		header      http.Header
+		wantStatus  int
+		wantOrigin  string // Access-Control-Allow-Origin
+		wantMethods string // Access-Control-Allow-Methods
+	}{
+		{"off_by_default", nil, "GET", "/api/public", http.Header{"Origin": {app}}, 200, "", ""},
+		{"allowed_origin_get", []string{app}, "GET", "/api/private-scoped", http.Header{"Origin": {app}, "Authorization": {"Bearer " + tok}}, 200, app, ""},
+		{"allowed_origin_denied_request_still_readable", []string{app}, "GET", "/api/private", http.Header{"Origin": {app}}, 401, app, ""},
+		{"other_origin", []string{app}, "GET", "/api/public", http.Header{"Origin": {"https://evil.example.com"}}, 200, "", ""},
+		{"preflight", []string{app}, "OPTIONS", "/api/private-scoped", http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Headers": {"authorization"}}, 204, app, "GET"},
+		{"preflight_needs_no_token", []string{app}, "OPTIONS", "/api/private", http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"}}, 204, app, "GET"},
+		{"preflight_other_origin", []string{app}, "OPTIONS", "/api/private", http.Header{"Origin": {"https://evil.example.com"}, "Access-Control-Request-Method": {"GET"}}, 405, "", ""},
+		{"preflight_unknown_route", []string{app}, "OPTIONS", "/api/nope", http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"}}, 404, app, ""},
+		{"preflight_wrong_method", []string{app}, "OPTIONS", "/api/private", http.Header{"Origin": {app}, "Access-Control-Request-Method": {"DELETE"}}, 405, app, ""},
+		{"wildcard", []string{"*"}, "GET", "/api/public", http.Header{"Origin": {"https://any.example.com"}}, 200, "*", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := api.NewServer(api.Options{Gate: s.gate, CORSOrigins: tt.origins})
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			for k, vs := range tt.header {
+				for _, v := range vs {
+					req.Header.Add(k, v)
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := rec.Header()
+			if rec.Code != tt.wantStatus {
+				t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.wantStatus)
+			}
+			if o := got.Get("Access-Control-Allow-Origin"); o != tt.wantOrigin {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", o, tt.wantOrigin)
+			}
+			if m := got.Get("Access-Control-Allow-Methods"); m != tt.wantMethods {
+				t.Errorf("Access-Control-Allow-Methods = %q, want %q", m, tt.wantMethods)
+			}
+			if tt.wantOrigin == app && tt.method == "GET" && got.Get("Access-Control-Expose-Headers") == "" {
+				t.Error("WWW-Authenticate and X-Decision-Id are not exposed to the browser")
+			}
+		})
+	}
+}
+
+func TestValidateCORSOrigin(t *testing.T) {
+	for o, want := range map[string]bool{
+		"*": true, "http://localhost:3000": true, "https://app.example.com": true,
+		"https://app.example.com/": false, "app.example.com": false, "ftp://x": false,
+		"https://*.example.com": false, "https://a.example.com/path": false, "": false,
+	} {
+		if got := api.ValidateCORSOrigin(o); got != want {
+			t.Errorf("ValidateCORSOrigin(%q) = %v, want %v", o, got, want)
+		}
+	}
+}
