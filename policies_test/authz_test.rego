@@ -25,7 +25,7 @@ shipped_cases := {
 		},
 	},
 	"public_with_claims": {
-		"input": {"method": "GET", "path": ["api", "public"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "GET", "path": ["api", "public"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": {
 			"allowed": true, "reason": "public",
 			"required_scopes": [], "missing_scopes": [],
@@ -48,8 +48,18 @@ shipped_cases := {
 			"routes": ["/api/private"],
 		},
 	},
-	"private_claims_not_an_object": {
-		"input": {"method": "GET", "path": ["api", "private"], "claims": "auth0|user-1", "scopes": []},
+	# Only Go's flag authenticates: claims alone, or a flag that is not
+	# exactly true, do not.
+	"private_claims_without_flag": {
+		"input": {"method": "GET", "path": ["api", "private"], "claims": _claims, "scopes": []},
+		"want": {
+			"allowed": false, "reason": "unauthenticated",
+			"required_scopes": [], "missing_scopes": [],
+			"routes": ["/api/private"],
+		},
+	},
+	"private_flag_not_true": {
+		"input": {"method": "GET", "path": ["api", "private"], "authenticated": "true", "claims": _claims, "scopes": []},
 		"want": {
 			"allowed": false, "reason": "unauthenticated",
 			"required_scopes": [], "missing_scopes": [],
@@ -57,7 +67,7 @@ shipped_cases := {
 		},
 	},
 	"private_authenticated": {
-		"input": {"method": "GET", "path": ["api", "private"], "claims": _claims, "scopes": []},
+		"input": {"method": "GET", "path": ["api", "private"], "authenticated": true, "claims": _claims, "scopes": []},
 		"want": {
 			"allowed": true, "reason": "authenticated",
 			"required_scopes": [], "missing_scopes": [],
@@ -65,7 +75,7 @@ shipped_cases := {
 		},
 	},
 	"private_authenticated_empty_claims": {
-		"input": {"method": "GET", "path": ["api", "private"], "claims": {}},
+		"input": {"method": "GET", "path": ["api", "private"], "authenticated": true, "claims": {}},
 		"want": {
 			"allowed": true, "reason": "authenticated",
 			"required_scopes": [], "missing_scopes": [],
@@ -74,6 +84,14 @@ shipped_cases := {
 	},
 	"private_scoped_anonymous": {
 		"input": {"method": "GET", "path": ["api", "private-scoped"]},
+		"want": {
+			"allowed": false, "reason": "unauthenticated",
+			"required_scopes": ["read:messages"], "missing_scopes": ["read:messages"],
+			"routes": ["/api/private-scoped"],
+		},
+	},
+	"private_scoped_scopes_unauthenticated": {
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": false, "scopes": ["read:messages"]},
 		"want": {
 			"allowed": false, "reason": "unauthenticated",
 			"required_scopes": ["read:messages"], "missing_scopes": ["read:messages"],
@@ -89,7 +107,7 @@ shipped_cases := {
 		},
 	},
 	"private_scoped_no_scopes": {
-		"input": {"method": "GET", "path": ["api", "private-scoped"], "claims": _claims, "scopes": []},
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims, "scopes": []},
 		"want": {
 			"allowed": false, "reason": "insufficient_scope",
 			"required_scopes": ["read:messages"], "missing_scopes": ["read:messages"],
@@ -97,7 +115,7 @@ shipped_cases := {
 		},
 	},
 	"private_scoped_scopes_absent": {
-		"input": {"method": "GET", "path": ["api", "private-scoped"], "claims": _claims},
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims},
 		"want": {
 			"allowed": false, "reason": "insufficient_scope",
 			"required_scopes": ["read:messages"], "missing_scopes": ["read:messages"],
@@ -108,6 +126,7 @@ shipped_cases := {
 	"private_scoped_scope_claim_not_granted": {
 		"input": {
 			"method": "GET", "path": ["api", "private-scoped"],
+			"authenticated": true,
 			"claims": object.union(_claims, {"scope": "read:messages", "permissions": ["read:messages"]}),
 			"scopes": ["write:messages"],
 		},
@@ -118,7 +137,7 @@ shipped_cases := {
 		},
 	},
 	"private_scoped_case_sensitive": {
-		"input": {"method": "GET", "path": ["api", "private-scoped"], "claims": _claims, "scopes": ["Read:messages", "READ:MESSAGES"]},
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims, "scopes": ["Read:messages", "READ:MESSAGES"]},
 		"want": {
 			"allowed": false, "reason": "insufficient_scope",
 			"required_scopes": ["read:messages"], "missing_scopes": ["read:messages"],
@@ -127,7 +146,7 @@ shipped_cases := {
 	},
 	"private_scoped_whole_word_only": {
 		"input": {
-			"method": "GET", "path": ["api", "private-scoped"], "claims": _claims,
+			"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims,
 			"scopes": ["read:messages:all", "read", "read:message", " read:messages", "read:messages write:messages"],
 		},
 		"want": {
@@ -137,7 +156,7 @@ shipped_cases := {
 		},
 	},
 	"private_scoped_granted": {
-		"input": {"method": "GET", "path": ["api", "private-scoped"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["read:messages"], "missing_scopes": [],
@@ -145,7 +164,7 @@ shipped_cases := {
 		},
 	},
 	"private_scoped_granted_among_others": {
-		"input": {"method": "GET", "path": ["api", "private-scoped"], "claims": _claims, "scopes": ["openid", "read:messages", "write:messages"]},
+		"input": {"method": "GET", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims, "scopes": ["openid", "read:messages", "write:messages"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["read:messages"], "missing_scopes": [],
@@ -153,7 +172,7 @@ shipped_cases := {
 		},
 	},
 	"unknown_route": {
-		"input": {"method": "GET", "path": ["api", "unknown"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "GET", "path": ["api", "unknown"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": _deny_no_route,
 	},
 	"root": {
@@ -177,7 +196,7 @@ shipped_cases := {
 		"want": _deny_no_route,
 	},
 	"wrong_method_authenticated": {
-		"input": {"method": "DELETE", "path": ["api", "private-scoped"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "DELETE", "path": ["api", "private-scoped"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": _deny_no_route,
 	},
 	"method_case_sensitive": {
@@ -239,7 +258,7 @@ _usable(key, method) if {
 	got := authz.decision with input as {
 		"method": method,
 		"path": [segment | some segment in split(key, "/"); segment != ""],
-		"claims": _claims,
+		"authenticated": true, "claims": _claims,
 	}
 	not got.reason in {"no_route", "invalid_rule"}
 	key in got.routes
@@ -266,7 +285,7 @@ _pattern_routes := {
 
 pattern_cases := {
 	"placeholder_matches_one_segment": {
-		"input": {"method": "GET", "path": ["users", "42"], "claims": _claims},
+		"input": {"method": "GET", "path": ["users", "42"], "authenticated": true, "claims": _claims},
 		"want": {
 			"allowed": true, "reason": "authenticated",
 			"required_scopes": [], "missing_scopes": [],
@@ -282,15 +301,15 @@ pattern_cases := {
 		},
 	},
 	"placeholder_needs_a_segment": {
-		"input": {"method": "GET", "path": ["users"], "claims": _claims},
+		"input": {"method": "GET", "path": ["users"], "authenticated": true, "claims": _claims},
 		"want": _deny_no_route,
 	},
 	"placeholder_not_more_segments": {
-		"input": {"method": "GET", "path": ["users", "42", "extra"], "claims": _claims},
+		"input": {"method": "GET", "path": ["users", "42", "extra"], "authenticated": true, "claims": _claims},
 		"want": _deny_no_route,
 	},
 	"placeholder_literal_segment": {
-		"input": {"method": "GET", "path": ["users", "{id}"], "claims": _claims},
+		"input": {"method": "GET", "path": ["users", "{id}"], "authenticated": true, "claims": _claims},
 		"want": {
 			"allowed": true, "reason": "authenticated",
 			"required_scopes": [], "missing_scopes": [],
@@ -298,7 +317,7 @@ pattern_cases := {
 		},
 	},
 	"two_placeholders_granted": {
-		"input": {"method": "GET", "path": ["users", "42", "messages", "7"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "GET", "path": ["users", "42", "messages", "7"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["read:messages"], "missing_scopes": [],
@@ -306,7 +325,7 @@ pattern_cases := {
 		},
 	},
 	"two_placeholders_literal_mismatch": {
-		"input": {"method": "GET", "path": ["users", "42", "letters", "7"], "claims": _claims, "scopes": ["read:messages"]},
+		"input": {"method": "GET", "path": ["users", "42", "letters", "7"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]},
 		"want": _deny_no_route,
 	},
 	"wildcard_one_segment": {
@@ -342,7 +361,7 @@ pattern_cases := {
 		},
 	},
 	"most_restrictive_wins_granted": {
-		"input": {"method": "GET", "path": ["files", "secret", "plan.txt"], "claims": _claims, "scopes": ["read:secrets"]},
+		"input": {"method": "GET", "path": ["files", "secret", "plan.txt"], "authenticated": true, "claims": _claims, "scopes": ["read:secrets"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["read:secrets"], "missing_scopes": [],
@@ -358,7 +377,7 @@ pattern_cases := {
 		},
 	},
 	"any_method_rule_on_pattern": {
-		"input": {"method": "PUT", "path": ["admin", "settings"], "claims": _claims, "scopes": ["admin"]},
+		"input": {"method": "PUT", "path": ["admin", "settings"], "authenticated": true, "claims": _claims, "scopes": ["admin"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["admin"], "missing_scopes": [],
@@ -366,7 +385,7 @@ pattern_cases := {
 		},
 	},
 	"any_method_and_specific_method_union": {
-		"input": {"method": "DELETE", "path": ["admin", "settings"], "claims": _claims, "scopes": ["admin"]},
+		"input": {"method": "DELETE", "path": ["admin", "settings"], "authenticated": true, "claims": _claims, "scopes": ["admin"]},
 		"want": {
 			"allowed": false, "reason": "insufficient_scope",
 			"required_scopes": ["admin", "admin:delete"], "missing_scopes": ["admin:delete"],
@@ -374,7 +393,7 @@ pattern_cases := {
 		},
 	},
 	"literal_and_pattern_union_missing": {
-		"input": {"method": "GET", "path": ["admin", "users"], "claims": _claims, "scopes": ["admin"]},
+		"input": {"method": "GET", "path": ["admin", "users"], "authenticated": true, "claims": _claims, "scopes": ["admin"]},
 		"want": {
 			"allowed": false, "reason": "insufficient_scope",
 			"required_scopes": ["admin", "read:users"], "missing_scopes": ["read:users"],
@@ -390,7 +409,7 @@ pattern_cases := {
 		},
 	},
 	"literal_and_pattern_union_granted": {
-		"input": {"method": "GET", "path": ["admin", "users"], "claims": _claims, "scopes": ["read:users", "admin"]},
+		"input": {"method": "GET", "path": ["admin", "users"], "authenticated": true, "claims": _claims, "scopes": ["read:users", "admin"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["admin", "read:users"], "missing_scopes": [],
@@ -399,7 +418,7 @@ pattern_cases := {
 	},
 	# "/admin/users" has no DELETE rule, so only the pattern's rules apply.
 	"literal_route_other_method": {
-		"input": {"method": "DELETE", "path": ["admin", "users"], "claims": _claims, "scopes": ["admin", "admin:delete"]},
+		"input": {"method": "DELETE", "path": ["admin", "users"], "authenticated": true, "claims": _claims, "scopes": ["admin", "admin:delete"]},
 		"want": {
 			"allowed": true, "reason": "scopes_granted",
 			"required_scopes": ["admin", "admin:delete"], "missing_scopes": [],
@@ -459,7 +478,7 @@ pattern_cases := {
 		},
 	},
 	"placeholder_rejects_dot_dot": {
-		"input": {"method": "GET", "path": ["users", ".."], "claims": _claims},
+		"input": {"method": "GET", "path": ["users", ".."], "authenticated": true, "claims": _claims},
 		"want": _deny_no_route,
 	},
 	"wildcard_rejects_dot": {
@@ -471,7 +490,7 @@ pattern_cases := {
 		"want": _deny_no_route,
 	},
 	"pattern_rejects_segment_with_slash": {
-		"input": {"method": "GET", "path": ["users", "42/messages"], "claims": _claims},
+		"input": {"method": "GET", "path": ["users", "42/messages"], "authenticated": true, "claims": _claims},
 		"want": _deny_no_route,
 	},
 }
@@ -504,7 +523,7 @@ invalid_rule_cases := {
 
 test_invalid_rules[name] if {
 	some name, routes in invalid_rule_cases
-	got := authz.decision with input as {"method": "GET", "path": ["x"], "claims": _claims, "scopes": ["read:messages"]}
+	got := authz.decision with input as {"method": "GET", "path": ["x"], "authenticated": true, "claims": _claims, "scopes": ["read:messages"]}
 		with data.authz.routes as routes
 	got.allowed == false
 	got.reason == "invalid_rule"

@@ -163,12 +163,14 @@ func TestDecisionAlwaysDefined(t *testing.T) {
 		{name: "path_with_number", input: map[string]any{"method": "GET", "path": []any{"api", 1}}, wantReason: "no_route"},
 		{name: "path_with_null", input: map[string]any{"method": "GET", "path": []any{"api", nil}}, wantReason: "no_route"},
 		{name: "method_as_number", input: map[string]any{"method": 1, "path": []any{"api", "public"}}, wantReason: "no_route"},
-		{name: "scopes_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "claims": claims, "scopes": "read:messages"}, wantReason: "insufficient_scope"},
-		{name: "scopes_with_number", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "claims": claims, "scopes": []any{1}}, wantReason: "insufficient_scope"},
+		{name: "scopes_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": "read:messages"}, wantReason: "insufficient_scope"},
+		{name: "scopes_with_number", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{1}}, wantReason: "insufficient_scope"},
 		{name: "claims_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "claims": "x"}, wantReason: "unauthenticated"},
+		{name: "claims_without_flag", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "claims": claims}, wantReason: "unauthenticated"},
+		{name: "flag_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "authenticated": "true", "claims": claims}, wantReason: "unauthenticated"},
 		{name: "public", input: map[string]any{"method": "GET", "path": []any{"api", "public"}}, wantAllowed: true, wantReason: "public"},
-		{name: "private", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "claims": claims, "scopes": []any{}}, wantAllowed: true, wantReason: "authenticated"},
-		{name: "private_scoped", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "claims": claims, "scopes": []any{"read:messages"}}, wantAllowed: true, wantReason: "scopes_granted"},
+		{name: "private", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "authenticated": true, "claims": claims, "scopes": []any{}}, wantAllowed: true, wantReason: "authenticated"},
+		{name: "private_scoped", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{"read:messages"}}, wantAllowed: true, wantReason: "scopes_granted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,10 @@ import (
 )
 
 // Input is what the policy sees about one request.
+//
+// The policy sees {"method", "path", "authenticated", "claims"?,
+// "scopes"?}: authenticated is true exactly when Claims is set, and claims
+// and scopes are present only then.
 type Input struct {
 	Method string
 	Path   []string       // unescaped segments
@@ -55,6 +59,7 @@ type evaluator struct {
 type preparedQuery struct {
 	compiler *ast.Compiler
 	query    rego.PreparedEvalQuery
+	use      inputUse // what this policy reads of the input
 }
 
 // Decide evaluates the policy for in. Any error, and any result that is not
@@ -95,9 +100,38 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	defer store.Abort(ctx, txn)
+	pq, err := e.preparedFor(ctx, txn)
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+	}
 
-	input := inputValue(in)
-	result, err := e.eval(ctx, txn, input, record)
+	// The decision cache (decisioncache.go). The version changes inside
+	// every commit of a policy or data change, and no commit happens while
+	// txn is open, so a decision made here belongs to this version.
+	cache := e.decisions
+	if record != nil || !pq.use.cacheable {
+		cache = nil // every decision is evaluated (and logged)
+	}
+	var key ast.Value
+	var hash int
+	version := e.version.Load()
+	if cache != nil {
+		if key, err = pq.use.key(in); err != nil {
+			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		}
+		hash = key.Hash()
+		if d, ok := cache.get(key, hash, version); ok {
+			d.ID = id
+			d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
+			return d, nil
+		}
+	}
+
+	input, err := inputValue(in)
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+	}
+	result, err := e.eval(ctx, pq, txn, input, record)
 	if record != nil {
 		if logErr := e.logDecision(ctx, txn, input, result, err, record); logErr != nil {
 			// A decision that cannot be logged is not made: fail closed.
@@ -111,22 +145,21 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
+	if cache != nil && e.version.Load() == version {
+		cache.put(key, hash, version, d)
+	}
 	d.ID = id
 	return d, nil
 }
 
-func (e *Engine) eval(ctx context.Context, txn storage.Transaction, input ast.Value, record *server.Info) (any, error) {
-	pq, err := e.preparedFor(ctx, txn)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transaction, input ast.Value, record *server.Info) (any, error) {
 	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTransaction(txn)}
 	var tracker *topdown.EvaluatedRuleTracker
 	if record != nil {
 		tracker = &topdown.EvaluatedRuleTracker{}
 		opts = append(opts, rego.EvalTime(record.Timestamp), rego.EvalMetrics(record.Metrics), rego.EvalEvaluatedRuleTracker(tracker))
 	}
-	rs, err := pq.Eval(ctx, opts...)
+	rs, err := pq.query.Eval(ctx, opts...)
 	if tracker != nil {
 		record.EvaluatedRuleLabels = tracker.Labels
 	}
@@ -141,15 +174,15 @@ func (e *Engine) eval(ctx context.Context, txn storage.Transaction, input ast.Va
 
 // preparedFor returns the query prepared for the compiler of the policy
 // txn sees; the first decision after an activation prepares it.
-func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*rego.PreparedEvalQuery, error) {
+func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*preparedQuery, error) {
 	compiler := e.manager.GetCompiler()
 	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return &p.query, nil
+		return p, nil
 	}
 	e.evaluator.mu.Lock()
 	defer e.evaluator.mu.Unlock()
 	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return &p.query, nil
+		return p, nil
 	}
 	pq, err := rego.New(
 		rego.Query(decisionQuery),
@@ -163,8 +196,12 @@ func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*reg
 	if err != nil {
 		return nil, err
 	}
-	e.evaluator.prepared.Store(&preparedQuery{compiler: compiler, query: pq})
-	return &pq, nil
+	p := &preparedQuery{compiler: compiler, query: pq, use: analyzeInput(compiler)}
+	if e.decisions != nil && !p.use.cacheable {
+		e.logger.Info("decision cache off for this policy", "why", p.use.why)
+	}
+	e.evaluator.prepared.Store(p)
+	return p, nil
 }
 
 // logDecision hands one decision to the decision_logs plugin, in the shape
@@ -219,29 +256,23 @@ func newDecisionID() (string, error) {
 
 // inputValue builds the policy input as an AST value directly, sparing OPA
 // a reflection pass over Go values for everything but the claims.
-func inputValue(in Input) ast.Value {
-	path := make([]*ast.Term, len(in.Path))
-	for i, s := range in.Path {
-		path[i] = ast.StringTerm(s)
-	}
+func inputValue(in Input) (ast.Value, error) {
 	terms := [][2]*ast.Term{
 		{ast.InternedTerm("method"), ast.StringTerm(in.Method)},
-		{ast.InternedTerm("path"), ast.ArrayTerm(path...)},
+		{ast.InternedTerm("path"), ast.NewTerm(stringArray(in.Path))},
+		{ast.InternedTerm("authenticated"), ast.InternedTerm(in.Claims != nil)},
 	}
 	if in.Claims != nil {
 		claims, err := ast.InterfaceToValue(in.Claims)
-		if err == nil {
-			scopes := make([]*ast.Term, len(in.Scopes))
-			for i, s := range in.Scopes {
-				scopes[i] = ast.StringTerm(s)
-			}
-			terms = append(terms,
-				[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
-				[2]*ast.Term{ast.InternedTerm("scopes"), ast.ArrayTerm(scopes...)},
-			)
+		if err != nil {
+			return nil, fmt.Errorf("claims: %w", err)
 		}
+		terms = append(terms,
+			[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
+			[2]*ast.Term{ast.InternedTerm("scopes"), ast.NewTerm(stringArray(in.Scopes))},
+		)
 	}
-	return ast.NewObject(terms...)
+	return ast.NewObject(terms...), nil
 }
 
 func decodeDecision(result any) (Decision, error) {

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -60,6 +61,12 @@ type Config struct {
 	// decision logs and status reports. nil discards it.
 	Console io.Writer
 	Logger  *slog.Logger
+	// DecisionCacheSize bounds the decision cache (decisioncache.go): 0
+	// means DefaultDecisionCacheSize, a negative value turns it off. The
+	// cache is also off while decision logs are on (every decision is
+	// evaluated and logged) and for a policy calling a non-deterministic
+	// built-in.
+	DecisionCacheSize int
 	// Metrics, when set, receives OPA's own status metrics (bundle loads,
 	// failures, plugin states) if the configuration asks for them
 	// (status: {prometheus: true}).
@@ -79,6 +86,9 @@ type Engine struct {
 
 	evaluator   evaluator
 	decisionLog *logs.Plugin // nil unless decision logs are configured
+	decisions   *decisionCache
+	// version changes inside the commit of every policy or data change.
+	version atomic.Uint64
 
 	mu     sync.Mutex
 	status Status
@@ -127,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}}
+	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
 	e.status.Source = "bundles"
 
 	config := cfg.OPAConfig
@@ -169,6 +179,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.decisionLog = logs.Lookup(e.manager)
 	if p := bundleplugin.Lookup(e.manager); p != nil {
 		p.Register(e, e.onBundleStatus)
+	}
+	if e.decisionLog != nil {
+		e.decisions = nil // log fidelity: every decision is evaluated and logged
 	}
 	return e, nil
 }
@@ -313,11 +326,30 @@ func (e *Engine) removeStage() {
 func (e *Engine) attach(m *plugins.Manager) {
 	e.manager = m
 	m.RegisterCompilerTrigger(e.onActivate)
+	// Every committed write (a bundle's data alone, too) retires the
+	// decisions cached so far. Nothing else holds the store yet.
+	ctx := context.Background()
+	err := storage.Txn(ctx, m.Store, storage.WriteParams, func(txn storage.Transaction) error {
+		_, err := m.Store.Register(ctx, txn, storage.TriggerConfig{
+			SkipDataConversion: true,
+			OnCommit: func(context.Context, storage.Transaction, storage.TriggerEvent) {
+				e.version.Add(1)
+			},
+		})
+		return err
+	})
+	if err != nil {
+		// Without the trigger a data change could not retire cached
+		// decisions: do without the cache rather than risk a stale answer.
+		e.logger.Error("decision cache off", "err", err.Error())
+		e.decisions = nil
+	}
 }
 
 // onActivate runs inside the commit of every policy change, while the
 // store is locked: it may read through txn but must not open a transaction.
 func (e *Engine) onActivate(txn storage.Transaction) {
+	e.version.Add(1)
 	ctx := context.Background()
 	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
 	if err != nil || len(names) == 0 {

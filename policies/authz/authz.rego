@@ -9,7 +9,8 @@ package authz
 
 # METADATA
 # description: |
-#   The decision for input {method, path, claims?, scopes?}. Always defined:
+#   The decision for input {method, path, authenticated, claims?, scopes?}.
+#   Always defined:
 #   an object with allowed, reason, required_scopes, missing_scopes and
 #   routes. Every rule matching the request must be satisfied; a request no
 #   rule matches gets this default denial, and so does anything the policy
@@ -68,10 +69,11 @@ _reason(rules, required, missing) := "invalid_rule" if {
 	count(required) > 0
 } else := "authenticated"
 
-# Claims are present only when Go verified the token. (Written as a rule:
-# `not is_object(input.claims)` inline is false, not true, when
-# input.claims is undefined.)
-_authenticated if is_object(input.claims)
+# Go sets authenticated to true exactly when it verified the token. The
+# policy reads that flag, not the claims object, so the engine's decision
+# cache keys on the flag and the scopes and distinct tokens with the same
+# scopes share a decision.
+_authenticated if input.authenticated == true
 
 # Scopes count only alongside verified claims.
 _granted_scopes contains scope if {

@@ -1,0 +1,366 @@
+package authz
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// DefaultDecisionCacheSize is how many decisions an Engine remembers when
+// Config.DecisionCacheSize is 0. Keys hold only what the policy reads (for
+// the shipped policy: method, path, scopes and whether a token verified), so
+// distinct tokens with the same scopes share one entry.
+const DefaultDecisionCacheSize = 10_000
+
+// inputUse is what one compiled policy can read of its input, found by
+// walking its compiled modules, and whether its decisions may be cached.
+//
+// Soundness rests on one fact: a compiled policy reads the input only
+// through references rooted at `input` (imports are resolved, and the
+// compiler's rewrites, such as `__local0__ = input.path` for `some x in
+// input.path`, only make references shorter, hence coarser). Two inputs that
+// agree on every path below therefore get the same decision from the same
+// policy and data.
+type inputUse struct {
+	// cacheable is false when a decision can differ for the same input,
+	// policy and data (a non-deterministic or clock-reading built-in) or
+	// has a side effect (print); why says which.
+	cacheable bool
+	why       string
+	// whole: the policy reads the input as a whole (`input`, `input[x]`);
+	// the key is then the whole input.
+	whole bool
+	// paths are the input paths read (each the longest leading run of
+	// constant strings of a reference), sorted, none a prefix of another.
+	paths [][]string
+}
+
+// uncacheableBuiltins read the clock, the network, the environment or a
+// random source, or are marked non-deterministic by OPA (checked too, so
+// built-ins added in later OPA versions count). OPA does not mark
+// io.jwt.decode_verify or the x509 verifiers, which compare with the clock.
+var uncacheableBuiltins = map[string]bool{
+	"time.now_ns": true, "http.send": true, "opa.runtime": true, "rand.intn": true,
+	"uuid.rfc4122": true, "net.lookup_ip_addr": true, "io.jwt.decode_verify": true,
+	"io.jwt.encode_sign": true, "io.jwt.encode_sign_raw": true,
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
+	"print": true, "internal.print": true, // a side effect on every decision
+	"trace": true,
+}
+
+func uncacheable(name string) bool {
+	if uncacheableBuiltins[name] {
+		return true
+	}
+	b, ok := ast.BuiltinMap[name]
+	return ok && b.Nondeterministic
+}
+
+var systemRef = ast.MustParseRef("data.system")
+
+// analyzeInput finds what c's modules read of the input.
+//
+// Modules under data.system (the decision-log mask) read the claims but
+// never decide; they are left out, unless another module could reach them:
+// a reference into data.system, or one whose package is not a constant
+// (`data[x]`), makes them count like the rest.
+func analyzeInput(c *ast.Compiler) inputUse {
+	u := inputUse{cacheable: true}
+	var paths, systemPaths [][]string
+	reachesSystem := false
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		m := c.Modules[name]
+		system := m.Package.Path.HasPrefix(systemRef)
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if u.cacheable && uncacheable(r.String()) {
+				u.cacheable, u.why = false, "the policy calls "+r.String()
+			}
+			switch {
+			case r[0].Equal(ast.InputRootDocument):
+				p := groundPath(r)
+				if system {
+					systemPaths = append(systemPaths, p)
+				} else {
+					paths = append(paths, p)
+				}
+			case r[0].Equal(ast.DefaultRootDocument) && !system:
+				if len(r) < 2 || !r[1].IsGround() || r.HasPrefix(systemRef) {
+					reachesSystem = true
+				} else if _, ok := r[1].Value.(ast.String); !ok {
+					reachesSystem = true
+				}
+			}
+			return false
+		})
+	}
+	if c.Required != nil {
+		for _, b := range c.Required.Builtins {
+			if u.cacheable && uncacheable(b.Name) {
+				u.cacheable, u.why = false, "the policy calls "+b.Name
+			}
+		}
+	}
+	if reachesSystem {
+		paths = append(paths, systemPaths...)
+	}
+	u.paths = collapse(paths)
+	u.whole = len(u.paths) == 1 && len(u.paths[0]) == 0
+	return u
+}
+
+// groundPath is the longest leading run of constant strings after `input`.
+func groundPath(r ast.Ref) []string {
+	var p []string
+	for _, t := range r[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			break
+		}
+		p = append(p, string(s))
+	}
+	return p
+}
+
+// collapse sorts paths and drops duplicates and every path that extends
+// another: reading input.claims covers reading input.claims.sub.
+func collapse(paths [][]string) [][]string {
+	slices.SortFunc(paths, slices.Compare)
+	var out [][]string
+	for _, p := range paths {
+		if n := len(out); n > 0 && hasPrefix(p, out[n-1]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func hasPrefix(p, prefix []string) bool {
+	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
+}
+
+// absent stands for a path the input does not have. An input holds only
+// JSON values (Go builds it, claims are decoded JSON), never a set, so it
+// differs from every value including null.
+var absent = ast.NewTerm(ast.NewSet())
+
+// key is the projection of in onto the paths the policy reads: equal keys
+// mean the policy cannot tell the two inputs apart.
+func (u *inputUse) key(in Input) (ast.Value, error) {
+	if u.whole {
+		return inputValue(in)
+	}
+	terms := make([]*ast.Term, len(u.paths))
+	for i, p := range u.paths {
+		v, err := lookup(in, p)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			terms[i] = absent
+		} else {
+			terms[i] = ast.NewTerm(v)
+		}
+	}
+	return ast.NewArray(terms...), nil
+}
+
+// lookup returns the value at path p of inputValue(in), nil when there is
+// none, converting only the claim it reaches.
+func lookup(in Input, p []string) (ast.Value, error) {
+	if len(p) == 0 {
+		return inputValue(in)
+	}
+	leaf := len(p) == 1
+	switch p[0] {
+	case "method":
+		if leaf {
+			return ast.String(in.Method), nil
+		}
+	case "path":
+		if leaf {
+			return stringArray(in.Path), nil
+		}
+	case "authenticated":
+		if leaf {
+			return ast.Boolean(in.Claims != nil), nil
+		}
+	case "scopes":
+		if leaf && in.Claims != nil {
+			return stringArray(in.Scopes), nil
+		}
+	case "claims":
+		if in.Claims != nil {
+			return claimAt(in.Claims, p[1:])
+		}
+	}
+	return nil, nil
+}
+
+func claimAt(claims map[string]any, p []string) (ast.Value, error) {
+	var v any = claims
+	for len(p) > 0 {
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		if v, ok = m[p[0]]; !ok {
+			return nil, nil
+		}
+		p = p[1:]
+	}
+	val, err := ast.InterfaceToValue(v)
+	if err != nil || len(p) == 0 {
+		return val, err
+	}
+	ref := make(ast.Ref, len(p))
+	for i, s := range p {
+		ref[i] = ast.StringTerm(s)
+	}
+	if val, err = val.Find(ref); err != nil {
+		return nil, nil // undefined for the policy too
+	}
+	return val, nil
+}
+
+func stringArray(ss []string) *ast.Array {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.NewArray(terms...)
+}
+
+// decisionCache remembers decisions by input key and policy version. Like
+// the token cache (internal/authn/cache.go), each shard keeps two
+// generations for an approximate LRU with O(1) work, bounded at
+// 2 x shards x gen entries. Keys are bucketed by their hash and confirmed
+// by comparison: a hash collision never returns another input's decision.
+type decisionCache struct {
+	shards       []decisionShard
+	gen          int
+	hits, misses atomic.Uint64
+}
+
+type decisionShard struct {
+	mu       sync.Mutex
+	cur, old decisionGen
+}
+
+type decisionGen struct {
+	buckets map[int][]*decisionEntry
+	n       int
+}
+
+type decisionEntry struct {
+	key      ast.Value
+	version  uint64
+	decision Decision // without ID; its slices are never handed out
+}
+
+// newDecisionCache returns a cache for size decisions, nil when size is
+// negative (off); 0 means DefaultDecisionCacheSize.
+func newDecisionCache(size int) *decisionCache {
+	switch {
+	case size < 0:
+		return nil
+	case size == 0:
+		size = DefaultDecisionCacheSize
+	}
+	shards := 1
+	if size >= 1024 {
+		shards = 16
+	}
+	c := &decisionCache{shards: make([]decisionShard, shards), gen: max(size/(2*shards), 1)}
+	for i := range c.shards {
+		c.shards[i].cur.buckets = map[int][]*decisionEntry{}
+	}
+	return c
+}
+
+func (c *decisionCache) shard(h int) *decisionShard {
+	return &c.shards[uint(h)%uint(len(c.shards))]
+}
+
+// get returns the decision stored for key at version.
+func (c *decisionCache) get(key ast.Value, h int, version uint64) (Decision, bool) {
+	s := c.shard(h)
+	s.mu.Lock()
+	e := s.cur.find(key, h)
+	if e == nil {
+		if e = s.old.find(key, h); e != nil {
+			s.old.remove(e, h)
+			s.addLocked(e, h, c.gen)
+		}
+	}
+	s.mu.Unlock()
+	if e == nil || e.version != version {
+		c.misses.Add(1)
+		return Decision{}, false
+	}
+	c.hits.Add(1)
+	return e.decision, true
+}
+
+func (c *decisionCache) put(key ast.Value, h int, version uint64, d Decision) {
+	d.ID = ""
+	d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
+	e := &decisionEntry{key: key, version: version, decision: d}
+	s := c.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.old.find(key, h); old != nil {
+		s.old.remove(old, h)
+	}
+	if cur := s.cur.find(key, h); cur != nil {
+		s.cur.remove(cur, h)
+	}
+	s.addLocked(e, h, c.gen)
+}
+
+func (s *decisionShard) addLocked(e *decisionEntry, h int, gen int) {
+	if s.cur.n >= gen {
+		s.old, s.cur = s.cur, decisionGen{buckets: make(map[int][]*decisionEntry, gen)}
+	}
+	s.cur.buckets[h] = append(s.cur.buckets[h], e)
+	s.cur.n++
+}
+
+func (g *decisionGen) find(key ast.Value, h int) *decisionEntry {
+	for _, e := range g.buckets[h] {
+		if e.key.Compare(key) == 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+func (g *decisionGen) remove(e *decisionEntry, h int) {
+	b := g.buckets[h]
+	i := slices.Index(b, e)
+	if i < 0 {
+		return
+	}
+	if len(b) == 1 {
+		delete(g.buckets, h)
+	} else {
+		g.buckets[h] = slices.Delete(b, i, i+1)
+	}
+	g.n--
+}
+
+// len counts the cached entries; for tests.
+func (c *decisionCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += s.cur.n + s.old.n
+		s.mu.Unlock()
+	}
+	return n
+}
