@@ -259,7 +259,7 @@ func newDecisionID() (string, error) {
 func inputValue(in Input) (ast.Value, error) {
 	terms := [][2]*ast.Term{
 		{ast.InternedTerm("method"), ast.StringTerm(in.Method)},
-		{ast.InternedTerm("path"), ast.NewTerm(stringArray(in.Path))},
+		{ast.InternedTerm("path"), ast.NewTerm(stringArray(in.Path, nil))},
 		{ast.InternedTerm("authenticated"), ast.InternedTerm(in.Claims != nil)},
 	}
 	if in.Claims != nil {
@@ -269,7 +269,7 @@ func inputValue(in Input) (ast.Value, error) {
 		}
 		terms = append(terms,
 			[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
-			[2]*ast.Term{ast.InternedTerm("scopes"), ast.NewTerm(stringArray(in.Scopes))},
+			[2]*ast.Term{ast.InternedTerm("scopes"), ast.NewTerm(stringArray(in.Scopes, nil))},
 		)
 	}
 	return ast.NewObject(terms...), nil

@@ -154,24 +154,37 @@ func (u *inputUse) key(in Input) (ast.Value, error) {
 	if u.whole {
 		return inputValue(in)
 	}
+	buf := make(termBuf, 0, len(u.paths)+len(in.Path)+len(in.Scopes))
 	terms := make([]*ast.Term, len(u.paths))
 	for i, p := range u.paths {
-		v, err := lookup(in, p)
-		if err != nil {
+		v, err := lookup(in, p, &buf)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if v == nil {
+		case v == nil:
 			terms[i] = absent
-		} else {
-			terms[i] = ast.NewTerm(v)
+		default:
+			terms[i] = buf.term(v)
 		}
 	}
 	return ast.NewArray(terms...), nil
 }
 
+// termBuf hands out terms from one allocation: a key is built for every
+// decision, and one allocation per term was most of a cache hit's cost.
+type termBuf []ast.Term
+
+func (b *termBuf) term(v ast.Value) *ast.Term {
+	if b == nil || len(*b) == cap(*b) {
+		return ast.NewTerm(v)
+	}
+	*b = append(*b, ast.Term{Value: v})
+	return &(*b)[len(*b)-1]
+}
+
 // lookup returns the value at path p of inputValue(in), nil when there is
-// none, converting only the claim it reaches.
-func lookup(in Input, p []string) (ast.Value, error) {
+// none, converting only the claim it reaches. buf may be nil.
+func lookup(in Input, p []string, buf *termBuf) (ast.Value, error) {
 	if len(p) == 0 {
 		return inputValue(in)
 	}
@@ -183,7 +196,7 @@ func lookup(in Input, p []string) (ast.Value, error) {
 		}
 	case "path":
 		if leaf {
-			return stringArray(in.Path), nil
+			return stringArray(in.Path, buf), nil
 		}
 	case "authenticated":
 		if leaf {
@@ -191,7 +204,7 @@ func lookup(in Input, p []string) (ast.Value, error) {
 		}
 	case "scopes":
 		if leaf && in.Claims != nil {
-			return stringArray(in.Scopes), nil
+			return stringArray(in.Scopes, buf), nil
 		}
 	case "claims":
 		if in.Claims != nil {
@@ -227,10 +240,10 @@ func claimAt(claims map[string]any, p []string) (ast.Value, error) {
 	return val, nil
 }
 
-func stringArray(ss []string) *ast.Array {
+func stringArray(ss []string, buf *termBuf) *ast.Array {
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
-		terms[i] = ast.StringTerm(s)
+		terms[i] = buf.term(ast.String(s))
 	}
 	return ast.NewArray(terms...)
 }

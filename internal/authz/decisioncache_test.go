@@ -158,7 +158,7 @@ func TestLookupMatchesInput(t *testing.T) {
 				if err != nil {
 					want = nil
 				}
-				got, err := lookup(in, p)
+				got, err := lookup(in, p, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
