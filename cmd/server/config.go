@@ -38,6 +38,9 @@ type Config struct {
 	OPAConfig []byte
 	// DecisionLog is "stdout" or "" (off).
 	DecisionLog string
+	// DecisionCacheSize is authz.Config.DecisionCacheSize: 0 for the
+	// default size, negative for off (DECISION_CACHE_SIZE=0).
+	DecisionCacheSize int
 	// PolicyTestsMustPass guards folder reloads with the policy's Rego
 	// tests, found in PolicyTestDirs and as *_test.rego in PolicyDir.
 	PolicyTestsMustPass bool
@@ -54,6 +57,7 @@ const (
 	policyTestDirSuffix  = "_test"
 	maxOPAConfigBytes    = 1 << 20
 	maxClockSkew         = 5 * time.Minute
+	maxDecisionCacheSize = 1_000_000
 	// devCORSOrigin is where Auth0's single-page-app quickstarts run.
 	devCORSOrigin = "http://localhost:3000"
 )
@@ -126,6 +130,18 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		c.DecisionLog = v
 	default:
 		bad("DECISION_LOG", "%q is not stdout or off (a log service goes in OPA_CONFIG's decision_logs)", v)
+	}
+
+	if v := env("DECISION_CACHE_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 0 || n > maxDecisionCacheSize:
+			bad("DECISION_CACHE_SIZE", "%q is not a number of decisions from 0 (off) to %d", v, maxDecisionCacheSize)
+		case n == 0:
+			c.DecisionCacheSize = -1
+		default:
+			c.DecisionCacheSize = n
+		}
 	}
 
 	if v := env("CORS_ALLOWED_ORIGINS"); v != "" {

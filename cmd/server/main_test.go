@@ -236,6 +236,22 @@ func TestLoadConfig(t *testing.T) {
 		{name: "contradicting_issuer", env: map[string]string{"AUTH0_DOMAIN": "a.auth0.com", "AUTH_ISSUER": "https://b.auth0.com/", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH_ISSUER"}},
 		{name: "contradicting_audience", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH0_AUDIENCE": "y"}, wantErr: []string{"AUTH_AUDIENCE"}},
 		{name: "http_issuer", env: map[string]string{"AUTH_ISSUER": "http://idp.example.com/", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH_ISSUER"}},
+		{name: "decision_cache_default", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x"}, check: func(t *testing.T, c Config) {
+			if c.DecisionCacheSize != 0 {
+				t.Errorf("DecisionCacheSize = %d, want 0 (the default size)", c.DecisionCacheSize)
+			}
+		}},
+		{name: "decision_cache_off", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "DECISION_CACHE_SIZE": "0"}, check: func(t *testing.T, c Config) {
+			if c.DecisionCacheSize != -1 {
+				t.Errorf("DecisionCacheSize = %d, want -1 (off)", c.DecisionCacheSize)
+			}
+		}},
+		{name: "decision_cache_size", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "DECISION_CACHE_SIZE": "500"}, check: func(t *testing.T, c Config) {
+			if c.DecisionCacheSize != 500 {
+				t.Errorf("DecisionCacheSize = %d, want 500", c.DecisionCacheSize)
+			}
+		}},
+		{name: "decision_cache_bad", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "DECISION_CACHE_SIZE": "-5"}, wantErr: []string{"DECISION_CACHE_SIZE"}},
 		{name: "alg_none", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH_ALGORITHMS": "none"}, wantErr: []string{"AUTH_ALGORITHMS"}},
 		{name: "alg_hmac", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH_ALGORITHMS": "RS256,HS256"}, wantErr: []string{"AUTH_ALGORITHMS"}},
 		{name: "algs_list", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH_ALGORITHMS": "RS256, ES256"}, check: func(t *testing.T, c Config) {

@@ -22,14 +22,15 @@ import (
 // 503 until the first is active.
 func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, reg prometheus.Registerer) (*authz.Engine, error) {
 	engineCfg := authz.Config{
-		Metrics:       reg,
-		PolicyDir:     cfg.PolicyDir,
-		TestsMustPass: cfg.PolicyTestsMustPass,
-		TestDirs:      cfg.PolicyTestDirs,
-		OPAConfig:     cfg.OPAConfig,
-		DecisionLogs:  cfg.DecisionLog == "stdout",
-		Console:       stdout,
-		Logger:        logger,
+		Metrics:           reg,
+		PolicyDir:         cfg.PolicyDir,
+		TestsMustPass:     cfg.PolicyTestsMustPass,
+		TestDirs:          cfg.PolicyTestDirs,
+		OPAConfig:         cfg.OPAConfig,
+		DecisionLogs:      cfg.DecisionLog == "stdout",
+		DecisionCacheSize: cfg.DecisionCacheSize,
+		Console:           stdout,
+		Logger:            logger,
 	}
 	if cfg.OPAConfig == nil && cfg.PolicyDir == "" {
 		engineCfg.PolicyFS = policies.FS

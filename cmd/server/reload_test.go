@@ -132,8 +132,13 @@ func TestRunLiveReload(t *testing.T) {
 		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience, "POLICY_DIR": dir,
 	})
 	token := p.Token(t, map[string]any{"scope": "read:messages"})
-	if got, _ := get(t, s.url+"/api/private-scoped", token); got != 200 {
-		t.Fatalf("before the edit: %d, want 200", got)
+	for range 2 { // the second answer comes from the decision cache
+		if got, _ := get(t, s.url+"/api/private-scoped", token); got != 200 {
+			t.Fatalf("before the edit: %d, want 200", got)
+		}
+	}
+	if got := metric(t, s, `policygate_decision_cache_lookups_total{result="hit"}`); got < 1 {
+		t.Fatalf("decision cache hits = %v, want >= 1: the edit must replace a cached answer", got)
 	}
 	_, before := readyz(t, s)
 

@@ -41,7 +41,7 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies"})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: decisionCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}

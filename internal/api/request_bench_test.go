@@ -66,7 +66,7 @@ func cachingServer(b testing.TB, p *authntest.Provider, keysCfg authn.KeySetConf
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies"})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: decisionCacheSize})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -183,6 +183,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if e.decisionLog != nil {
 		e.decisions = nil // log fidelity: every decision is evaluated and logged
 	}
+	if cfg.Metrics != nil {
+		e.registerCacheMetrics(cfg.Metrics)
+	}
 	return e, nil
 }
 
@@ -442,4 +445,28 @@ func withConsoleDecisionLogs(config []byte) ([]byte, error) {
 	dl["console"] = true
 	m["decision_logs"] = dl
 	return json.Marshal(m)
+}
+
+// registerCacheMetrics exports the decision cache's lookups as
+// policygate_decision_cache_lookups_total{result="hit"|"miss"}; both stay 0
+// while the cache is off.
+func (e *Engine) registerCacheMetrics(reg prometheus.Registerer) {
+	for _, result := range []string{"hit", "miss"} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "policygate_decision_cache_lookups_total",
+			Help:        "Decision cache lookups by result (hit, miss).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			if e.decisions == nil {
+				return 0
+			}
+			if result == "hit" {
+				return float64(e.decisions.hits.Load())
+			}
+			return float64(e.decisions.misses.Load())
+		})
+		if err := reg.Register(c); err != nil {
+			e.logger.Error("decision cache metrics", "err", err.Error())
+		}
+	}
 }
