@@ -35,6 +35,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -168,8 +169,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Logger:        logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
 		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
-		RegoVersion:   ast.RegoV1,
-		ManagerOpts:   managerOpts,
+		// The policy reads data (the route table) on every decision; as AST
+		// values it is not converted from Go values each time.
+		Store:       inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)),
+		RegoVersion: ast.RegoV1,
+		ManagerOpts: managerOpts,
 	})
 	if err != nil {
 		e.removeStage()
