@@ -61,3 +61,41 @@ func TestMethodLabelIsBounded(t *testing.T) {
 		t.Errorf("series:\n%s\nwant:\n%s", strings.Join(series, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestRequestLogLevels(t *testing.T) {
+	s := newStack(t)
+	tok := s.provider.Token(t, map[string]any{"scope": "read:messages"})
+	tests := []struct {
+		name    string
+		level   slog.Level
+		header  http.Header
+		wantLog string // "" for no line
+	}{
+		{"success_at_info_not_logged", slog.LevelInfo, bearer(tok), ""},
+		{"success_at_debug_logged", slog.LevelDebug, bearer(tok), `"level":"DEBUG"`},
+		{"refusal_at_info_logged", slog.LevelInfo, nil, `"level":"INFO"`},
+		{"refusal_at_warn_not_logged", slog.LevelWarn, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tt.level}))
+			h := api.NewServer(api.Options{Gate: s.gate, Logger: logger})
+			req := httptest.NewRequest("GET", "/api/private-scoped", nil)
+			req.Header = tt.header.Clone()
+			if req.Header == nil {
+				req.Header = http.Header{}
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			switch {
+			case tt.wantLog == "" && logs.Len() != 0:
+				t.Errorf("logged %q, want nothing", logs.String())
+			case tt.wantLog != "" && !strings.Contains(logs.String(), tt.wantLog):
+				t.Errorf("log %q lacks %s", logs.String(), tt.wantLog)
+			}
+			if strings.Contains(logs.String(), tok) {
+				t.Error("the raw token reached the log")
+			}
+		})
+	}
+}
