@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -241,37 +240,6 @@ func TestServerLimits(t *testing.T) {
 	})
 }
 
-// startUnready starts run() without waiting for readiness.
-func startUnready(t *testing.T, env map[string]string) *server {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, nil, envFunc(env), s.stdout, s.stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after cancel")
-		}
-	})
-	listening := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listening.FindStringSubmatch(s.stderr.String()); m != nil {
-			s.url = "http://" + m[1]
-			return s
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("run returned early: %v\n%s", err, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server did not listen:\n%s", s.stderr.String())
-	return nil
-}
-
 // TestRunProviderDownAtStart: with the identity provider down, the server
 // listens but is not ready and grants nothing (503 with Retry-After, even
 // for a token the provider really signed); when the provider comes up, it
@@ -282,7 +250,7 @@ func TestRunProviderDownAtStart(t *testing.T) {
 	p.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusBadGateway)
 	})
-	s := startUnready(t, map[string]string{
+	s := startUnready(t, nil, map[string]string{
 		"LISTEN_ADDR":   "127.0.0.1:0",
 		"AUTH_ISSUER":   p.Issuer,
 		"AUTH_AUDIENCE": authntest.Audience,

@@ -47,7 +47,27 @@ type server struct {
 
 var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
+// startServer starts run() and waits until it is ready (keys fetched,
+// policy active).
 func startServer(t *testing.T, args []string, env map[string]string) *server {
+	t.Helper()
+	s := startUnready(t, args, env)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(s.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server not ready:\n%s", s.stderr.String())
+	return nil
+}
+
+// startUnready starts run() and waits only until it listens.
+func startUnready(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
@@ -64,7 +84,7 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	for time.Now().Before(deadline) {
 		if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = "http://" + m[1]
-			break
+			return s
 		}
 		select {
 		case err := <-s.done:
@@ -72,20 +92,7 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if s.url == "" {
-		t.Fatalf("server did not listen:\n%s", s.stderr.String())
-	}
-	// Wait until ready (keys fetched, policy active).
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("server not ready:\n%s", s.stderr.String())
+	t.Fatalf("server did not listen:\n%s", s.stderr.String())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,13 +31,23 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
+	p := authntest.NewProvider(t)
+	s, _ := buildStack(t, p, authn.KeySetConfig{JWKSURL: p.JWKSURL()}, 0, nil)
+	return s
+}
+
+// buildStack wires the real parts over p's keys: a key set, a verifier with
+// the given token cache size, the engine on the shipped policies, the gate
+// and the router (logging to logger, nil for none).
+func buildStack(t testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig, tokenCacheSize int, logger *slog.Logger) (*stack, *authn.KeySet) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	p := authntest.NewProvider(t)
-	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	keys := authn.NewKeySet(keysCfg)
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
-		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
+		ClockSkew: 30 * time.Second, CacheSize: tokenCacheSize,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +66,8 @@ func newStack(t testing.TB) *stack {
 	}
 	reg := prometheus.NewRegistry()
 	g := gate.New(v, engine)
-	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test"})
-	return &stack{handler: h, provider: p, registry: reg, gate: g}
+	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Logger: logger})
+	return &stack{handler: h, provider: p, registry: reg, gate: g}, keys
 }
 
 type response struct {

@@ -1,25 +1,18 @@
 package api_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
-	"github.com/policygate/policygate/internal/authz"
-	"github.com/policygate/policygate/internal/gate"
 )
 
 // BenchmarkRequest is one whole GET /api/private-scoped through the router,
-// the gate, the verifier and the OPA engine, logged at info as shipped (to
+// the gate, the verifier and the OPA engine, at LOG_LEVEL=info as shipped (to
 // io.Discard). With the token cache off every request pays the signature
 // check, as with a new token each time; with it on, the token is replayed.
 // Profile it to see where a request's time goes:
@@ -55,30 +48,7 @@ func benchServer(b *testing.B, cacheSize int) (http.Handler, string) {
 // cachingServer is the real stack over p's keys with the given token cache
 // size, logging at info to io.Discard.
 func cachingServer(b testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig, cacheSize int) (http.Handler, *authn.KeySet) {
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	keys := authn.NewKeySet(keysCfg)
-	go keys.Run(ctx)
-	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
-		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
-		ClockSkew: 30 * time.Second, CacheSize: cacheSize,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: decisionCacheSize})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			b.Fatal("keys or policy not ready")
-		}
-	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h := api.NewServer(api.Options{Gate: gate.New(v, engine), Logger: logger, Registry: prometheus.NewRegistry(), Realm: "bench"})
-	return h, keys
+	s, keys := buildStack(b, p, keysCfg, cacheSize, logger)
+	return s.handler, keys
 }
