@@ -65,7 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
-		fmt.Fprintln(stderr, "  DECISION_LOG, LOG_LEVEL (environment, then ./.env)")
+		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
