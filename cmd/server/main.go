@@ -34,10 +34,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, err)
-		}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0) // asked for --help, and got it
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
