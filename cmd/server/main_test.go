@@ -291,21 +291,32 @@ func TestLoadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := loadConfig(envFunc(tt.env), tt.dev)
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Fatalf("loadConfig() = %v", err)
-			}
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w+":") {
-					t.Errorf("loadConfig() = %v, want a line naming %s", err, w)
-				}
-			}
-			if len(tt.wantErr) > 0 && err != nil && strings.Count(err.Error(), "\n")+1 != len(tt.wantErr) {
-				t.Errorf("loadConfig() = %q: want one line per problem (%d)", err, len(tt.wantErr))
-			}
+			checkConfigErrors(t, err, tt.wantErr)
 			if tt.check != nil {
 				tt.check(t, c)
 			}
 		})
+	}
+}
+
+// checkConfigErrors wants loadConfig's error to have exactly one line per
+// variable in want, each naming it ("VAR: ..."), and no error when want is
+// empty.
+func checkConfigErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("loadConfig() = %v", err)
+		}
+		return
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w+":") {
+			t.Errorf("loadConfig() = %v, want a line naming %s", err, w)
+		}
+	}
+	if err != nil && strings.Count(err.Error(), "\n")+1 != len(want) {
+		t.Errorf("loadConfig() = %q: want one line per problem (%d)", err, len(want))
 	}
 }
 

@@ -88,17 +88,7 @@ func TestLoadConfigPolicySource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := loadConfig(envFunc(tt.env), false)
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Fatalf("loadConfig() = %v", err)
-			}
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w+":") {
-					t.Errorf("loadConfig() = %v, want a line naming %s", err, w)
-				}
-			}
-			if len(tt.wantErr) > 0 && err != nil && strings.Count(err.Error(), "\n")+1 != len(tt.wantErr) {
-				t.Errorf("loadConfig() = %q: want one line per problem (%d)", err, len(tt.wantErr))
-			}
+			checkConfigErrors(t, err, tt.wantErr)
 			if tt.check != nil {
 				tt.check(t, c)
 			}
