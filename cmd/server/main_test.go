@@ -348,3 +348,36 @@ func TestRunConfigErrorExitsBeforeListening(t *testing.T) {
 		t.Fatal("unexpected cancel")
 	}
 }
+
+// TestShutdownLetsRequestsFinish: a request in flight when the signal comes
+// (here: waiting on a slow key fetch for a rotated-in key) still gets its
+// answer; its context does not end with the server's.
+func TestShutdownLetsRequestsFinish(t *testing.T) {
+	p := authntest.NewProvider(t)
+	t.Chdir(t.TempDir())
+	s := startServer(t, nil, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience,
+	})
+	k2 := authntest.NewKey(t, "key-2")
+	p.SetKeys(p.Key(), k2)
+	p.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second)
+		p.ServeKeys(w, r)
+	})
+	time.Sleep(5500 * time.Millisecond) // past the unknown-kid refetch interval since the first fetch
+	got := make(chan int, 1)
+	go func() {
+		code, _ := get(t, s.url+"/api/private", authntest.Sign(t, k2, p.Claims()))
+		got <- code
+	}()
+	time.Sleep(300 * time.Millisecond) // the request now waits on the key fetch
+	s.cancel()
+	select {
+	case code := <-got:
+		if code != http.StatusOK {
+			t.Errorf("request in flight at shutdown = %d, want 200", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("request in flight at shutdown got no answer")
+	}
+}
