@@ -296,16 +296,24 @@ func (r *replica) status(t *testing.T, token string) int {
 // decisionLine is the replica's decision-log line with the given id.
 func (r *replica) decisionLine(t *testing.T, id string) string {
 	t.Helper()
-	for line := range strings.Lines(r.stdout.String()) {
-		var ev struct {
-			DecisionID string `json:"decision_id"`
+	// The replica writes the line before it answers, but it reaches us
+	// through a pipe: give the copy a bounded while.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for line := range strings.Lines(r.stdout.String()) {
+			var ev struct {
+				DecisionID string `json:"decision_id"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.DecisionID == id && id != "" {
+				return strings.TrimSpace(line)
+			}
 		}
-		if json.Unmarshal([]byte(line), &ev) == nil && ev.DecisionID == id && id != "" {
-			return strings.TrimSpace(line)
+		if time.Now().After(deadline) {
+			t.Fatalf("no decision-log line with decision_id %q", id)
+			return ""
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no decision-log line with decision_id %q", id)
-	return ""
 }
 
 func readyzAt(t *testing.T, url string) (int, readyBody) {
