@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -182,13 +183,21 @@ func TestFleetStatusMetrics(t *testing.T) {
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The status plugin publishes its gauges when it handles the
+	// activation, asynchronously: wait a bounded while for them.
 	var names []string
-	for _, f := range families {
-		names = append(names, f.GetName())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = names[:0]
+		for _, f := range families {
+			names = append(names, f.GetName())
+		}
+		if slices.Contains(names, "opa_info") && slices.Contains(names, "plugin_status_gauge") || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !slices.Contains(names, "opa_info") || !slices.Contains(names, "plugin_status_gauge") {
 		t.Errorf("registry holds %q, want OPA's status metrics (opa_info, plugin_status_gauge)", names)
