@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
 )
 
@@ -52,7 +53,7 @@ type server struct {
 	gate    Gate
 	logger  *slog.Logger
 	metrics *metrics
-	realm   string
+	render  *denial.Renderer
 }
 
 // NewServer returns the service's HTTP handler.
@@ -60,13 +61,10 @@ func NewServer(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Realm == "" {
-		o.Realm = "policygate"
-	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), realm: quotable(o.Realm)}
+	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), render: denial.NewRenderer(o.Realm, "")}
 
 	r := chi.NewRouter()
 	r.Use(s.observe, cors(o.CORSOrigins, r))

@@ -25,6 +25,9 @@ type Decider interface {
 // Request is what the gate needs to know about one request.
 type Request struct {
 	Method string
+	// Host is the request's host, lower-case and without a port (the
+	// face normalises it); "" when the face has none.
+	Host string
 	// Path is the escaped request path, e.g. "/api/private-scoped".
 	Path string
 	// Authorization holds every value of the Authorization header.
@@ -42,9 +45,10 @@ const (
 	InsufficientScope             // verified, but scopes are missing (insufficient_scope)
 	Forbidden                     // the policy denied for another reason
 	Unavailable                   // keys or policy not loaded yet; nothing is granted
+	Refused                       // the request itself is refused (path, host, method, forwarded headers) before any decision
 )
 
-var kindNames = [...]string{"allowed", "unauthenticated", "invalid_request", "invalid_token", "insufficient_scope", "forbidden", "unavailable"}
+var kindNames = [...]string{"allowed", "unauthenticated", "invalid_request", "invalid_token", "insufficient_scope", "forbidden", "unavailable", "refused"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -62,6 +66,10 @@ type Outcome struct {
 	Scopes []string
 	// Subject is the verified token's "sub", if any.
 	Subject string
+	// Issuer is the verified token's "iss", if any.
+	Issuer string
+	// Granted are the verified token's scopes, if any.
+	Granted []string
 	// Reason is the policy's reason, or the authentication failure.
 	Reason string
 	// DecisionID identifies the policy decision, when one was made.
@@ -85,7 +93,7 @@ func New(v Verifier, d Decider) *Gate { return &Gate{verifier: v, decider: d} }
 func (g *Gate) Check(ctx context.Context, req Request) Outcome {
 	path, err := SplitPath(req.Path)
 	if err != nil {
-		return Outcome{Kind: InvalidRequest, Description: err.Error(), Reason: "invalid_path"}
+		return Outcome{Kind: Refused, Description: err.Error(), Reason: "invalid_path"}
 	}
 	var claims *authn.Claims
 	token, authErr := authn.ParseAuthorization(req.Authorization)
@@ -105,7 +113,8 @@ func (g *Gate) Check(ctx context.Context, req Request) Outcome {
 	}
 	out := Outcome{Reason: d.Reason, DecisionID: d.ID}
 	if claims != nil && authErr == nil {
-		out.Subject = claims.Subject
+		out.Subject, out.Granted = claims.Subject, claims.Scopes
+		out.Issuer, _ = claims.Payload["iss"].(string)
 	}
 	if d.Allowed {
 		// A public route ignores a bad token: the policy allowed without it.

@@ -77,7 +77,7 @@ func TestCheckFailsClosed(t *testing.T) {
 func TestCheckBadPath(t *testing.T) {
 	g := gate.New(noVerifier{}, failingDecider{})
 	out := g.Check(context.Background(), gate.Request{Method: "GET", Path: "/api/../admin"})
-	if out.Kind != gate.InvalidRequest {
-		t.Errorf("Check(dot segment) = %v, want invalid_request", out.Kind)
+	if out.Kind != gate.Refused {
+		t.Errorf("Check(dot segment) = %v, want refused", out.Kind)
 	}
 }
