@@ -48,6 +48,9 @@ type Config struct {
 
 	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
 	CORSOrigins []string
+
+	// Faces: forward-auth, proxy mode, admin listener, path rules (faces.go).
+	Faces FacesConfig
 }
 
 const (
@@ -156,6 +159,11 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		}
 	} else if dev {
 		c.CORSOrigins = []string{devCORSOrigin}
+	}
+
+	loadFaces(&c.Faces, env, bad)
+	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
+		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
 	}
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {

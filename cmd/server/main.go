@@ -27,7 +27,6 @@ import (
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/devissuer"
-	"github.com/policygate/policygate/internal/gate"
 )
 
 func main() {
@@ -68,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
+		fmt.Fprintln(stderr, facesUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     gate.New(verifier, engine),
+		Gate:     newGate(verifier, engine, cfg, reg),
 		Logger:   logger,
 		Registry: reg,
 		Realm:    cfg.Audience,
