@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -88,7 +89,9 @@ func (m *DecisionMetrics) ObserveDecision(result, reason string) {
 	c.(prometheus.Counter).Inc()
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// requestMetrics registers the request series on reg, or reuses those a
+// server sharing reg (the admin listener's) registered first.
+func requestMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "policygate_http_requests_total",
@@ -100,6 +103,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1},
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.requests = register(reg, m.requests)
+	m.duration = register(reg, m.duration)
 	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a programming error, as with MustRegister
+	}
+	return c
 }

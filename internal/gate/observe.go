@@ -22,6 +22,7 @@ const (
 	ReasonPolicyNotReady  = "policy_not_ready"
 	ReasonPolicyError     = "policy_error"
 	ReasonIdentityHeaders = "invalid_identity" // an allow whose identity cannot be sent
+	ReasonUntrustedCaller = "untrusted_caller" // forward-auth caller outside TRUSTED_PROXIES
 	ReasonOther           = "other"            // a reason not listed here (label clamp)
 )
 
@@ -36,7 +37,7 @@ var policyReasons = []string{
 var gateReasons = []string{
 	ReasonInvalidPath, ReasonInvalidHost, ReasonInvalidMethod, ReasonMethodOverride,
 	ReasonRequestInfo, ReasonInvalidRequest, ReasonInvalidToken, ReasonKeysNotReady,
-	ReasonPolicyNotReady, ReasonPolicyError, ReasonIdentityHeaders,
+	ReasonPolicyNotReady, ReasonPolicyError, ReasonIdentityHeaders, ReasonUntrustedCaller,
 }
 
 var knownReasons = func() map[string]bool {
