@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -139,4 +143,42 @@ func newGate(v gate.Verifier, d gate.Decider, cfg Config, reg *prometheus.Regist
 		gate.WithPathRules(cfg.Faces.Paths),
 		gate.WithObserver(api.NewDecisionMetrics(reg)),
 		gate.WithAllowCheck(denial.CheckIdentity))
+}
+
+// applyFaces sets the forward-auth, proxy and admin options from cfg.
+func applyFaces(o *api.Options, cfg Config) {
+	o.TrustedProxies = cfg.Faces.TrustedProxies
+	o.SeparateAdmin = cfg.Faces.AdminAddr != ""
+	if u := cfg.Faces.UpstreamURL; u != nil {
+		o.Proxy = &api.ProxyOptions{Upstream: u, Timeout: cfg.Faces.UpstreamTimeout, StripToken: cfg.Faces.UpstreamStripToken}
+	}
+}
+
+// startAdmin serves /healthz, /readyz and /metrics on ADMIN_ADDR when it
+// is set; the returned function shuts it down (a no-op otherwise).
+func startAdmin(ctx context.Context, cfg Config, o api.Options, logger *slog.Logger) (func(context.Context) error, error) {
+	if cfg.Faces.AdminAddr == "" {
+		return func(context.Context) error { return nil }, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Faces.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.NewAdminServer(o),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener", "err", err)
+		}
+	}()
+	logger.Info("admin listening", "addr", ln.Addr().String())
+	return srv.Shutdown, nil
 }

@@ -157,6 +157,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if issuer != nil {
 		opts.Extra = issuer.Routes()
 	}
+	applyFaces(&opts, cfg)
+	stopAdmin, err := startAdmin(ctx, cfg, opts, logger)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           api.NewServer(opts),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -187,7 +192,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
