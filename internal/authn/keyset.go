@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -348,15 +349,23 @@ func checkKeyRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// IsLoopbackHost reports whether host names this machine only.
+// IsLoopbackHost reports whether host names this machine only: the name
+// localhost, or an IP literal in 127.0.0.0/8 or ::1 (IPv4-mapped
+// ::ffff:127.x.y.z too), with or without brackets. A host name that merely
+// starts with "127." (127.attacker.example) is resolved by DNS like any
+// other name, so it is not loopback.
 func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	if strings.HasPrefix(host, "127.") {
-		return true
+	if strings.Contains(host, "%") {
+		return false // a zone (fe80::1%eth0) is never loopback
 	}
-	return host == "::1" || host == "[::1]"
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (k *KeySet) get(ctx context.Context, u string) ([]byte, http.Header, error) {
