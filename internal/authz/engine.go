@@ -101,7 +101,8 @@ type Engine struct {
 // plugin, so the folder is read once per version and OPA activates exactly
 // what was checked.
 type folder struct {
-	fsys          fs.FS
+	fsys          fs.FS  // the embedded copy; nil for a folder on disk
+	dir           string // read through loadPolicyDir (ConfigMap layout too)
 	name          string
 	testsMustPass bool
 	testDirs      []string
@@ -200,7 +201,7 @@ func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
 		if fi, err := os.Stat(cfg.PolicyDir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("policy %s: not a readable folder", cfg.PolicyDir)
 		}
-		f.fsys, f.name = os.DirFS(cfg.PolicyDir), cfg.PolicyDir
+		f.dir, f.name = cfg.PolicyDir, cfg.PolicyDir
 	}
 	p, err := f.load(ctx)
 	if err != nil {
@@ -225,7 +226,7 @@ func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
 
 // load reads, compiles and (if required) tests the folder's current version.
 func (f *folder) load(ctx context.Context) (*Policy, error) {
-	p, err := LoadPolicy(f.fsys)
+	p, err := f.read()
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
 	}
@@ -233,6 +234,14 @@ func (f *folder) load(ctx context.Context) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w", f.name, err)
 	}
 	return p, nil
+}
+
+// read loads the folder's current version once.
+func (f *folder) read() (*Policy, error) {
+	if f.fsys != nil {
+		return LoadPolicy(f.fsys)
+	}
+	return loadPolicyDir(f.dir)
 }
 
 func (f *folder) bundlePath() string { return filepath.Join(f.stage, "bundle.tar.gz") }
@@ -269,7 +278,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, err := LoadPolicy(f.fsys)
+	p, err := f.read()
 	if err == nil && p.Revision == e.Revision() {
 		e.setError(folderBundle, nil) // e.g. a broken edit was undone
 		return nil
