@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -267,9 +268,11 @@ func auth0Domain(v string) (string, error) {
 }
 
 // readOPAConfig reads an OPA configuration file (YAML or JSON) and expands
-// its ${VAR}s from getenv, as `opa run` does (the SDK does not). A variable
-// that is not set is an error, not an empty string: a missing bundle
-// credential should stop the server, not make every download fail.
+// its ${VAR}s from getenv, as `opa run` does (the SDK does not): only the
+// braced form, so $VAR and $$ stay as written and a "$" in a credential
+// survives. A variable that is not set is an error, not an empty string: a
+// missing bundle credential should stop the server, not make every
+// download fail.
 func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -279,7 +282,8 @@ func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxOPAConfigBytes)
 	}
 	var unset []string
-	expanded := os.Expand(string(raw), func(name string) string {
+	expanded := bracedVarRE.ReplaceAllStringFunc(string(raw), func(ref string) string {
+		name := ref[2 : len(ref)-1]
 		v := getenv(name)
 		if v == "" && !slices.Contains(unset, name) {
 			unset = append(unset, name)
@@ -298,6 +302,10 @@ func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 	}
 	return []byte(expanded), nil
 }
+
+// bracedVarRE matches ${NAME}, the one form of variable that OPA's own
+// configuration loader expands.
+var bracedVarRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // policyTestDirs is the folder beside a policy folder holding its tests
 // (policies -> policies_test), if it exists. It is an error when neither
