@@ -48,6 +48,8 @@ type Config struct {
 
 	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
 	CORSOrigins []string
+
+	opsConfig
 }
 
 const (
@@ -157,6 +159,10 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	} else if dev {
 		c.CORSOrigins = []string{devCORSOrigin}
 	}
+
+	var opsErrs []error
+	c.opsConfig, opsErrs = opsConfigFromEnv(getenv)
+	errs = append(errs, opsErrs...)
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {
 	case "", "info":

@@ -31,9 +31,8 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx := onSignals(os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0) // asked for --help, and got it
@@ -42,6 +41,27 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// onSignals returns a context that ends at the first SIGINT or SIGTERM:
+// run then drains (not ready for SHUTDOWN_DELAY, then a graceful
+// shutdown). A second signal exits at once, for an operator who does not
+// want to wait.
+func onSignals(stderr io.Writer) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		s := <-sigs
+		fmt.Fprintf(stderr, "policygate: second %s during shutdown: exiting now\n", s)
+		os.Exit(exitSecondSignal)
+	}()
+	return ctx
+}
+
+// exitSecondSignal is the exit status after a second signal.
+const exitSecondSignal = 2
 
 // Timeouts of the HTTP server and of start-up.
 const (
@@ -66,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
-		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, SHUTDOWN_DELAY (environment, then ./.env;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fs.PrintDefaults()
 	}
@@ -184,6 +204,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	shuttingDown.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		// Load balancers see /readyz fail and stop sending; requests that
+		// still arrive are served meanwhile.
+		logger.Info("not ready; serving on until SHUTDOWN_DELAY has passed", "delay", cfg.ShutdownDelay.String())
+		select {
+		case <-time.After(cfg.ShutdownDelay):
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
