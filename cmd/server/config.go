@@ -161,7 +161,7 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	}
 
 	var opsErrs []error
-	c.opsConfig, opsErrs = opsConfigFromEnv(getenv)
+	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
 	errs = append(errs, opsErrs...)
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {

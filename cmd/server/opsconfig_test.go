@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -15,6 +16,9 @@ func TestLoadConfigOps(t *testing.T) {
 		}
 		return m
 	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	selfSigned(t, 1, certFile, keyFile)
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -40,7 +44,28 @@ func TestLoadConfigOps(t *testing.T) {
 		{name: "shutdown_delay_not_duration", env: base("SHUTDOWN_DELAY", "5"), wantErr: []string{"SHUTDOWN_DELAY"}},
 		{name: "shutdown_delay_negative", env: base("SHUTDOWN_DELAY", "-1s"), wantErr: []string{"SHUTDOWN_DELAY"}},
 		{name: "shutdown_delay_too_long", env: base("SHUTDOWN_DELAY", "1h"), wantErr: []string{"SHUTDOWN_DELAY"}},
-		{name: "ops_errors_with_others", env: map[string]string{"SHUTDOWN_DELAY": "x"}, wantErr: []string{"SHUTDOWN_DELAY", "AUTH_ISSUER", "AUTH_AUDIENCE"}},
+		{name: "log_format_default", env: base(), check: func(t *testing.T, c Config) {
+			if c.LogFormat != "json" {
+				t.Errorf("LogFormat = %q, want json", c.LogFormat)
+			}
+		}},
+		{name: "log_format_text", env: base("LOG_FORMAT", "Text"), check: func(t *testing.T, c Config) {
+			if c.LogFormat != "text" {
+				t.Errorf("LogFormat = %q, want text", c.LogFormat)
+			}
+		}},
+		{name: "log_format_bad", env: base("LOG_FORMAT", "logfmt"), wantErr: []string{"LOG_FORMAT"}},
+		{name: "tls_files", env: base("TLS_CERT_FILE", certFile, "TLS_KEY_FILE", keyFile), check: func(t *testing.T, c Config) {
+			if c.TLSCertFile != certFile || c.TLSKeyFile != keyFile {
+				t.Errorf("TLS files = %q, %q", c.TLSCertFile, c.TLSKeyFile)
+			}
+		}},
+		{name: "tls_cert_without_key", env: base("TLS_CERT_FILE", certFile), wantErr: []string{"TLS_KEY_FILE"}},
+		{name: "tls_key_without_cert", env: base("TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
+		{name: "tls_missing_file", env: base("TLS_CERT_FILE", certFile+".missing", "TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
+		{name: "tls_bad_file", env: base("TLS_CERT_FILE", keyFile, "TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
+		{name: "tls_in_dev", env: map[string]string{"TLS_CERT_FILE": certFile, "TLS_KEY_FILE": keyFile}, dev: true, wantErr: []string{"TLS_CERT_FILE"}},
+		{name: "ops_errors_with_others", env: map[string]string{"SHUTDOWN_DELAY": "x", "LOG_FORMAT": "x", "TLS_KEY_FILE": keyFile}, wantErr: []string{"SHUTDOWN_DELAY", "LOG_FORMAT", "TLS_CERT_FILE", "AUTH_ISSUER", "AUTH_AUDIENCE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
