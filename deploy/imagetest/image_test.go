@@ -46,6 +46,10 @@ func TestImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kubePolicy, err := filepath.Abs(filepath.Join("..", "kubernetes", "base", "policy"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("image_config", func(t *testing.T) {
 		out := run(t, podman, "image", "inspect", "--format", "{{.Config.User}}|{{json .Config.Entrypoint}}", image)
@@ -72,6 +76,15 @@ func TestImage(t *testing.T) {
 				"--volume", policies+"_test:/policy_test:ro"),
 			env:        []string{"POLICY_DIR=/policy", "POLICY_TESTS_MUST_PASS=true"},
 			wantSource: "/policy",
+		},
+		{
+			// The Kubernetes base's policy folder, tests inside it, where
+			// the Deployment mounts it (the kubelet's symlink layout aside).
+			name: "read_only_root_kubernetes_policy",
+			args: append(append([]string{}, readOnly...),
+				"--volume", kubePolicy+":/etc/policygate/policy:ro"),
+			env:        []string{"POLICY_DIR=/etc/policygate/policy", "POLICY_TESTS_MUST_PASS=true"},
+			wantSource: "/etc/policygate/policy",
 		},
 	}
 	for _, tc := range tests {
