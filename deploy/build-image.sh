@@ -51,7 +51,7 @@ cp Dockerfile .dockerignore "$ctx/"
 echo "build-image: $IMAGE with $BUILDER"
 # shellcheck disable=SC2086 # BUILD_ARGS is a list of words on purpose
 case "$BUILDER" in
-  buildah) buildah bud ${BUILD_ARGS:-} --build-arg "VERSION=$VERSION" -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" ;;
-  *) "$BUILDER" build ${BUILD_ARGS:-} --build-arg "VERSION=$VERSION" -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" ;;
+  buildah) buildah bud ${BUILD_ARGS:-} --platform "linux/$GOARCH" --build-arg "VERSION=$VERSION" -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" ;;
+  *) "$BUILDER" build ${BUILD_ARGS:-} --platform "linux/$GOARCH" --build-arg "VERSION=$VERSION" -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" ;;
 esac
 echo "build-image: built $IMAGE"
