@@ -5,8 +5,8 @@
 #   policygate                       CGO_ENABLED=0 go build -trimpath ./cmd/server
 #   rootfs/etc/ssl/certs/ca-certificates.crt   the build host's CA bundle (https to the IdP)
 #   rootfs/etc/passwd, rootfs/etc/group        the unprivileged user 65532 (nonroot)
-#   rootfs/tmp/                      an empty folder, mode 1777: the policy is
-#                                    staged there before OPA activates it
+#   rootfs/tmp/                      an empty folder, mode 1777: the writable
+#                                    /tmp that Go (os.TempDir) and libraries expect
 #
 # Nothing is pulled from a registry. The policy is embedded in the binary,
 # so the image runs with no volume; POLICY_DIR or OPA_CONFIG replace it.

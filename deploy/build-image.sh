@@ -41,7 +41,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH \
   go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$ctx/policygate" ./cmd/server
 
 mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp"
-chmod 1777 "$ctx/rootfs/tmp" # like any /tmp: the user 65532 stages policy versions there
+chmod 1777 "$ctx/rootfs/tmp" # like any /tmp: writable by the user 65532
 cp "$CA_BUNDLE" "$ctx/rootfs/etc/ssl/certs/ca-certificates.crt"
 echo 'nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin' >"$ctx/rootfs/etc/passwd"
 echo 'nonroot:x:65532:' >"$ctx/rootfs/etc/group"

@@ -178,7 +178,7 @@ func (r *rendering) checkDeployment(d *appsv1.Deployment, bad func(obj, format s
 		mounts[m.MountPath] = m
 	}
 	if m, ok := mounts["/tmp"]; !ok || volumes[m.Name].EmptyDir == nil {
-		bad(obj, "/tmp must be an emptyDir: the root is read-only and each policy version is staged in /tmp")
+		bad(obj, "/tmp must be an emptyDir: the root is read-only and temporary files go to /tmp")
 	}
 
 	dir, opa := env["POLICY_DIR"], env["OPA_CONFIG"]
