@@ -129,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go keys.Run(ctx)
 	verifier, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew,
+		CacheSize: authn.DefaultCacheSize,
 	})
 	if err != nil {
 		return err

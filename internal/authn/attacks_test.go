@@ -611,7 +611,7 @@ func TestAttacks(t *testing.T) {
 	for _, mode := range []struct {
 		name      string
 		cacheSize int
-	}{{"cache_off", -1}, {"cache_on", 0}} {
+	}{{"cache_off", 0}, {"cache_on", authn.DefaultCacheSize}} {
 		t.Run(mode.name, func(t *testing.T) {
 			v := lab.verifier(t, mode.cacheSize)
 			// Twice: the second pass would find whatever the first left in
@@ -658,7 +658,7 @@ func TestAttacks(t *testing.T) {
 // is keyed by the whole token, so none of them may ride on the entry.
 func TestAttackCachedSignatureSwap(t *testing.T) {
 	lab := newAttackLab(t)
-	v := lab.verifier(t, 0)
+	v := lab.verifier(t, authn.DefaultCacheSize)
 	valid := lab.p.Token(t, nil)
 	if _, err := v.Verify(context.Background(), authn.Token(valid)); err != nil {
 		t.Fatalf("Verify(valid) = %v", err)

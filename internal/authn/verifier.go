@@ -44,8 +44,8 @@ type VerifierConfig struct {
 	Algorithms []string // accepted "alg" values; each from SupportedAlgorithms
 	ClockSkew  time.Duration
 	Now        func() time.Time // nil means time.Now
-	// CacheSize bounds the cache of verified tokens (see cache.go): 0 means
-	// DefaultCacheSize, a negative value turns the cache off.
+	// CacheSize bounds the cache of verified tokens (see cache.go); 0 or
+	// less turns it off. The server uses DefaultCacheSize.
 	CacheSize int
 }
 
@@ -152,7 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	if err := v.validate(claims); err != nil {
 		return nil, err
 	}
-	v.remember(ck, claims, signer)
+	v.remember(ck, claims, v.keys, signer)
 	return claims, nil
 }
 
