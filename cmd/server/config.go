@@ -33,6 +33,10 @@ type Config struct {
 	LogLevel   slog.Level
 	Dev        bool
 
+	// Issuers are AUTH_CONFIG's issuers, or the one of Issuer, Audience
+	// (AUTH_AUDIENCE as given, comma-separated) and JWKSURL.
+	Issuers []issuerConfig
+
 	// OPAConfig is OPA_CONFIG's content, ${VAR}s expanded (fleet mode:
 	// bundles from a server instead of PolicyDir).
 	OPAConfig []byte
@@ -216,6 +220,10 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		// Dev mode is its own issuer; real provider settings do not apply.
 		return c, errors.Join(errs...)
 	}
+	if path := env("AUTH_CONFIG"); path != "" {
+		c.Issuers = loadAuthConfig(path, c.Algorithms, env, bad)
+		return c, errors.Join(errs...)
+	}
 
 	issuer, audience, jwksURL := env("AUTH_ISSUER"), env("AUTH_AUDIENCE"), env("AUTH_JWKS_URL")
 	if domain := env("AUTH0_DOMAIN"); domain != "" {
@@ -256,6 +264,7 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		}
 	}
 	c.Issuer, c.Audience, c.JWKSURL = issuer, audience, jwksURL
+	c.Issuers = envIssuer(c, bad)
 	return c, errors.Join(errs...)
 }
 

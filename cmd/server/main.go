@@ -27,7 +27,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/policygate/policygate/internal/api"
-	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/devissuer"
 	"github.com/policygate/policygate/internal/gate"
@@ -91,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A] | server version")
-		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
+		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH_CONFIG,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
 		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE (environment, then ./.env;")
@@ -118,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if cfg.Dev {
-		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE"} {
+		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH_CONFIG"} {
 			if env(name) != "" {
 				logger.Warn("dev mode ignores this setting and uses its own issuer", "variable", name)
 			}
@@ -164,13 +163,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
+		cfg.Issuers = []issuerConfig{{Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Algorithms: cfg.Algorithms, JWKSURL: cfg.JWKSURL}}
 	}
 
-	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Logger: logger})
-	go keys.Run(ctx)
-	verifier, err := authn.NewVerifier(keys, authn.VerifierConfig{
-		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew,
-	})
+	auth, err := startAuth(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -179,18 +175,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     gate.New(verifier, engine),
+		Gate:     gate.New(auth.verifier, engine),
 		Logger:   logger,
 		Registry: reg,
-		Realm:    cfg.Audience,
+		Realm:    cfg.realm(),
 		Readiness: []api.ReadinessCheck{
 			{Name: "policy", Check: policyReady, Details: policyDetails},
-			{Name: "keys", Check: readyCheck(keys.Ready(), func() error {
-				if err := keys.LastError(); err != nil {
-					return fmt.Errorf("signing keys not fetched yet: %w", err)
-				}
-				return errors.New("signing keys not fetched yet")
-			})},
+			auth.readiness(),
 		},
 		ShuttingDown: &shuttingDown,
 		CORSOrigins:  cfg.CORSOrigins,
@@ -219,7 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		serveErr <- srv.Serve(ln)
 	}()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev,
+	logger.Info("listening", "addr", ln.Addr().String(), "issuers", cfg.issuerNames(), "realm", cfg.realm(), "dev", cfg.Dev,
 		"tls", tlsConfig != nil, "version", build.Version)
 	if issuer != nil {
 		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
@@ -250,16 +241,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// readyCheck is nil once ready is closed, else notReady().
-func readyCheck(ready <-chan struct{}, notReady func() error) func() error {
-	return func() error {
-		select {
-		case <-ready:
-			return nil
-		default:
-			return notReady()
-		}
-	}
 }

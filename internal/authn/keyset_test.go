@@ -38,7 +38,7 @@ func startFaultLab(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go lab.keys.Run(ctx)
-	for name, size := range map[string]int{"cache_off": -1, "cache_on": 0} {
+	for name, size := range map[string]int{"cache_off": 0, "cache_on": authn.DefaultCacheSize} {
 		v, err := authn.NewVerifier(lab.keys, authn.VerifierConfig{
 			Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second, CacheSize: size,
 		})
