@@ -29,7 +29,6 @@ import (
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/devissuer"
-	"github.com/policygate/policygate/internal/gate"
 )
 
 func main() {
@@ -95,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
 		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE (environment, then ./.env;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
+		fmt.Fprintln(stderr, facesUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -175,7 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     gate.New(auth.verifier, engine),
+		Gate:     newGate(auth.verifier, engine, cfg, reg),
 		Logger:   logger,
 		Registry: reg,
 		Realm:    cfg.realm(),
@@ -188,6 +188,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if issuer != nil {
 		opts.Extra = issuer.Routes()
+	}
+	applyFaces(&opts, cfg)
+	stopAdmin, err := startAdmin(ctx, cfg, opts, logger)
+	if err != nil {
+		return err
 	}
 	srv := &http.Server{
 		Handler:           api.NewServer(opts),
@@ -237,7 +242,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
