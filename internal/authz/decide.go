@@ -20,25 +20,17 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// Input is what the policy sees about one request.
-//
-// The policy sees {"method", "path", "authenticated", "claims"?,
-// "scopes"?}: authenticated is true exactly when Claims is set, and claims
-// and scopes are present only then.
-type Input struct {
-	Method string
-	Path   []string       // unescaped segments
-	Claims map[string]any // verified token payload; nil when unauthenticated
-	Scopes []string       // granted scopes; meaningful only with Claims
-}
-
 // Decision is the policy's answer.
 type Decision struct {
-	ID             string // decision id, also in the decision log
-	Allowed        bool
-	Reason         string
+	ID      string // decision id, also in the decision log
+	Allowed bool
+	Reason  string // one of the Reason* constants for the shipped policy
+	// RequiredScopes are the scopes every matching rule requires (all of
+	// them); MissingScopes those the token lacks.
 	RequiredScopes []string
 	MissingScopes  []string
+	// Routes are the route keys that matched (input.routes), sorted.
+	Routes []string
 }
 
 // ErrNotReady: no policy is active yet.
@@ -105,29 +97,45 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 
-	// The decision cache (decisioncache.go). The version changes inside
-	// every commit of a policy or data change, and no commit happens while
-	// txn is open, so a decision made here belongs to this version.
+	// The snapshot and the decision cache (decisioncache.go). The version
+	// changes inside every commit of a policy or data change, and no commit
+	// happens while txn is open, so the route index matched here and a
+	// decision made here belong to this version.
+	snap := e.snap.Load()
+	if snap == nil || snap.err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: route index: %v", DecisionPath, snap.errOrMissing())
+	}
+	r := &request{Input: &in, keys: snap.routes.match(in.Host, in.Method, in.Path, in.StrictHosts)}
+	routes := make([]string, len(r.keys))
+	for i, k := range r.keys {
+		routes[i] = k.key
+	}
 	cache := e.decisions
 	if record != nil || !pq.use.cacheable {
 		cache = nil // every decision is evaluated (and logged)
 	}
 	var key ast.Value
 	var hash int
-	version := e.version.Load()
+	version := snap.version
 	if cache != nil {
-		if key, err = pq.use.key(in); err != nil {
+		if key, err = pq.use.key(r); err != nil {
 			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 		}
 		hash = key.Hash()
 		if d, ok := cache.get(key, hash, version); ok {
-			d.ID = id
+			d.ID, d.Routes = id, routes
 			d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
 			return d, nil
 		}
 	}
 
-	input, err := inputValue(in)
+	// A decision log records the whole input; otherwise the policy gets
+	// only the fields it reads.
+	read := pq.use.read
+	if record != nil {
+		read = nil
+	}
+	input, err := r.value(read)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
@@ -145,10 +153,10 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
-	if cache != nil && e.version.Load() == version {
+	if cache != nil && e.snap.Load().version == version {
 		cache.put(key, hash, version, d)
 	}
-	d.ID = id
+	d.ID, d.Routes = id, routes
 	return d, nil
 }
 
@@ -254,27 +262,6 @@ func newDecisionID() (string, error) {
 	return string(s[:]), nil
 }
 
-// inputValue builds the policy input as an AST value directly, sparing OPA
-// a reflection pass over Go values for everything but the claims.
-func inputValue(in Input) (ast.Value, error) {
-	terms := [][2]*ast.Term{
-		{ast.InternedTerm("method"), ast.StringTerm(in.Method)},
-		{ast.InternedTerm("path"), ast.NewTerm(stringArray(in.Path, nil))},
-		{ast.InternedTerm("authenticated"), ast.InternedTerm(in.Claims != nil)},
-	}
-	if in.Claims != nil {
-		claims, err := ast.InterfaceToValue(in.Claims)
-		if err != nil {
-			return nil, fmt.Errorf("claims: %w", err)
-		}
-		terms = append(terms,
-			[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
-			[2]*ast.Term{ast.InternedTerm("scopes"), ast.NewTerm(stringArray(in.Scopes, nil))},
-		)
-	}
-	return ast.NewObject(terms...), nil
-}
-
 func decodeDecision(result any) (Decision, error) {
 	m, ok := result.(map[string]any)
 	if !ok {
@@ -315,4 +302,11 @@ func stringList(m map[string]any, key string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+func (s *snapshot) errOrMissing() error {
+	if s == nil {
+		return errors.New("no data version yet")
+	}
+	return s.err
 }

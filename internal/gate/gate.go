@@ -25,6 +25,9 @@ type Decider interface {
 // Request is what the gate needs to know about one request.
 type Request struct {
 	Method string
+	// Host is the request's host, lower-case and without port ("" when
+	// the face has none); it selects the host's own route table.
+	Host string
 	// Path is the escaped request path, e.g. "/api/private-scoped".
 	Path string
 	// Authorization holds every value of the Authorization header.
@@ -92,9 +95,10 @@ func (g *Gate) Check(ctx context.Context, req Request) Outcome {
 	if authErr == nil {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
-	in := authz.Input{Method: req.Method, Path: path}
+	in := authz.Input{Method: req.Method, Host: req.Host, Path: path}
 	if authErr == nil {
 		in.Claims, in.Scopes = claims.Payload, claims.Scopes
+		in.Issuer, _ = claims.Payload["iss"].(string) // verified against the configured issuer
 	}
 	d, err := g.decider.Decide(ctx, in)
 	if err != nil {
