@@ -160,12 +160,16 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	return d, nil
 }
 
-func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transaction, input ast.Value, record *server.Info) (any, error) {
-	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTransaction(txn)}
+// eval returns the decision as OPA computed it, an AST value: converting
+// it to Go values first would cost allocations for nothing.
+func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transaction, input ast.Value, record *server.Info) (ast.Value, error) {
+	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTransaction(txn), rego.EvalGenerateJSON(rawResult)}
 	var tracker *topdown.EvaluatedRuleTracker
 	if record != nil {
 		tracker = &topdown.EvaluatedRuleTracker{}
 		opts = append(opts, rego.EvalTime(record.Timestamp), rego.EvalMetrics(record.Metrics), rego.EvalEvaluatedRuleTracker(tracker))
+	} else {
+		opts = append(opts, rego.EvalMetrics(metrics.NoOp()))
 	}
 	rs, err := pq.query.Eval(ctx, opts...)
 	if tracker != nil {
@@ -177,8 +181,14 @@ func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transa
 	case len(rs) == 0 || len(rs[0].Expressions) == 0:
 		return nil, errors.New("decision is undefined")
 	}
-	return rs[0].Expressions[0].Value, nil
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("decision is %T, want a term", rs[0].Expressions[0].Value)
+	}
+	return t.Value, nil
 }
+
+func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
 // preparedFor returns the query prepared for the compiler of the policy
 // txn sees; the first decision after an activation prepares it.
@@ -214,7 +224,7 @@ func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*pre
 
 // logDecision hands one decision to the decision_logs plugin, in the shape
 // sdk.OPA.Decision gives it.
-func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result any, evalErr error, record *server.Info) error {
+func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result ast.Value, evalErr error, record *server.Info) error {
 	record.Metrics.Timer(metrics.SDKDecisionEval).Stop()
 	record.Txn = txn
 	record.Error = evalErr
@@ -224,7 +234,11 @@ func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input
 	}
 	record.Input, record.InputAST = &inputJSON, input
 	if evalErr == nil {
-		record.Results = &result
+		r, err := ast.JSON(result)
+		if err != nil {
+			return err
+		}
+		record.Results = &r
 	}
 	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
 	if err != nil && !storage.IsNotFound(err) {
@@ -262,43 +276,64 @@ func newDecisionID() (string, error) {
 	return string(s[:]), nil
 }
 
-func decodeDecision(result any) (Decision, error) {
-	m, ok := result.(map[string]any)
+// decodeDecision reads the fields Go relies on; anything ill-typed is an
+// error (the caller denies).
+func decodeDecision(result ast.Value) (Decision, error) {
+	m, ok := result.(ast.Object)
 	if !ok {
-		return Decision{}, fmt.Errorf("decision is %T, want an object", result)
+		return Decision{}, fmt.Errorf("decision is %s, want an object", ast.ValueName(result))
 	}
-	allowed, ok := m["allowed"].(bool)
+	allowed, ok := valueAt(m, "allowed").(ast.Boolean)
 	if !ok {
 		return Decision{}, errors.New(`decision has no boolean "allowed"`)
 	}
-	reason, _ := m["reason"].(string)
-	required, err := stringList(m, "required_scopes")
-	if err != nil {
+	reason, _ := valueAt(m, "reason").(ast.String)
+	d := Decision{Allowed: bool(allowed), Reason: string(reason)}
+	var err error
+	if d.RequiredScopes, err = stringList(m, "required_scopes"); err != nil {
 		return Decision{}, err
 	}
-	missing, err := stringList(m, "missing_scopes")
-	if err != nil {
+	if d.MissingScopes, err = stringList(m, "missing_scopes"); err != nil {
 		return Decision{}, err
 	}
-	return Decision{Allowed: allowed, Reason: reason, RequiredScopes: required, MissingScopes: missing}, nil
+	return d, nil
 }
 
-func stringList(m map[string]any, key string) ([]string, error) {
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil, nil
+func valueAt(m ast.Object, key string) ast.Value {
+	if t := m.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
 	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("decision %q is %T, want an array", key, v)
-	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, fmt.Errorf("decision %q holds %T, want strings", key, x)
+	return nil
+}
+
+// stringList reads an array (or set) of strings, sorted; absent or null
+// is empty.
+func stringList(m ast.Object, key string) ([]string, error) {
+	var out []string
+	bad := false
+	add := func(t *ast.Term) {
+		if s, ok := t.Value.(ast.String); ok {
+			out = append(out, string(s))
+		} else {
+			bad = true
 		}
-		out = append(out, s)
+	}
+	switch v := valueAt(m, key).(type) {
+	case nil, ast.Null:
+		return nil, nil
+	case *ast.Array:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+		out = make([]string, 0, v.Len())
+		v.Foreach(add)
+	case ast.Set:
+		v.Foreach(add)
+	default:
+		return nil, fmt.Errorf("decision %q is %s, want an array", key, ast.ValueName(v))
+	}
+	if bad {
+		return nil, fmt.Errorf("decision %q holds a non-string", key)
 	}
 	slices.Sort(out)
 	return out, nil

@@ -31,39 +31,42 @@ default decision := {
 # Evaluated on every request, so it is written for OPA's evaluator: one rule
 # body with local values rather than many helper documents (each costs a
 # lookup, a cache entry and allocations), lookups by key rather than scans.
+#
+# Go sets authenticated to true exactly when it verified the token, and
+# scopes count only alongside it. The policy reads that flag, not the claims
+# object, so the engine's decision cache keys on the flag and the scopes, and
+# distinct tokens with the same scopes share a decision.
+#
+# allowed is derived from the reason, so a reason added later denies until
+# it is listed here; it never silently becomes another reason.
+#
+# HEAD is decided by the HEAD, GET and "*" rules together: frameworks run
+# the GET handler for HEAD.
 decision := {
-	"allowed": reason in _allowing,
+	"allowed": reason in {"public", "authenticated", "scopes_granted"},
 	"reason": reason,
 	"required_scopes": sort(required),
 	"missing_scopes": sort(missing),
 } if {
 	table := _table
+	methods := {input.method, "*", object.get({"HEAD": "GET"}, input.method, "*")}
 	rules := [rule |
 		some key in input.routes
-		some method in _methods
+		some method in methods
 		rule := table[key][method]
 	]
 	count(rules) > 0
 	required := {scope | some rule in rules; some scope in rule.scopes; is_string(scope)}
-	missing := required - _granted_scopes
+	granted := {scope | input.authenticated == true; some scope in input.scopes}
+	missing := required - granted
 	reason := _reason(rules, required, missing)
 }
-
-# allowed is derived from the reason, so a reason added later denies until
-# it is listed here; it never silently becomes another reason.
-_allowing := {"public", "authenticated", "scopes_granted"}
 
 # A host with its own table is decided by it; any other host by the
 # default table. The engine matched input.routes in the same table.
 _table := table if {
 	table := data.authz.hosts[input.host].routes
 } else := data.authz.routes
-
-# HEAD is decided by the HEAD, GET and "*" rules together: frameworks run
-# the GET handler for HEAD.
-_methods := ["HEAD", "GET", "*"] if {
-	input.method == "HEAD"
-} else := [input.method, "*"]
 
 # The order is the precedence: a broken rule, then the most restrictive
 # requirement among the matching rules.
@@ -73,24 +76,12 @@ _reason(rules, required, missing) := "invalid_rule" if {
 } else := "public" if {
 	not _authentication_required(rules)
 } else := "unauthenticated" if {
-	not _authenticated
+	not input.authenticated == true
 } else := "insufficient_scope" if {
 	count(missing) > 0
 } else := "scopes_granted" if {
 	count(required) > 0
 } else := "authenticated"
-
-# Go sets authenticated to true exactly when it verified the token. The
-# policy reads that flag, not the claims object, so the engine's decision
-# cache keys on the flag and the scopes and distinct tokens with the same
-# scopes share a decision.
-_authenticated if input.authenticated == true
-
-# Scopes count only alongside verified claims.
-_granted_scopes contains scope if {
-	_authenticated
-	some scope in input.scopes
-}
 
 _authentication_required(rules) if {
 	some rule in rules
@@ -108,14 +99,12 @@ _authentication_required(rules) if {
 # rather than guessed at (the engine refuses such a table at activation;
 # this keeps the policy safe alone). Each head unifies only with an object
 # of exactly these keys.
-_valid_rule({"access": access}) if _access[access]
+_valid_rule({"access": access}) if access in {"public", "authenticated"}
 
 _valid_rule({"access": access, "scopes": scopes}) if {
-	_access[access]
+	access in {"public", "authenticated"}
 	is_array(scopes)
 	every scope in scopes {
 		is_string(scope)
 	}
 }
-
-_access := {"public", "authenticated"}
