@@ -28,6 +28,16 @@ const facesRoutes = `{"routes": {
 	"/healthz": {"GET": {"access": "public"}}
 }}`
 
+// facesHostRoutes adds a host table: on admin.example.com, /api/public
+// needs a token and nothing else exists.
+const facesHostRoutes = `{"routes": {
+	"/api/public": {"GET": {"access": "public"}},
+	"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:messages"]}}
+},
+"hosts": {"admin.example.com": {"routes": {
+	"/api/public": {"GET": {"access": "authenticated", "scopes": ["admin"]}}
+}}}}`
+
 // policyWith writes the shipped policy (its Rego) with data as data.json
 // into a temp folder and returns the folder.
 func policyWith(t testing.TB, data string) string {

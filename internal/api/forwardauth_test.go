@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
 // authzCall is one call of a proxy to /authz.
@@ -183,5 +186,35 @@ func TestForwardAuthTrustedProxies(t *testing.T) {
 		if rec.Code != tc.want {
 			t.Errorf("caller %s: /authz = %d, want %d", tc.remote, rec.Code, tc.want)
 		}
+	}
+}
+
+// TestForwardAuthHostTables: a host with its own table is decided by it,
+// whichever family names the host; any other host uses the default table.
+func TestForwardAuthHostTables(t *testing.T) {
+	p := authntest.NewProvider(t)
+	reg := prometheus.NewRegistry()
+	h := api.NewServer(api.Options{Gate: facesGate(t, p, policyWith(t, facesHostRoutes), reg), Registry: reg, Realm: "test"})
+	admin := "Bearer " + p.Token(t, map[string]any{"scope": "admin"})
+	tests := []struct {
+		name string
+		call authzCall
+		want int
+	}{
+		{"default_host_public", authzCall{header: fwd("GET", "/api/public")}, 200},
+		{"other_host_default_table", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"other.example.com"}})}, 200},
+		{"forwarded_host_table", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"Admin.Example.com:443"}})}, 401},
+		{"forwarded_host_table_scoped", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 200},
+		{"original_host_table", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/api/public"}, "X-Original-Host": {"admin.example.com"}})}, 401},
+		{"original_url_host_wins", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://admin.example.com/api/public"}, "X-Original-Host": {"api.example.com"}})}, 401},
+		{"envoy_host_table", authzCall{target: "/authz/api/public", host: "admin.example.com"}, 401},
+		{"host_table_has_no_default_routes", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/private-scoped"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if rec := tt.call.do(t, h); rec.Code != tt.want {
+				t.Errorf("/authz = %d %s, want %d", rec.Code, rec.Body.String(), tt.want)
+			}
+		})
 	}
 }

@@ -106,6 +106,7 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	path, _ := gate.SplitTarget(r.RequestURI)
 	return s.gate.Check(r.Context(), gate.Request{
 		Method: r.Method, Host: r.Host, Path: path, Authorization: r.Header.Values("Authorization"),
+		StrictHosts: true, // the client picks the Host, not the service
 	})
 }
 

@@ -358,3 +358,59 @@ func TestProxyAdminListener(t *testing.T) {
 		t.Errorf("proxy /healthz = %q, want the upstream's", body)
 	}
 }
+
+// TestProxyStrictHosts: in proxy mode, once the policy has a host table, a
+// host without its own table is refused rather than given the default
+// table; the upstream sees the Host that was decided.
+func TestProxyStrictHosts(t *testing.T) {
+	p := authntest.NewProvider(t)
+	hosts := make(chan string, 16)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts <- r.Host
+		io.WriteString(w, "upstream")
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	reg := prometheus.NewRegistry()
+	g := facesGate(t, p, policyWith(t, facesHostRoutes), reg)
+	srv := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test",
+		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}))
+	t.Cleanup(srv.Close)
+	admin := "Bearer " + p.Token(t, map[string]any{"scope": "admin"})
+	for _, tc := range []struct {
+		name, host, auth string
+		want             int
+	}{
+		{"host_with_table", "admin.example.com", admin, 200},
+		{"host_with_table_upper_case", "ADMIN.example.com", admin, 200},
+		{"host_with_table_no_token", "admin.example.com", "", 401},
+		{"host_without_table", "other.example.com", admin, 403},
+		{"address_without_table", "", "", 403},
+		{"trailing_dot", "admin.example.com.", admin, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/public", nil)
+			if tc.host != "" {
+				req.Host = tc.host
+			}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("Host %q: %d, want %d", tc.host, res.StatusCode, tc.want)
+			}
+			var got []string
+			for len(hosts) > 0 {
+				got = append(got, <-hosts)
+			}
+			if tc.want == 200 && (len(got) != 1 || got[0] != tc.host) || tc.want != 200 && len(got) != 0 {
+				t.Errorf("upstream saw Hosts %q, want %q only on an allow", got, tc.host)
+			}
+		})
+	}
+}

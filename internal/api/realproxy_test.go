@@ -151,7 +151,7 @@ func newFrontedApp(t *testing.T) *frontedApp {
 	}))
 	t.Cleanup(up.Close)
 	reg := prometheus.NewRegistry()
-	g := facesGate(t, app.provider, policyWith(t, facesRoutes), reg)
+	g := facesGate(t, app.provider, policyWith(t, facesHostRoutes), reg)
 	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test"}))
 	t.Cleanup(pg.Close)
 	app.policygate, app.upstream = strings.TrimPrefix(pg.URL, "http://"), strings.TrimPrefix(up.URL, "http://")
@@ -185,6 +185,7 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 	plain := "Bearer " + p.Token(t, nil)
 	tests := []struct {
 		name       string
+		host       string // "" is the proxy's address
 		path       string
 		header     []string
 		wantStatus int
@@ -207,6 +208,13 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 		{name: "percent25", path: "/api/%2570ublic", wantStatus: 403},
 		{name: "encoded_semicolon", path: "/api/public%3Bx", wantStatus: 403},
 		{name: "double_slash", path: "//api/public", wantStatus: 403},
+		// a host table applies by host: on admin.example.com /api/public needs
+		// the admin scope, and /api/private-scoped does not exist
+		{name: "host_table_no_token", host: "admin.example.com", path: "/api/public", wantStatus: 401, wantChal: `Bearer realm="test"`},
+		{name: "host_table_missing_scope", host: "admin.example.com", path: "/api/public", header: []string{"Authorization", scoped}, wantStatus: 403},
+		{name: "host_table_upper_case_port", host: "ADMIN.example.com:8443", path: "/api/public", wantStatus: 401, wantChal: `Bearer realm="test"`},
+		{name: "host_table_no_route", host: "admin.example.com", path: "/api/private-scoped", header: []string{"Authorization", scoped}, wantStatus: 403},
+		{name: "host_table_admin", host: "admin.example.com", path: "/api/public", header: []string{"Authorization", "Bearer " + p.Token(t, map[string]any{"scope": "admin"})}, wantStatus: 200, wantSub: "auth0|alice"},
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	for _, tt := range tests {
@@ -215,6 +223,9 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 			req, err := http.NewRequest("GET", base+tt.path, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
 			}
 			for i := 0; i+1 < len(tt.header); i += 2 {
 				req.Header.Add(tt.header[i], tt.header[i+1])
@@ -297,9 +308,11 @@ func TestCaddyForwardAuth(t *testing.T) {
 	addr := freeAddr(t)
 	dir := t.TempDir()
 	site := docBlock(t, "forward-auth.md", "caddy")
-	site = strings.NewReplacer("api.example.com {", "http://"+addr+" {",
+	_, port, _ := net.SplitHostPort(addr)
+	// Any host on the port (the host-table cases), bound to loopback only.
+	site = strings.NewReplacer("api.example.com {", "http://:"+port+" {",
 		"127.0.0.1:3010", app.policygate, "127.0.0.1:8080", app.upstream).Replace(site)
-	conf := "{\n\tadmin off\n\tauto_https off\n}\n" + site
+	conf := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n" + site
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

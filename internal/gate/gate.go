@@ -33,6 +33,10 @@ type Request struct {
 	Path string
 	// Authorization holds every value of the Authorization header.
 	Authorization []string
+	// StrictHosts refuses a host without its own table once the policy
+	// has any host table (authz.Input.StrictHosts): proxy mode, where the
+	// client picks the Host but not the service.
+	StrictHosts bool
 }
 
 // Kind classifies an outcome; each face maps it to its protocol.
@@ -151,7 +155,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	if authErr == nil {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
-	in := authz.Input{Method: req.Method, Host: host, Path: path}
+	in := authz.Input{Method: req.Method, Host: host, Path: path, StrictHosts: req.StrictHosts}
 	if authErr == nil {
 		in.Claims, in.Scopes = claims.Payload, claims.Scopes
 		in.Issuer, _ = claims.Payload["iss"].(string) // verified against the configured issuer

@@ -151,3 +151,16 @@ func TestRefuseCounts(t *testing.T) {
 		t.Errorf("Refuse() = %v, observed %q", out.Kind, obs.seen)
 	}
 }
+
+// TestClampKeepsPolicyReasons: every reason of the shipped policy is a
+// metric label of its own.
+func TestClampKeepsPolicyReasons(t *testing.T) {
+	for _, r := range authz.Reasons() {
+		if got := gate.ClampReason(r); got != r {
+			t.Errorf("ClampReason(%q) = %q", r, got)
+		}
+	}
+	if got := gate.ClampReason("made_up"); got != gate.ReasonOther {
+		t.Errorf(`ClampReason("made_up") = %q, want other`, got)
+	}
+}
