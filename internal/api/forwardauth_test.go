@@ -93,6 +93,8 @@ func TestForwardAuth(t *testing.T) {
 		{name: "forwarded_malformed", call: authzCall{header: fwd("GET", "/api/private", "Authorization", "Basic eA==")}, wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
 		{name: "forwarded_missing_scope", call: authzCall{header: fwd("GET", "/api/private-scoped", auth(plain)...)}, wantStatus: 403, wantError: "insufficient_scope", wantChal: `scope="read:messages"`},
 		{name: "forwarded_no_route", call: authzCall{header: fwd("GET", "/nothing/here", auth(scoped)...)}, wantStatus: 403, wantError: "access_denied"},
+		{name: "forwarded_head_uses_get_rules", call: authzCall{header: fwd("HEAD", "/api/private-scoped", auth(scoped)...)}, wantStatus: 200, wantSub: "alice"},
+		{name: "forwarded_head_needs_get_scope", call: authzCall{header: fwd("HEAD", "/api/private-scoped", auth(plain)...)}, wantStatus: 403, wantError: "insufficient_scope", wantChal: `scope="read:messages"`},
 		{name: "forwarded_wrong_method", call: authzCall{header: fwd("DELETE", "/api/private", auth(scoped)...)}, wantStatus: 403, wantError: "access_denied"},
 		{name: "forwarded_lower_case_method", call: authzCall{header: fwd("get", "/api/public")}, wantStatus: 403, wantError: "invalid_request"},
 		{name: "forwarded_missing_uri", call: authzCall{header: http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Host": {"a"}}}, wantStatus: 403, wantError: "invalid_request"},
