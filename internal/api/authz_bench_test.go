@@ -4,26 +4,45 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
 // BenchmarkForwardAuth is one /authz call as nginx makes it, with a
-// replayed token, through the same stack as BenchmarkPrivateScoped (which
-// it is compared with: docs/forward-auth.md).
+// replayed token, beside GET /api/private-scoped on the same stack (what
+// BenchmarkPrivateScoped measures), with the token cache off (every call
+// checks the signature) and on (the server's default).
 func BenchmarkForwardAuth(b *testing.B) {
-	s := newStack(b)
-	tok := s.provider.Token(b, map[string]any{"scope": "read:messages"})
-	req := httptest.NewRequest("GET", "/authz", nil)
-	req.RemoteAddr = "127.0.0.1:40000"
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("X-Original-Method", "GET")
-	req.Header.Set("X-Original-Uri", "/api/private-scoped?page=2")
-	req.Header.Set("X-Original-Host", "api.example.com")
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		s.handler.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	for _, bc := range []struct {
+		name      string
+		cacheSize int
+	}{{"token_cache_off", 0}, {"token_cache_on", authn.DefaultCacheSize}} {
+		p := authntest.NewProvider(b)
+		s, _ := buildStack(b, p, authn.KeySetConfig{JWKSURL: p.JWKSURL()}, bc.cacheSize, nil)
+		auth := "Bearer " + p.Token(b, map[string]any{"scope": "read:messages"})
+		fa := httptest.NewRequest("GET", "/authz", nil)
+		fa.RemoteAddr = "127.0.0.1:40000"
+		fa.Header.Set("Authorization", auth)
+		fa.Header.Set("X-Original-Method", "GET")
+		fa.Header.Set("X-Original-Uri", "/api/private-scoped?page=2")
+		fa.Header.Set("X-Original-Host", "api.example.com")
+		ps := httptest.NewRequest("GET", "/api/private-scoped", nil)
+		ps.Header.Set("Authorization", auth)
+		for _, req := range []struct {
+			name string
+			r    *http.Request
+		}{{"authz", fa}, {"private_scoped", ps}} {
+			b.Run(bc.name+"/"+req.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					s.handler.ServeHTTP(rec, req.r)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+					}
+				}
+			})
 		}
 	}
 }

@@ -78,6 +78,7 @@ func facesGate(t testing.TB, p *authntest.Provider, policyDir string, reg *prome
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+		CacheSize: authn.DefaultCacheSize, // as the server runs
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/policygate/policygate/internal/denial"
@@ -54,6 +55,7 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 			setIdentity(pr.Out.Header, out, o.StripToken)
 		},
 		Transport:     transport,
+		BufferPool:    copyBuffers{},
 		FlushInterval: -1, // server-sent events reach the client as they are written
 		ErrorLog:      slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -155,3 +157,12 @@ func isIdentityName(name string) bool {
 	}
 	return len(name) > len(prefix) && eq(name, prefix) || len(name) == len(decision) && eq(name, decision)
 }
+
+// copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it
+// would otherwise allocate for every request.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
