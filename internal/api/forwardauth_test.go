@@ -220,3 +220,19 @@ func TestForwardAuthHostTables(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardAuthNoCORS: /authz answers proxies, never browsers, so CORS
+// never applies there, even when configured.
+func TestForwardAuthNoCORS(t *testing.T) {
+	s := newStack(t)
+	h := api.NewServer(api.Options{Gate: s.gate, Realm: "test", CORSOrigins: []string{"https://app.example.com"}})
+	for _, call := range []authzCall{
+		{method: "OPTIONS", target: "/authz/api/public", header: http.Header{"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {"GET"}}},
+		{header: with(fwd("GET", "/api/public"), "Origin", "https://app.example.com")},
+	} {
+		rec := call.do(t, h)
+		if v := rec.Header().Get("Access-Control-Allow-Origin"); v != "" || rec.Code == http.StatusNoContent {
+			t.Errorf("%s %s: %d, Access-Control-Allow-Origin %q; want no CORS", call.method, call.target, rec.Code, v)
+		}
+	}
+}

@@ -50,9 +50,9 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(o.Upstream)
 			pr.Out.Host = pr.In.Host // the host the decision used
-			pr.SetXForwarded()
 			out, _ := pr.In.Context().Value(outcomeKey{}).(*gate.Outcome)
 			setIdentity(pr.Out.Header, out, o.StripToken)
+			pr.SetXForwarded()
 		},
 		Transport:     transport,
 		BufferPool:    copyBuffers{},
@@ -121,6 +121,12 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 		if isIdentityName(name) {
 			delete(h, name)
 		}
+	}
+	// A forward-auth proxy or gate behind the upstream must not read
+	// another request than the one decided here (X-Forwarded-Host is set
+	// again by SetXForwarded).
+	for _, name := range requestInfoHeaders {
+		delete(h, name)
 	}
 	if stripToken {
 		delete(h, "Authorization")

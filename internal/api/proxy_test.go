@@ -122,6 +122,7 @@ func TestProxyAllowAndDeny(t *testing.T) {
 		{name: "spoofed_identity_anonymous", path: "/api/public", header: spoof, wantStatus: 200},
 		{name: "spoofed_identity_with_token", path: "/api/private-scoped", header: with(auth(scoped).Clone(), "X-Auth-Subject", "root", "X_Auth_Subject", "root"), wantStatus: 200, wantSub: "auth0|alice"},
 		{name: "connection_names_identity", path: "/api/private-scoped", header: with(auth(scoped).Clone(), "Connection", "X-Auth-Subject, X-Decision-Id, X-Auth-Scopes"), wantStatus: 200, wantSub: "auth0|alice"},
+		{name: "forwarded_family_not_passed", path: "/api/public", header: http.Header{"X-Forwarded-Uri": {"/admin"}, "X-Original-Uri": {"/admin"}, "X-Original-Url": {"http://x/admin"}, "X-Forwarded-Method": {"DELETE"}}, wantStatus: 200},
 		{name: "admin_not_on_proxy_listener", path: "/metrics", wantStatus: 403, wantError: "access_denied"},
 		{name: "authz_not_on_proxy_listener", path: "/authz", header: http.Header{"X-Forwarded-Uri": {"/api/public"}}, wantStatus: 403, wantError: "access_denied"},
 		{name: "dev_token_absent", path: "/dev/token", wantStatus: 403, wantError: "access_denied"},
@@ -166,6 +167,11 @@ func TestProxyAllowAndDeny(t *testing.T) {
 			}
 			if up.host != strings.TrimPrefix(env.proxy.URL, "http://") || up.header.Get("X-Forwarded-For") != "127.0.0.1" || up.header.Get("X-Forwarded-Host") == "" {
 				t.Errorf("upstream Host %q, X-Forwarded-For %q, X-Forwarded-Host %q", up.host, up.header.Get("X-Forwarded-For"), up.header.Get("X-Forwarded-Host"))
+			}
+			for _, h := range []string{"X-Forwarded-Uri", "X-Forwarded-Method", "X-Original-Uri", "X-Original-Url", "X-Original-Method"} {
+				if v := up.header.Get(h); v != "" {
+					t.Errorf("upstream saw client %s: %q", h, v)
+				}
 			}
 			if tt.header.Get("Authorization") != "" && up.header.Get("Authorization") != tt.header.Get("Authorization") {
 				t.Errorf("upstream Authorization = %q, want the client's", up.header.Get("Authorization"))
