@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
 
@@ -35,9 +36,15 @@ func verifySignature(pub any, alg jwa.SignatureAlgorithm, signingInput, sigPart 
 	if !ok {
 		return false
 	}
-	d := h.New()
-	d.Write([]byte(signingInput))
-	digest := d.Sum(nil)
+	var digest []byte
+	if h == crypto.SHA256 { // the common case, without a hash.Hash on the heap
+		sum := sha256.Sum256([]byte(signingInput))
+		digest = sum[:]
+	} else {
+		d := h.New()
+		d.Write([]byte(signingInput))
+		digest = d.Sum(nil)
+	}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		switch name[:2] {

@@ -1,14 +1,12 @@
 package authn
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,10 +147,10 @@ func newTrustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 // joseHeader holds the header fields we look at. jku, x5u, jwk and x5c are
 // deliberately not read: keys come only from the configured key set.
 type joseHeader struct {
-	Alg  string          `json:"alg"`
-	KID  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
+	Alg, KID string
+	// Crit and B64 are set when the header has the member, whatever its
+	// value: neither extension is implemented here.
+	Crit, B64 bool
 }
 
 // Verify checks the token's form, algorithm, signature and registered claims
@@ -180,10 +178,10 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(header.Crit) > 0 {
+	if header.Crit {
 		return nil, invalid(`token header has "crit" extensions this server does not understand`)
 	}
-	if len(header.B64) > 0 {
+	if header.B64 {
 		// RFC 7797: whatever its value, the signature would be checked
 		// over another input than the one jwx or the issuer may assume.
 		return nil, invalid(`token header has "b64": unencoded payloads are not accepted`)
@@ -225,10 +223,11 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		}
 		return nil, invalid("signature is invalid")
 	}
-	if err := v.validate(claims, iss); err != nil {
+	notBefore, err := v.validate(claims, iss)
+	if err != nil {
 		return nil, err
 	}
-	v.remember(ck, claims, iss.keys, signer)
+	v.remember(ck, claims, notBefore, iss.keys, signer)
 	return claims, nil
 }
 
@@ -240,11 +239,20 @@ func decodeHeader(part string) (*joseHeader, error) {
 	if err != nil {
 		return nil, invalid("token header is not base64url")
 	}
-	var h joseHeader
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&h); err != nil || dec.More() {
+	m, ok := decodeJSONObject(b)
+	if !ok {
 		return nil, invalid("token header is not a JSON object")
 	}
+	var h joseHeader
+	alg, algOK := m["alg"].(string)
+	kid, kidOK := m["kid"].(string)
+	_, hasKID := m["kid"]
+	if _, has := m["alg"]; has && !algOK || hasKID && !kidOK {
+		return nil, invalid(`token header is not a JSON object of the expected form ("alg" and "kid" are strings)`)
+	}
+	h.Alg, h.KID = alg, kid
+	_, h.Crit = m["crit"]
+	_, h.B64 = m["b64"]
 	if h.Alg == "" {
 		return nil, invalid(`token header has no "alg"`)
 	}
