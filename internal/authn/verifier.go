@@ -182,8 +182,9 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		return nil, invalid(`token header has "crit" extensions this server does not understand`)
 	}
 	if header.B64 {
-		// RFC 7797: whatever its value, the signature would be checked
-		// over another input than the one jwx or the issuer may assume.
+		// RFC 7797: honouring b64=false would change what was signed,
+		// and a header member that changes the meaning of the signature
+		// but is not understood must not be ignored.
 		return nil, invalid(`token header has "b64": unencoded payloads are not accepted`)
 	}
 	if !v.algorithms[header.Alg] {
