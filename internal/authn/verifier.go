@@ -21,20 +21,6 @@ const MaxTokenBytes = 16 << 10
 // maxHeaderBytes bounds the decoded JOSE header.
 const maxHeaderBytes = 2 << 10
 
-// supportedAlgorithms are the asymmetric JWS algorithms a JWKS can serve.
-// HMAC and "none" are absent on purpose: they can never be configured.
-var supportedAlgorithms = map[string]jwa.SignatureAlgorithm{
-	"RS256": jwa.RS256(), "RS384": jwa.RS384(), "RS512": jwa.RS512(),
-	"PS256": jwa.PS256(), "PS384": jwa.PS384(), "PS512": jwa.PS512(),
-	"ES256": jwa.ES256(), "ES384": jwa.ES384(), "ES512": jwa.ES512(),
-	"EdDSA": jwa.EdDSA(),
-}
-
-// SupportedAlgorithms lists the algorithm names AUTH_ALGORITHMS may contain.
-func SupportedAlgorithms() []string {
-	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-}
-
 // VerifierConfig is what a token must satisfy. Issuer, Audience and
 // Algorithms describe the one issuer of NewVerifier; NewMultiIssuerVerifier
 // takes its issuers apart and ignores them.
@@ -135,11 +121,11 @@ func newTrustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 	}
 	algs := make(map[string]jwa.SignatureAlgorithm, len(ic.Algorithms))
 	for _, name := range ic.Algorithms {
-		alg, ok := supportedAlgorithms[name]
+		a, ok := algorithmNamed(name)
 		if !ok {
 			return nil, fmt.Errorf("algorithm %q is not supported (use one of %s)", name, strings.Join(SupportedAlgorithms(), ", "))
 		}
-		algs[name] = alg
+		algs[name] = a.alg
 	}
 	return &trustedIssuer{name: ic.Issuer, audiences: slices.Clone(ic.Audiences), algorithms: algs, keys: ic.Keys}, nil
 }
