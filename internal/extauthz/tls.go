@@ -24,10 +24,14 @@ const reloadCheckInterval = time.Second
 // TODO(certreload): replace with the shared internal/certreload once it is
 // on main.
 func TLSConfig(certFile, keyFile, clientCAFile string, logger *slog.Logger) (*tls.Config, error) {
+	return tlsConfig(certFile, keyFile, clientCAFile, logger, reloadCheckInterval)
+}
+
+func tlsConfig(certFile, keyFile, clientCAFile string, logger *slog.Logger, every time.Duration) (*tls.Config, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &reloader{certFile: certFile, keyFile: keyFile, caFile: clientCAFile, logger: logger}
+	r := &reloader{certFile: certFile, keyFile: keyFile, caFile: clientCAFile, logger: logger, every: every}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
@@ -48,6 +52,7 @@ func TLSConfig(certFile, keyFile, clientCAFile string, logger *slog.Logger) (*tl
 type reloader struct {
 	certFile, keyFile, caFile string
 	logger                    *slog.Logger
+	every                     time.Duration
 
 	mu        sync.Mutex
 	cert      *tls.Certificate
@@ -61,7 +66,7 @@ type reloader struct {
 func (r *reloader) current() (*tls.Certificate, *x509.CertPool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if time.Since(r.lastCheck) >= reloadCheckInterval {
+	if time.Since(r.lastCheck) >= r.every {
 		r.lastCheck = time.Now()
 		if r.stampOf() != r.stamp {
 			if err := r.loadLocked(); err != nil {
