@@ -48,6 +48,8 @@ type Config struct {
 
 	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
 	CORSOrigins []string
+
+	GRPC grpcConfig // Envoy's gRPC face (grpc.go)
 }
 
 const (
@@ -205,6 +207,8 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 			c.ClockSkew = d
 		}
 	}
+
+	c.GRPC = loadGRPCConfig(env, dev, bad)
 
 	if dev {
 		// Dev mode is its own issuer; real provider settings do not apply.

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  "+grpcUsage+",")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fs.PrintDefaults()
 	}
@@ -169,7 +170,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// with the signal's (Shutdown waits for them, up to its deadline).
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
+	shutdownGRPC, err := startGRPC(cfg.GRPC, opts.Gate, cfg.Audience, readiness(opts.Readiness, &shuttingDown), logger, serveErr)
+	if err != nil {
+		return err
+	}
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev)
 	if issuer != nil {
@@ -187,7 +192,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	grpcDone := make(chan error, 1)
+	go func() { grpcDone <- shutdownGRPC(shutdownCtx) }() // with the HTTP listener
+	err = srv.Shutdown(shutdownCtx)
+	if grpcErr := <-grpcDone; err == nil && grpcErr != nil {
+		err = fmt.Errorf("grpc: %w", grpcErr)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
