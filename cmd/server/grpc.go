@@ -12,6 +12,7 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/extauthz"
 )
@@ -75,9 +76,15 @@ func startGRPC(cfg grpcConfig, g extauthz.Gate, realm string, ready func() error
 	}
 	var tc *tls.Config
 	if cfg.TLSCertFile != "" {
-		if tc, err = extauthz.TLSConfig(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, logger); err != nil {
+		opts := []certreload.Option{certreload.WithLogger(logger)}
+		if cfg.TLSClientCAFile != "" {
+			opts = append(opts, certreload.WithClientCA(cfg.TLSClientCAFile))
+		}
+		certs, err := certreload.New(cfg.TLSCertFile, cfg.TLSKeyFile, opts...)
+		if err != nil {
 			return nil, fmt.Errorf("GRPC_TLS_CERT_FILE: %w", err)
 		}
+		tc = certs.TLSConfig()
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/policygate/policygate/internal/denial"
-	"github.com/policygate/policygate/internal/gate"
 )
 
 // DecisionIDKey is the dynamic_metadata key carrying the decision id, as
@@ -91,9 +90,4 @@ func lower(name string) string {
 		return l
 	}
 	return strings.ToLower(name)
-}
-
-// refused is the outcome of a check refused before any decision.
-func refused(description string) gate.Outcome {
-	return gate.Outcome{Kind: gate.Refused, Description: description, Reason: "invalid_request"}
 }

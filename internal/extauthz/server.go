@@ -17,6 +17,9 @@ import (
 // Gate is the pipeline every check goes through (gate.Gate).
 type Gate interface {
 	Check(ctx context.Context, req gate.Request) gate.Outcome
+	// Refuse counts and returns the refusal of a check the face refuses
+	// before asking (gate.Gate.Refuse).
+	Refuse(reason, description string) gate.Outcome
 }
 
 // DefaultMaxDeadline caps how long a check waits when Envoy sends no
@@ -56,8 +59,8 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 	start := time.Now()
 	req, err := toRequest(cr)
 	var out gate.Outcome
-	if err != nil {
-		out = refused(err.Error())
+	if r, ok := asRefusal(err); ok {
+		out = s.gate.Refuse(r.reason, r.description)
 	} else {
 		out = s.decide(ctx, req)
 	}
@@ -102,11 +105,14 @@ func (s *Server) decide(ctx context.Context, req gate.Request) gate.Outcome {
 	}
 }
 
+// ReasonDeadline is the reason of a check that ran out of time.
+const ReasonDeadline = "deadline_exceeded"
+
 // deadlineExceeded answers a check that ran out of time like keys or
 // policy that are not ready: 503 temporarily_unavailable with Retry-After.
 // The request may be fine; the gate could not say so in time.
 func deadlineExceeded() gate.Outcome {
-	return gate.Outcome{Kind: gate.Unavailable, Description: "the authorization check did not finish in time", Reason: "deadline_exceeded"}
+	return gate.Outcome{Kind: gate.Unavailable, Description: "the authorization check did not finish in time", Reason: ReasonDeadline}
 }
 
 // respond maps an outcome to Envoy's answer. An allow whose identity
@@ -118,8 +124,10 @@ func (s *Server) respond(out gate.Outcome) (*authv3.CheckResponse, int) {
 		if err == nil {
 			return allow(set, remove, out.DecisionID), 200
 		}
+		// The gate's allow check (denial.CheckIdentity) normally refuses
+		// these first; this keeps the face closed without it.
 		s.logger.Error("allowed, but the identity cannot be sent; denied", "face", "grpc", "decision_id", out.DecisionID, "err", err)
-		out = gate.Outcome{Kind: gate.Forbidden, Description: "the identity cannot be passed to the upstream", Reason: "bad_identity", DecisionID: out.DecisionID}
+		out = gate.Outcome{Kind: gate.Refused, Description: "the identity cannot be sent as headers", Reason: gate.ReasonIdentityHeaders, DecisionID: out.DecisionID, Err: err}
 	}
 	r := s.render.Render(out)
 	return deny(r, out.DecisionID), r.Status

@@ -58,7 +58,8 @@ func newStack(t testing.TB, keysCfg authn.KeySetConfig) *stack {
 			t.Fatal("keys or policy not ready")
 		}
 	}
-	return &stack{provider: p, gate: gate.New(v, engine), render: denial.NewRenderer(realm, "")}
+	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
+	return &stack{provider: p, gate: g, render: denial.NewRenderer(realm, "")}
 }
 
 // serve starts a gRPC listener for cfg on 127.0.0.1 and returns its

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/extauthz"
 )
 
@@ -111,11 +112,15 @@ func TestTLS(t *testing.T) {
 		if mtls {
 			ca = caFile
 		}
-		tc, err := extauthz.TLSConfigEvery(certFile, keyFile, ca, nil, 0)
+		opts := []certreload.Option{certreload.WithCheckInterval(0)}
+		if ca != "" {
+			opts = append(opts, certreload.WithClientCA(ca))
+		}
+		certs, err := certreload.New(certFile, keyFile, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, TLS: tc})
+		_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, TLS: certs.TLSConfig()})
 		tests := []struct {
 			name   string
 			client *tls.Config
@@ -146,11 +151,11 @@ func TestTLS(t *testing.T) {
 	}
 
 	t.Run("reload_on_change", func(t *testing.T) {
-		tc, err := extauthz.TLSConfigEvery(certFile, keyFile, "", nil, 0)
+		certs, err := certreload.New(certFile, keyFile, certreload.WithCheckInterval(0))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, TLS: tc})
+		_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, TLS: certs.TLSConfig()})
 		served := func() string {
 			roots := x509.NewCertPool()
 			roots.AppendCertsFromPEM(serverCA.pem)
@@ -174,14 +179,6 @@ func TestTLS(t *testing.T) {
 		write(t, keyFile, []byte("not a key"))
 		if got := served(); got != "policygate-rotated" {
 			t.Fatalf("after a broken key file served %q, want the previous certificate kept", got)
-		}
-	})
-	t.Run("missing_files_stop_the_start", func(t *testing.T) {
-		if _, err := extauthz.TLSConfig(filepath.Join(dir, "nope.crt"), keyFile, "", nil); err == nil {
-			t.Fatal("TLSConfig() with a missing certificate: no error")
-		}
-		if _, err := extauthz.TLSConfig(certFile, keyFile, certFile+".missing", nil); err == nil {
-			t.Fatal("TLSConfig() with a missing client CA: no error")
 		}
 	})
 }
