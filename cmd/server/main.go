@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH_CONFIG,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
+		fmt.Fprintln(stderr, "  "+grpcUsage+",")
 		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE (environment, then ./.env;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fmt.Fprintln(stderr, facesUsage)
@@ -207,7 +208,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// with the signal's (Shutdown waits for them, up to its deadline).
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
+	shutdownGRPC, err := startGRPC(cfg.GRPC, opts.Gate, cfg.realm(), readiness(opts.Readiness, &shuttingDown), logger, serveErr)
+	if err != nil {
+		return err
+	}
 	go func() {
 		if tlsConfig != nil {
 			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
@@ -244,7 +249,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
+	grpcDone := make(chan error, 1)
+	go func() { grpcDone <- shutdownGRPC(shutdownCtx) }() // with the HTTP listener
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx), <-grpcDone); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
