@@ -4,6 +4,7 @@
 //	server            serve, configured by the environment and ./.env
 //	server --dev      serve with a local dev issuer, no configuration needed
 //	server token      mint a token from a running dev server
+//	server decide     evaluate the policy for one request, offline
 package main
 
 import (
@@ -34,9 +35,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	var exit *exitError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0) // asked for --help, and got it
+	case errors.As(err, &exit):
+		if exit.msg != "" {
+			fmt.Fprintln(os.Stderr, exit.msg)
+		}
+		os.Exit(exit.code)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -59,11 +66,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "decide" {
+		return runDecide(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "run with a local dev issuer on 127.0.0.1 (no configuration, no network)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
+		fmt.Fprintln(stderr, "       server decide [--token JWT | --claims FILE] [--host H] [--json] [--explain notes|full] METHOD PATH")
+		fmt.Fprintln(stderr, "       server decide --table FILE.csv|FILE.json   (server decide --help)")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
