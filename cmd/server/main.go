@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "       server decide --table FILE.csv|FILE.json   (server decide --help)")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
-		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, PUBLIC_URL,")
+		fmt.Fprintln(stderr, "  RESOURCE_DOCUMENTATION_URL, TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_*")
+		fmt.Fprintln(stderr, "  variables of OpenTelemetry (environment, then ./.env;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fs.PrintDefaults()
 	}
@@ -94,12 +96,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg, err := loadConfig(env, *dev)
-	if err != nil {
+	disc, discErr := loadDiscoveryConfig(env, cfg)
+	if err := errors.Join(err, discErr); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if cfg.Dev {
-		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE"} {
+		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "PUBLIC_URL"} {
 			if env(name) != "" {
 				logger.Warn("dev mode ignores this setting and uses its own issuer", "variable", name)
 			}
@@ -135,6 +138,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
+		disc.PublicURL = baseURL // its tokens name it too: a resource it accepts
+		issuer.WithResource(baseURL)
 	}
 
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Logger: logger})
@@ -165,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		ShuttingDown: &shuttingDown,
 		CORSOrigins:  cfg.CORSOrigins,
+		Resource:     protectedResource(cfg, disc, engine),
 	}
 	if issuer != nil {
 		opts.Extra = issuer.Routes()
@@ -181,14 +187,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// with the signal's (Shutdown waits for them, up to its deadline).
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev)
+	// The banner comes before the listening line, which tests (and
+	// people) take as the sign that everything is printed.
 	if issuer != nil {
 		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
 			return err
 		}
 	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev)
 
 	select {
 	case err := <-serveErr:

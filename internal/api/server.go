@@ -47,6 +47,9 @@ type Options struct {
 	ShuttingDown *atomic.Bool
 	// CORSOrigins may call the API from a browser (see cors.go).
 	CORSOrigins []string
+	// Resource, when set, is published at /.well-known/oauth-protected-resource
+	// and named by every challenge (see discovery.go).
+	Resource *ProtectedResource
 }
 
 type server struct {
@@ -64,7 +67,7 @@ func NewServer(o Options) http.Handler {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), render: denial.NewRenderer(o.Realm, "")}
+	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), render: denial.NewRenderer(o.Realm, o.Resource.MetadataURL())}
 
 	r := chi.NewRouter()
 	r.Use(s.observe, cors(o.CORSOrigins, r))
@@ -86,6 +89,7 @@ func NewServer(o Options) http.Handler {
 	})
 	r.Get("/readyz", readyz(o.Readiness, o.ShuttingDown))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
+	routeDiscovery(r, o.Resource)
 	for pattern, h := range o.Extra {
 		r.Handle(pattern, h)
 	}
