@@ -97,7 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg, err := loadConfig(env, *dev)
 	disc, discErr := loadDiscoveryConfig(env, cfg)
-	if err := errors.Join(err, discErr); err != nil {
+	traceCfg, traceErr := loadTracingConfig(getenv, env)
+	if err := errors.Join(err, discErr, traceErr); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
@@ -151,11 +152,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	tr, err := startTracing(ctx, getenv, traceCfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(ctx, tr, logger)
+	var verify gate.Verifier = verifier
+	var decide gate.Decider = engine
+	if tr != nil {
+		verify, decide = tr.Verifier(verifier), tr.Decider(engine)
+	}
+
 	reg.MustRegister(newPolicyCollector(engine))
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     gate.New(verifier, engine),
+		Gate:     gate.New(verify, decide),
 		Logger:   logger,
 		Registry: reg,
 		Realm:    cfg.Audience,
@@ -176,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		opts.Extra = issuer.Routes()
 	}
 	srv := &http.Server{
-		Handler:           api.NewServer(opts),
+		Handler:           tracedHandler(tr, api.NewServer(opts)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
