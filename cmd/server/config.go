@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +33,10 @@ type Config struct {
 	LogLevel   slog.Level
 	Dev        bool
 
+	// Issuers are AUTH_CONFIG's issuers, or the one of Issuer, Audience
+	// (AUTH_AUDIENCE as given, comma-separated) and JWKSURL.
+	Issuers []issuerConfig
+
 	// OPAConfig is OPA_CONFIG's content, ${VAR}s expanded (fleet mode:
 	// bundles from a server instead of PolicyDir).
 	OPAConfig []byte
@@ -48,6 +52,8 @@ type Config struct {
 
 	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
 	CORSOrigins []string
+
+	opsConfig
 }
 
 const (
@@ -158,6 +164,10 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		c.CORSOrigins = []string{devCORSOrigin}
 	}
 
+	var opsErrs []error
+	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	errs = append(errs, opsErrs...)
+
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -210,6 +220,10 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		// Dev mode is its own issuer; real provider settings do not apply.
 		return c, errors.Join(errs...)
 	}
+	if path := env("AUTH_CONFIG"); path != "" {
+		c.Issuers = loadAuthConfig(path, c.Algorithms, env, bad)
+		return c, errors.Join(errs...)
+	}
 
 	issuer, audience, jwksURL := env("AUTH_ISSUER"), env("AUTH_AUDIENCE"), env("AUTH_JWKS_URL")
 	if domain := env("AUTH0_DOMAIN"); domain != "" {
@@ -250,6 +264,7 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		}
 	}
 	c.Issuer, c.Audience, c.JWKSURL = issuer, audience, jwksURL
+	c.Issuers = envIssuer(c, bad)
 	return c, errors.Join(errs...)
 }
 
@@ -267,51 +282,12 @@ func auth0Domain(v string) (string, error) {
 	return d, nil
 }
 
-// withDotEnv returns a getenv that prefers the real environment and falls
-// back to the KEY=VALUE lines of path (if it exists). The process
-// environment is never modified.
-func withDotEnv(getenv func(string) string, path string) (func(string) string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return getenv, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	values := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		key, value, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
-			value = value[1 : len(value)-1]
-		}
-		values[key] = value
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return values[name]
-	}, nil
-}
-
 // readOPAConfig reads an OPA configuration file (YAML or JSON) and expands
-// its ${VAR}s from getenv, as `opa run` does (the SDK does not). A variable
-// that is not set is an error, not an empty string: a missing bundle
-// credential should stop the server, not make every download fail.
+// its ${VAR}s from getenv, as `opa run` does (the SDK does not): only the
+// braced form, so $VAR and $$ stay as written and a "$" in a credential
+// survives. A variable that is not set is an error, not an empty string: a
+// missing bundle credential should stop the server, not make every
+// download fail.
 func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -321,7 +297,8 @@ func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxOPAConfigBytes)
 	}
 	var unset []string
-	expanded := os.Expand(string(raw), func(name string) string {
+	expanded := bracedVarRE.ReplaceAllStringFunc(string(raw), func(ref string) string {
+		name := ref[2 : len(ref)-1]
 		v := getenv(name)
 		if v == "" && !slices.Contains(unset, name) {
 			unset = append(unset, name)
@@ -340,6 +317,10 @@ func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 	}
 	return []byte(expanded), nil
 }
+
+// bracedVarRE matches ${NAME}, the one form of variable that OPA's own
+// configuration loader expands.
+var bracedVarRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // policyTestDirs is the folder beside a policy folder holding its tests
 // (policies -> policies_test), if it exists. It is an error when neither

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/util"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authz"
@@ -81,26 +83,27 @@ func newDecider(ctx context.Context, env func(string) string, bundleFile string,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	d := &decider{cancel: cancel, issuer: cfg.Issuer, realm: cfg.Audience}
+	d := &decider{cancel: cancel, issuer: strings.Join(cfg.issuerNames(), ", "), realm: cfg.realm()}
 	if d.engine, d.source, err = startDecidePolicy(ctx, cfg, bundleFile); err != nil {
 		cancel()
 		return nil, err
 	}
 	if withToken {
-		keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer})
-		go keys.Run(ctx)
-		select {
-		case <-keys.Ready():
-		case <-time.After(keyFetchTimeout):
-			d.stop(ctx)
-			return nil, badInput("fetch the signing keys of %s: %v", cfg.Issuer, keys.LastError())
-		}
-		if d.verifier, err = authn.NewVerifier(keys, authn.VerifierConfig{
-			Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew, CacheSize: -1,
-		}); err != nil {
+		a, err := startAuth(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		if err != nil {
 			d.stop(ctx)
 			return nil, badInput("%v", err)
 		}
+		deadline := time.After(keyFetchTimeout)
+		for i, keys := range a.keys {
+			select {
+			case <-keys.Ready():
+			case <-deadline:
+				d.stop(ctx)
+				return nil, badInput("fetch the signing keys of %s: %v", a.issuers[i].Issuer, keys.LastError())
+			}
+		}
+		d.verifier = a.verifier
 	}
 	return d, nil
 }

@@ -66,13 +66,14 @@ func checkPublicURL(v string) error {
 	return nil
 }
 
-// configAudiences lists the configured audiences (AUTH_AUDIENCE, one or a
-// comma-separated list).
+// configAudiences lists every issuer's audiences, the realm first.
 func configAudiences(cfg Config) []string {
 	var out []string
-	for _, a := range strings.Split(cfg.Audience, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
+	for _, ic := range cfg.Issuers {
+		for _, a := range ic.Audiences {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
 		}
 	}
 	return out
@@ -85,7 +86,7 @@ func protectedResource(cfg Config, d discoveryConfig, engine *authz.Engine) *api
 	p := &api.ProtectedResource{
 		PublicURL:            d.PublicURL,
 		Identifiers:          audiences,
-		AuthorizationServers: []string{cfg.Issuer},
+		AuthorizationServers: cfg.issuerNames(),
 		Scopes:               engine.Scopes,
 		ErrNotReady:          authz.ErrNotReady,
 		Documentation:        d.Documentation,

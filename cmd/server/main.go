@@ -4,11 +4,13 @@
 //	server            serve, configured by the environment and ./.env
 //	server --dev      serve with a local dev issuer, no configuration needed
 //	server token      mint a token from a running dev server
+//	server version    print the version (also --version)
 //	server decide     evaluate the policy for one request, offline
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,15 +28,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/policygate/policygate/internal/api"
-	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/devissuer"
 	"github.com/policygate/policygate/internal/gate"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx := onSignals(os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
 	var exit *exitError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -49,6 +50,27 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// onSignals returns a context that ends at the first SIGINT or SIGTERM:
+// run then drains (not ready for SHUTDOWN_DELAY, then a graceful
+// shutdown). A second signal exits at once, for an operator who does not
+// want to wait.
+func onSignals(stderr io.Writer) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		s := <-sigs
+		fmt.Fprintf(stderr, "policygate: second %s during shutdown: exiting now\n", s)
+		os.Exit(exitSecondSignal)
+	}()
+	return ctx
+}
+
+// exitSecondSignal is the exit status after a second signal.
+const exitSecondSignal = 2
 
 // Timeouts of the HTTP server and of start-up.
 const (
@@ -69,18 +91,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "decide" {
 		return runDecide(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "version" {
+		return printVersion(stdout)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "run with a local dev issuer on 127.0.0.1 (no configuration, no network)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A]")
+		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A] | server version")
 		fmt.Fprintln(stderr, "       server decide [--token JWT | --claims FILE] [--host H] [--json] [--explain notes|full] METHOD PATH")
 		fmt.Fprintln(stderr, "       server decide --table FILE.csv|FILE.json   (server decide --help)")
-		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE,")
+		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH_CONFIG,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
-		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, PUBLIC_URL,")
-		fmt.Fprintln(stderr, "  RESOURCE_DOCUMENTATION_URL, TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_*")
-		fmt.Fprintln(stderr, "  variables of OpenTelemetry (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
+		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE, PUBLIC_URL, RESOURCE_DOCUMENTATION_URL,")
+		fmt.Fprintln(stderr, "  TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and OpenTelemetry's other OTEL_* variables")
+		fmt.Fprintln(stderr, "  (environment, then ./.env; OTEL_* from the environment only;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fs.PrintDefaults()
 	}
@@ -89,6 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if *showVersion {
+		return printVersion(stdout)
 	}
 
 	env, err := withDotEnv(getenv, ".env")
@@ -101,9 +131,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := errors.Join(err, discErr, traceErr); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if cfg.Dev {
-		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "PUBLIC_URL"} {
+		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH_CONFIG", "PUBLIC_URL"} {
 			if env(name) != "" {
 				logger.Warn("dev mode ignores this setting and uses its own issuer", "variable", name)
 			}
@@ -116,7 +146,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// A policy folder must compile (and pass its tests, when required)
 	// before anything listens.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := readBuildInfo()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge(build))
 	engine, err := startPolicy(ctx, cfg, logger, stdout, reg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -132,6 +163,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer ln.Close()
 	baseURL := "http://" + ln.Addr().String()
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		certs, err := certreload.New(cfg.TLSCertFile, cfg.TLSKeyFile, certreload.WithLogger(logger))
+		if err != nil {
+			return fmt.Errorf("TLS_CERT_FILE: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+		baseURL = "https://" + ln.Addr().String()
+	}
 
 	var issuer *devissuer.Issuer
 	if cfg.Dev {
@@ -139,15 +179,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
+		cfg.Issuers = []issuerConfig{{Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Algorithms: cfg.Algorithms, JWKSURL: cfg.JWKSURL}}
 		disc.PublicURL = baseURL // its tokens name it too: a resource it accepts
 		issuer.WithResource(baseURL)
 	}
 
-	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Logger: logger})
-	go keys.Run(ctx)
-	verifier, err := authn.NewVerifier(keys, authn.VerifierConfig{
-		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew,
-	})
+	auth, err := startAuth(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -157,10 +194,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopTracing(ctx, tr, logger)
-	var verify gate.Verifier = verifier
+	var verify gate.Verifier = auth.verifier
 	var decide gate.Decider = engine
 	if tr != nil {
-		verify, decide = tr.Verifier(verifier), tr.Decider(engine)
+		verify, decide = tr.Verifier(auth.verifier), tr.Decider(engine)
 	}
 
 	reg.MustRegister(newPolicyCollector(engine))
@@ -170,15 +207,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Gate:     gate.New(verify, decide),
 		Logger:   logger,
 		Registry: reg,
-		Realm:    cfg.Audience,
+		Realm:    cfg.realm(),
 		Readiness: []api.ReadinessCheck{
 			{Name: "policy", Check: policyReady, Details: policyDetails},
-			{Name: "keys", Check: readyCheck(keys.Ready(), func() error {
-				if err := keys.LastError(); err != nil {
-					return fmt.Errorf("signing keys not fetched yet: %w", err)
-				}
-				return errors.New("signing keys not fetched yet")
-			})},
+			auth.readiness(),
 		},
 		ShuttingDown: &shuttingDown,
 		CORSOrigins:  cfg.CORSOrigins,
@@ -194,6 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         tlsConfig,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// Requests in flight at shutdown finish: their context does not end
 		// with the signal's (Shutdown waits for them, up to its deadline).
@@ -207,8 +240,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience, "dev", cfg.Dev)
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "issuers", cfg.issuerNames(), "realm", cfg.realm(), "dev", cfg.Dev,
+		"tls", tlsConfig != nil, "version", build.Version)
 
 	select {
 	case err := <-serveErr:
@@ -216,6 +256,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	shuttingDown.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		// Load balancers see /readyz fail and stop sending; requests that
+		// still arrive are served meanwhile.
+		logger.Info("not ready; serving on until SHUTDOWN_DELAY has passed", "delay", cfg.ShutdownDelay.String())
+		select {
+		case <-time.After(cfg.ShutdownDelay):
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
@@ -223,16 +273,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// readyCheck is nil once ready is closed, else notReady().
-func readyCheck(ready <-chan struct{}, notReady func() error) func() error {
-	return func() error {
-		select {
-		case <-ready:
-			return nil
-		default:
-			return notReady()
-		}
-	}
 }

@@ -15,7 +15,7 @@ import (
 // default token cache.
 func newVerifier(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) (*authn.Verifier, *authn.KeySet) {
 	t.Helper()
-	return newVerifierCache(t, p, cfg, 0)
+	return newVerifierCache(t, p, cfg, authn.DefaultCacheSize)
 }
 
 // cacheModes run a test with the token cache off and on: caches must not
@@ -23,7 +23,7 @@ func newVerifier(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) (*
 var cacheModes = []struct {
 	name string
 	size int
-}{{"cache_off", -1}, {"cache_on", 0}}
+}{{"cache_off", 0}, {"cache_on", authn.DefaultCacheSize}}
 
 // newVerifierCache is newVerifier with VerifierConfig.CacheSize set.
 func newVerifierCache(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig, cacheSize int) (*authn.Verifier, *authn.KeySet) {

@@ -4,14 +4,15 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"slices"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// DefaultCacheSize is how many verified tokens a Verifier remembers when
-// VerifierConfig.CacheSize is 0: enough for every client of a busy API to
-// reuse its token. An entry for a typical access token (8 claims) holds
-// about 1 KiB of heap, so a full default cache about 10 MiB.
+// DefaultCacheSize is the token cache size the server configures: enough for
+// every client of a busy API to reuse its token. An entry for a typical
+// access token (8 claims) holds about 1 KiB of heap, so a full cache about
+// 10 MiB. VerifierConfig.CacheSize 0 means no cache.
 const DefaultCacheSize = 10_000
 
 // tokenCache remembers tokens that verified, so that a client replaying its
@@ -20,61 +21,40 @@ const DefaultCacheSize = 10_000
 // the full verification runs and gives its own answer and description.
 // Failures are never cached.
 //
-// Entries are keyed by the SHA-256 of the token: a collision would hand one
+// Entries are keyed by the SHA-256 of the token and the container compares
+// whole keys (a map, not a hash-indexed sketch): a collision would hand one
 // token's claims to another, so the key must be collision-resistant, not
 // merely hard to guess. Storing the digest rather than the token also keeps
-// the raw credential out of the cache.
-//
-// Each shard keeps two generations (maps): lookups that hit the older one
-// move the entry to the current one, and when the current one fills up it
-// becomes the older one and the previous older one is dropped. That is an
-// approximate LRU with O(1) work and no per-entry list, bounded at
-// 2 x shards x generation entries.
+// the raw credential out of the cache. The container is a plain LRU: every
+// sequence of distinct tokens that fits is served from it.
 type tokenCache struct {
-	shards []cacheShard
-	gen    int // entries per generation per shard
+	lru *lru.Cache[cacheKey, *cacheEntry]
 }
 
 type cacheKey [sha256.Size]byte
 
 type cacheEntry struct {
 	claims *Claims
-	// key verified the signature; the entry is used only while the key set
-	// still holds it under the same kid.
-	key *verificationKey
+	// keys and key verified the signature; the entry is used only while
+	// that key set still holds the key under the same kid.
+	keys *KeySet
+	key  *verificationKey
 	// until is exp plus skew; notBefore is the later of nbf and iat minus
 	// skew (zero when neither is set). The same bounds the claim checks use.
 	until, notBefore time.Time
 }
 
-type cacheShard struct {
-	mu       sync.Mutex
-	cur, old map[cacheKey]*cacheEntry
-}
-
-// newTokenCache returns a cache for size tokens, nil when size is negative
-// (off); 0 means DefaultCacheSize.
+// newTokenCache returns a cache for size tokens, nil when size is 0 or
+// negative (off).
 func newTokenCache(size int) *tokenCache {
-	switch {
-	case size < 0:
+	if size <= 0 {
 		return nil
-	case size == 0:
-		size = DefaultCacheSize
 	}
-	shards := 1
-	if size >= 1024 {
-		shards = 16 // fewer lock collisions; each shard still holds 32+ entries
+	c, err := lru.New[cacheKey, *cacheEntry](size)
+	if err != nil { // only for size <= 0
+		return nil
 	}
-	gen := max(size/(2*shards), 1)
-	c := &tokenCache{shards: make([]cacheShard, shards), gen: gen}
-	for i := range c.shards {
-		c.shards[i].cur = make(map[cacheKey]*cacheEntry)
-	}
-	return c
-}
-
-func (c *tokenCache) shard(k *cacheKey) *cacheShard {
-	return &c.shards[int(k[0])%len(c.shards)]
+	return &tokenCache{lru: c}
 }
 
 // cachedClaims returns the cache key of raw and, when a still-valid entry
@@ -84,12 +64,12 @@ func (v *Verifier) cachedClaims(raw string) (cacheKey, *Claims) {
 		return cacheKey{}, nil
 	}
 	k := cacheKey(sha256.Sum256([]byte(raw)))
-	e := v.cache.get(&k)
-	if e == nil {
+	e, ok := v.cache.lru.Get(k)
+	if !ok {
 		return k, nil
 	}
 	now := v.now()
-	if !now.Before(e.until) || now.Before(e.notBefore) || !v.keys.holds(e.key) {
+	if !now.Before(e.until) || now.Before(e.notBefore) || !e.keys.holds(e.key) {
 		// Fall through to the full check, which refuses with its own
 		// description or, after a key set refresh, verifies again.
 		return k, nil
@@ -97,13 +77,14 @@ func (v *Verifier) cachedClaims(raw string) (cacheKey, *Claims) {
 	return k, e.claims
 }
 
-// remember caches claims that verified with key. The claims must not be
-// modified afterwards: they are shared by every request with this token.
-func (v *Verifier) remember(k cacheKey, claims *Claims, key *verificationKey) {
+// remember caches claims that verified with key from keys. The claims must
+// not be modified afterwards: they are shared by every request with this
+// token.
+func (v *Verifier) remember(k cacheKey, claims *Claims, keys *KeySet, key *verificationKey) {
 	if v.cache == nil || key == nil {
 		return
 	}
-	e := &cacheEntry{claims: claims, key: key, until: claims.ExpiresAt.Add(v.skew)}
+	e := &cacheEntry{claims: claims, keys: keys, key: key, until: claims.ExpiresAt.Add(v.skew)}
 	for _, name := range []string{"nbf", "iat"} {
 		if t, ok, err := numericDate(claims.Payload, name); err == nil && ok && t.After(e.notBefore) {
 			e.notBefore = t
@@ -112,51 +93,11 @@ func (v *Verifier) remember(k cacheKey, claims *Claims, key *verificationKey) {
 	if !e.notBefore.IsZero() {
 		e.notBefore = e.notBefore.Add(-v.skew)
 	}
-	v.cache.put(&k, e)
-}
-
-func (c *tokenCache) get(k *cacheKey) *cacheEntry {
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.cur[*k]; ok {
-		return e
-	}
-	e, ok := s.old[*k]
-	if !ok {
-		return nil
-	}
-	delete(s.old, *k)
-	s.addLocked(k, e, c.gen)
-	return e
-}
-
-func (c *tokenCache) put(k *cacheKey, e *cacheEntry) {
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.old, *k)
-	s.addLocked(k, e, c.gen)
-}
-
-func (s *cacheShard) addLocked(k *cacheKey, e *cacheEntry, gen int) {
-	if _, ok := s.cur[*k]; !ok && len(s.cur) >= gen {
-		s.old, s.cur = s.cur, make(map[cacheKey]*cacheEntry, gen)
-	}
-	s.cur[*k] = e
+	v.cache.lru.Add(k, e)
 }
 
 // len counts the cached entries; for tests.
-func (c *tokenCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += len(s.cur) + len(s.old)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (c *tokenCache) len() int { return c.lru.Len() }
 
 // holds reports whether the current key set still has key: the same entry,
 // or (after a refresh, which rebuilds every entry) the same kid, alg and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,7 +64,7 @@ func awaitFetches(t *testing.T, keys *KeySet, before int64, n int64) {
 
 func TestCacheHitReturnsTheVerifiedClaims(t *testing.T) {
 	p := authntest.NewProvider(t)
-	v, _ := cachedVerifier(t, p, 0, nil)
+	v, _ := cachedVerifier(t, p, DefaultCacheSize, nil)
 	ctx := context.Background()
 	alice := Token(p.Token(t, map[string]any{"sub": "alice"}))
 	bob := Token(p.Token(t, map[string]any{"sub": "bob"}))
@@ -83,19 +85,23 @@ func TestCacheHitReturnsTheVerifiedClaims(t *testing.T) {
 }
 
 func TestCacheOffStoresNothing(t *testing.T) {
-	p := authntest.NewProvider(t)
-	v, _ := cachedVerifier(t, p, -1, nil)
-	tok := Token(p.Token(t, nil))
-	first, err := v.Verify(context.Background(), tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := v.Verify(context.Background(), tok)
-	if err != nil || again == first {
-		t.Errorf("Verify() again = %p, %v; want fresh claims with the cache off", again, err)
-	}
-	if v.cache != nil {
-		t.Errorf("cache = %v, want nil for CacheSize -1", v.cache)
+	for _, size := range []int{0, -1} {
+		t.Run(fmt.Sprintf("size_%d", size), func(t *testing.T) {
+			p := authntest.NewProvider(t)
+			v, _ := cachedVerifier(t, p, size, nil)
+			tok := Token(p.Token(t, nil))
+			first, err := v.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := v.Verify(context.Background(), tok)
+			if err != nil || again == first {
+				t.Errorf("Verify() again = %p, %v; want fresh claims with the cache off", again, err)
+			}
+			if v.cache != nil {
+				t.Errorf("cache = %v, want nil for CacheSize %d", v.cache, size)
+			}
+		})
 	}
 }
 
@@ -121,7 +127,7 @@ func TestCacheFollowsKeySet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := authntest.NewProvider(t)
 			p.SetMaxAge(0) // refresh every MinRefresh (10 ms)
-			v, keys := cachedVerifier(t, p, 0, nil)
+			v, keys := cachedVerifier(t, p, DefaultCacheSize, nil)
 			ctx := context.Background()
 			tok := Token(p.Token(t, nil))
 			if _, err := v.Verify(ctx, tok); err != nil {
@@ -140,7 +146,7 @@ func TestCacheFollowsKeySet(t *testing.T) {
 func TestCacheKeepsTokenWithoutKID(t *testing.T) {
 	p := authntest.NewProvider(t)
 	p.SetMaxAge(0)
-	v, keys := cachedVerifier(t, p, 0, nil)
+	v, keys := cachedVerifier(t, p, DefaultCacheSize, nil)
 	ctx := context.Background()
 	tok := Token(authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "RS256"}, p.Claims()))
 	first, err := v.Verify(ctx, tok)
@@ -180,8 +186,12 @@ func TestCacheRespectsLifetime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := authntest.NewProvider(t)
 			clk := newClock(start)
-			v, _ := cachedVerifier(t, p, 0, clk.now)
-			tok := Token(p.Token(t, tt.claims))
+			v, _ := cachedVerifier(t, p, DefaultCacheSize, clk.now)
+			// iat from the test's clock, not the (later, on a busy machine)
+			// moment of minting, unless the row sets it.
+			claims := map[string]any{"iat": start.Unix()}
+			maps.Copy(claims, tt.claims)
+			tok := Token(p.Token(t, claims))
 			ctx := context.Background()
 			if _, err := v.Verify(ctx, tok); err != nil {
 				t.Fatal(err)
@@ -192,7 +202,7 @@ func TestCacheRespectsLifetime(t *testing.T) {
 				t.Errorf("Verify(cached token) %s later = %v, want %v", tt.later, err, tt.wantErr)
 			}
 			// The uncached path agrees.
-			fresh, err2 := NewVerifier(v.keys, VerifierConfig{
+			fresh, err2 := NewVerifier(v.issuers[p.Issuer].keys, VerifierConfig{
 				Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
 				ClockSkew: skew, Now: clk.now, CacheSize: -1,
 			})
@@ -206,6 +216,9 @@ func TestCacheRespectsLifetime(t *testing.T) {
 	}
 }
 
+// testKey is a distinct cache key per i.
+func testKey(i int) cacheKey { return cacheKey{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)} }
+
 func TestCacheIsBounded(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -214,28 +227,19 @@ func TestCacheIsBounded(t *testing.T) {
 	}{
 		{"one", 1, 10},
 		{"small", 100, 1000},
-		{"sharded", 2048, 10_000},
-		{"default", 0, 3 * DefaultCacheSize},
+		{"default", DefaultCacheSize, 3 * DefaultCacheSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTokenCache(tt.size)
-			want := tt.size
-			switch tt.size {
-			case 0:
-				want = DefaultCacheSize
-			case 1:
-				want = 2 // one per generation
-			}
 			for i := range tt.inserts {
-				k := cacheKey{byte(i), byte(i >> 8), byte(i >> 16)}
-				c.put(&k, &cacheEntry{})
-				if n := c.len(); n > want {
-					t.Fatalf("after %d inserts the cache holds %d, want at most %d", i+1, n, want)
+				c.lru.Add(testKey(i), &cacheEntry{})
+				if n := c.len(); n > tt.size {
+					t.Fatalf("after %d inserts the cache holds %d, want at most %d", i+1, n, tt.size)
 				}
 			}
-			if n := c.len(); n < want/2 {
-				t.Errorf("cache holds %d after %d inserts, want at least %d", n, tt.inserts, want/2)
+			if n := c.len(); n != tt.size {
+				t.Errorf("cache holds %d after %d inserts, want %d (full)", n, tt.inserts, tt.size)
 			}
 		})
 	}
@@ -244,13 +248,95 @@ func TestCacheIsBounded(t *testing.T) {
 func TestCacheKeepsHotEntry(t *testing.T) {
 	c := newTokenCache(100)
 	hot := cacheKey{0xff}
-	c.put(&hot, &cacheEntry{})
+	c.lru.Add(hot, &cacheEntry{})
 	for i := range 1000 {
-		k := cacheKey{byte(i), byte(i >> 8), 1}
-		c.put(&k, &cacheEntry{})
-		if c.get(&hot) == nil {
+		c.lru.Add(testKey(i), &cacheEntry{})
+		if _, ok := c.lru.Get(hot); !ok {
 			t.Fatalf("hot entry evicted after %d other inserts", i+1)
 		}
+	}
+}
+
+// TestCacheHitRatio replays access sequences through the cache: a working
+// set that fits must be served from it once warm, whatever the order, so
+// that no client that could be remembered pays a signature check.
+func TestCacheHitRatio(t *testing.T) {
+	const size = 10_000
+	tests := []struct {
+		name    string
+		clients int     // distinct tokens
+		uniform bool    // uniform random order (else round robin)
+		minHits float64 // after one pass over the clients
+	}{
+		{"uniform_9000_of_10000", 9000, true, 1},
+		{"round_robin_9000_of_10000", 9000, false, 1},
+		{"uniform_exactly_full", size, true, 1},
+		// Twice the size: an LRU cannot keep up with a uniform stream, but
+		// it must still serve about the share that fits.
+		{"uniform_twice_the_size", 2 * size, true, 0.45},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTokenCache(size)
+			rng := rand.New(rand.NewPCG(1, 2))
+			next := func(i int) int {
+				if tt.uniform {
+					return rng.IntN(tt.clients)
+				}
+				return i % tt.clients
+			}
+			for i := range tt.clients { // warm-up: every client once
+				c.lru.Add(testKey(i), &cacheEntry{})
+			}
+			const lookups = 100_000
+			hits := 0
+			for i := range lookups {
+				k := testKey(next(i))
+				if _, ok := c.lru.Get(k); ok {
+					hits++
+					continue
+				}
+				c.lru.Add(k, &cacheEntry{})
+			}
+			if ratio := float64(hits) / lookups; ratio < tt.minHits {
+				t.Errorf("hit ratio %.4f over %d lookups of %d clients in a cache of %d, want at least %.2f", ratio, lookups, tt.clients, size, tt.minHits)
+			}
+		})
+	}
+}
+
+// TestCacheHitRatioThroughVerify is the same promise end to end, scaled
+// down to keep token minting short: 900 distinct tokens replayed in random
+// order through a cache of 1000 never reach the signature check again.
+func TestCacheHitRatioThroughVerify(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := cachedVerifier(t, p, 1000, nil)
+	const clients = 900
+	tokens := make([]Token, clients)
+	first := make([]*Claims, clients)
+	ctx := context.Background()
+	for i := range tokens {
+		tokens[i] = Token(p.Token(t, map[string]any{"sub": fmt.Sprintf("user-%d", i)}))
+		c, err := v.Verify(ctx, tokens[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		first[i] = c
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	misses := 0
+	for range 20_000 {
+		n := rng.IntN(clients)
+		c, err := v.Verify(ctx, tokens[n])
+		if err != nil {
+			t.Fatalf("Verify(user-%d) = %v", n, err)
+		}
+		if c != first[n] {
+			misses++
+		}
+	}
+	if misses != 0 {
+		t.Errorf("%d of 20000 replays missed the cache, want 0", misses)
 	}
 }
 
@@ -295,7 +381,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 	defer cancel()
 	go keys.Run(ctx)
 	<-keys.Ready()
-	v, err := NewVerifier(keys, VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}})
+	v, err := NewVerifier(keys, VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: DefaultCacheSize})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -21,9 +22,27 @@ type Claims struct {
 	Scopes []string
 	// ExpiresAt is "exp".
 	ExpiresAt time.Time
+	// Issuer is "iss": the configured issuer whose key verified the token.
+	Issuer string
+	// Audiences are the configured audiences of that issuer that "aud"
+	// names, in configuration order (at least one).
+	Audiences []string
 }
 
-func parseClaims(payload []byte) (*Claims, error) {
+// maxPayloadBytes bounds the decoded payload (the token's size already
+// bounds it; this keeps the decoder's input explicit).
+const maxPayloadBytes = MaxTokenBytes
+
+// parseClaims decodes a token's payload segment. It only reads: nothing in
+// it is trusted until the signature is checked.
+func parseClaims(part string) (*Claims, error) {
+	if base64.RawURLEncoding.DecodedLen(len(part)) > maxPayloadBytes {
+		return nil, invalid("token payload is too large")
+	}
+	payload, err := base64.RawURLEncoding.Strict().DecodeString(part)
+	if err != nil {
+		return nil, invalid("token payload is not base64url")
+	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var m map[string]any
@@ -38,6 +57,7 @@ func parseClaims(payload []byte) (*Claims, error) {
 		}
 		c.Subject = s
 	}
+	c.Issuer, _ = m["iss"].(string)
 	c.Scopes = scopesOf(m)
 	return c, nil
 }
@@ -60,7 +80,9 @@ func scopesOf(m map[string]any) []string {
 	return slices.Compact(scopes)
 }
 
-func (v *Verifier) validate(c *Claims) error {
+// validate checks the registered claims of a token whose signature iss's
+// key verified, and records the audiences it matched.
+func (v *Verifier) validate(c *Claims, iss *trustedIssuer) error {
 	now := v.now()
 	exp, ok, err := numericDate(c.Payload, "exp")
 	switch {
@@ -82,10 +104,15 @@ func (v *Verifier) validate(c *Claims) error {
 	} else if ok && now.Add(v.skew).Before(iat) {
 		return invalid("token was issued in the future")
 	}
-	if iss, _ := c.Payload["iss"].(string); iss != v.issuer {
+	if c.Issuer != iss.name {
 		return invalid("issuer is not accepted")
 	}
-	if !hasAudience(c.Payload["aud"], v.audience) {
+	for _, want := range iss.audiences {
+		if hasAudience(c.Payload["aud"], want) {
+			c.Audiences = append(c.Audiences, want)
+		}
+	}
+	if len(c.Audiences) == 0 {
 		return invalid("audience is not accepted")
 	}
 	return nil

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -43,6 +45,9 @@ type KeySetConfig struct {
 	FetchTimeout time.Duration
 	// MaxRetryDelay caps the backoff between failed fetches.
 	MaxRetryDelay time.Duration
+	// Rand returns a number in [0, 1) for the retry jitter; nil means
+	// math/rand/v2's Float64. Tests set it to get exact delays.
+	Rand func() float64
 }
 
 func (c *KeySetConfig) setDefaults() {
@@ -69,6 +74,9 @@ func (c *KeySetConfig) setDefaults() {
 	}
 	if c.MaxRetryDelay <= 0 {
 		c.MaxRetryDelay = 30 * time.Second
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
 	}
 }
 
@@ -133,18 +141,18 @@ func (k *KeySet) LastError() error {
 // waits for the provider's max-age (bounded), on failure it retries with
 // backoff while the previous keys stay in use.
 func (k *KeySet) Run(ctx context.Context) {
-	delay := 250 * time.Millisecond
+	failures := 0
 	for {
 		err := k.fetchShared(ctx)
 		var wait time.Duration
 		if err == nil {
-			delay = 250 * time.Millisecond
+			failures = 0
 			k.mu.Lock()
 			wait = k.nextRefresh
 			k.mu.Unlock()
 		} else {
-			wait = delay
-			delay = min(delay*2, k.cfg.MaxRetryDelay)
+			wait = retryDelay(failures, k.cfg.MaxRetryDelay, k.cfg.Rand)
+			failures++
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -154,6 +162,24 @@ func (k *KeySet) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// firstRetryDelay is the backoff after the first failed fetch; it doubles
+// with every further failure up to MaxRetryDelay.
+const firstRetryDelay = 250 * time.Millisecond
+
+// retryDelay is the wait after the (failures+1)th failed fetch in a row:
+// exponential backoff with equal jitter, a random point in [d/2, d) where
+// d doubles from firstRetryDelay up to maxDelay. Without the jitter a fleet
+// that saw an identity provider fail at once would retry it in lock-step;
+// the half that is not random keeps each replica from retrying at once.
+func retryDelay(failures int, maxDelay time.Duration, random func() float64) time.Duration {
+	d := firstRetryDelay
+	for i := 0; i < failures && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	return d/2 + time.Duration(random()*float64(d/2))
 }
 
 // lookup finds the key for a token header's kid (or the candidates when the
@@ -349,15 +375,23 @@ func checkKeyRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// IsLoopbackHost reports whether host names this machine only.
+// IsLoopbackHost reports whether host names this machine only: the name
+// localhost, or an IP literal in 127.0.0.0/8 or ::1 (IPv4-mapped
+// ::ffff:127.x.y.z too), with or without brackets. A host name that merely
+// starts with "127." (127.attacker.example) is resolved by DNS like any
+// other name, so it is not loopback.
 func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	if strings.HasPrefix(host, "127.") {
-		return true
+	if strings.Contains(host, "%") {
+		return false // a zone (fe80::1%eth0) is never loopback
 	}
-	return host == "::1" || host == "[::1]"
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (k *KeySet) get(ctx context.Context, u string) ([]byte, http.Header, error) {

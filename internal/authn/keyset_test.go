@@ -38,7 +38,7 @@ func startFaultLab(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go lab.keys.Run(ctx)
-	for name, size := range map[string]int{"cache_off": -1, "cache_on": 0} {
+	for name, size := range map[string]int{"cache_off": 0, "cache_on": authn.DefaultCacheSize} {
 		v, err := authn.NewVerifier(lab.keys, authn.VerifierConfig{
 			Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second, CacheSize: size,
 		})
@@ -406,9 +406,9 @@ func TestRandomKIDBurst(t *testing.T) {
 // TestKeyFetchRefusesDowngradeRedirect: keys are fetched over https (http
 // only for loopback), and a redirect must obey the same rule, or a
 // provider's redirect to plain http would let the network swap the keys.
-// The refused target is an IPv4-mapped loopback address: not a name
-// CheckKeyURL accepts, yet reaching nothing beyond this machine if a
-// regression followed it.
+// The refused target is a host name that only looks like loopback
+// (127.attacker.example): a reserved name, so a regression that followed
+// it would fail to resolve rather than reach beyond this machine.
 func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
@@ -417,7 +417,7 @@ func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
 	}{
 		{"to_loopback_http", func(p *authntest.Provider) string { return p.JWKSURL() + "?moved=1" }, true},
 		{"to_non_loopback_http", func(p *authntest.Provider) string {
-			return strings.Replace(p.JWKSURL(), "127.0.0.1", "[::ffff:127.0.0.1]", 1) + "?moved=1"
+			return strings.Replace(p.JWKSURL(), "127.0.0.1", "127.attacker.example", 1) + "?moved=1"
 		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

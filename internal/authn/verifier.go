@@ -10,11 +10,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // MaxTokenBytes bounds the size of a bearer token we are willing to parse.
@@ -37,50 +37,113 @@ func SupportedAlgorithms() []string {
 	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 }
 
-// VerifierConfig is what a token must satisfy.
+// VerifierConfig is what a token must satisfy. Issuer, Audience and
+// Algorithms describe the one issuer of NewVerifier; NewMultiIssuerVerifier
+// takes its issuers apart and ignores them.
 type VerifierConfig struct {
 	Issuer     string   // exact "iss"
 	Audience   string   // must be in "aud"
 	Algorithms []string // accepted "alg" values; each from SupportedAlgorithms
 	ClockSkew  time.Duration
 	Now        func() time.Time // nil means time.Now
-	// CacheSize bounds the cache of verified tokens (see cache.go): 0 means
-	// DefaultCacheSize, a negative value turns the cache off.
+	// CacheSize bounds the cache of verified tokens (see cache.go); 0 or
+	// less turns it off. The server uses DefaultCacheSize.
 	CacheSize int
 }
 
-// Verifier checks bearer tokens against a KeySet and the configuration.
-type Verifier struct {
-	keys       *KeySet
-	issuer     string
-	audience   string
+// IssuerConfig is one trusted issuer: its tokens must name it in "iss",
+// carry one of its audiences in "aud", use one of its algorithms and be
+// signed by a key of its own key set.
+type IssuerConfig struct {
+	Issuer     string   // exact "iss"
+	Audiences  []string // at least one; any one must be in "aud"
+	Algorithms []string // accepted "alg" values; each from SupportedAlgorithms
+	Keys       *KeySet
+}
+
+// trustedIssuer is an IssuerConfig checked and ready for lookups.
+type trustedIssuer struct {
+	name       string
+	audiences  []string
 	algorithms map[string]jwa.SignatureAlgorithm
+	keys       *KeySet
+}
+
+// Verifier checks bearer tokens against the key set of the issuer each
+// token names, and the configuration.
+type Verifier struct {
+	issuers map[string]*trustedIssuer // by exact "iss"
+	// algorithms is every issuer's algorithms together: a token whose alg
+	// no issuer accepts is refused before its payload is read.
+	algorithms map[string]bool
 	skew       time.Duration
 	now        func() time.Time
 	cache      *tokenCache // nil when off
 }
 
-// NewVerifier checks the configuration and returns a Verifier.
+// NewVerifier checks the configuration and returns a Verifier for the one
+// issuer cfg names, whose keys are keys.
 func NewVerifier(keys *KeySet, cfg VerifierConfig) (*Verifier, error) {
-	if cfg.Issuer == "" || cfg.Audience == "" {
+	if cfg.Audience == "" {
 		return nil, fmt.Errorf("verifier needs an issuer and an audience")
 	}
-	if len(cfg.Algorithms) == 0 {
+	return NewMultiIssuerVerifier([]IssuerConfig{{
+		Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Algorithms: cfg.Algorithms, Keys: keys,
+	}}, cfg)
+}
+
+// NewMultiIssuerVerifier returns a Verifier that trusts each of issuers,
+// each with its own audiences, algorithms and key set. A token is checked
+// only against the issuer its "iss" names: one issuer's key never
+// verifies another's token. cfg's Issuer, Audience and Algorithms are not
+// used.
+func NewMultiIssuerVerifier(issuers []IssuerConfig, cfg VerifierConfig) (*Verifier, error) {
+	if len(issuers) == 0 {
+		return nil, fmt.Errorf("verifier needs at least one issuer")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{
+		issuers: make(map[string]*trustedIssuer, len(issuers)), algorithms: map[string]bool{},
+		skew: cfg.ClockSkew, now: now, cache: newTokenCache(cfg.CacheSize),
+	}
+	for _, ic := range issuers {
+		ti, err := newTrustedIssuer(ic)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := v.issuers[ti.name]; dup {
+			return nil, fmt.Errorf("issuer %q is configured twice", ti.name)
+		}
+		v.issuers[ti.name] = ti
+		for name := range ti.algorithms {
+			v.algorithms[name] = true
+		}
+	}
+	return v, nil
+}
+
+func newTrustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
+	if ic.Issuer == "" || len(ic.Audiences) == 0 || slices.Contains(ic.Audiences, "") {
+		return nil, fmt.Errorf("verifier needs an issuer and an audience")
+	}
+	if ic.Keys == nil {
+		return nil, fmt.Errorf("issuer %q has no key set", ic.Issuer)
+	}
+	if len(ic.Algorithms) == 0 {
 		return nil, fmt.Errorf("verifier needs at least one algorithm")
 	}
-	algs := make(map[string]jwa.SignatureAlgorithm, len(cfg.Algorithms))
-	for _, name := range cfg.Algorithms {
+	algs := make(map[string]jwa.SignatureAlgorithm, len(ic.Algorithms))
+	for _, name := range ic.Algorithms {
 		alg, ok := supportedAlgorithms[name]
 		if !ok {
 			return nil, fmt.Errorf("algorithm %q is not supported (use one of %s)", name, strings.Join(SupportedAlgorithms(), ", "))
 		}
 		algs[name] = alg
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Verifier{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, algorithms: algs, skew: cfg.ClockSkew, now: now, cache: newTokenCache(cfg.CacheSize)}, nil
+	return &trustedIssuer{name: ic.Issuer, audiences: slices.Clone(ic.Audiences), algorithms: algs, keys: ic.Keys}, nil
 }
 
 // joseHeader holds the header fields we look at. jku, x5u, jwk and x5c are
@@ -89,6 +152,7 @@ type joseHeader struct {
 	Alg  string          `json:"alg"`
 	KID  string          `json:"kid"`
 	Crit json.RawMessage `json:"crit"`
+	B64  json.RawMessage `json:"b64"`
 }
 
 // Verify checks the token's form, algorithm, signature and registered claims
@@ -122,22 +186,38 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	if len(header.Crit) > 0 {
 		return nil, invalid(`token header has "crit" extensions this server does not understand`)
 	}
-	alg, ok := v.algorithms[header.Alg]
-	if !ok {
+	if len(header.B64) > 0 {
+		// RFC 7797: whatever its value, the signature would be checked
+		// over another input than the one jwx or the issuer may assume.
+		return nil, invalid(`token header has "b64": unencoded payloads are not accepted`)
+	}
+	if !v.algorithms[header.Alg] {
 		return nil, invalid(fmt.Sprintf("algorithm %q is not accepted", truncate(header.Alg, 16)))
 	}
-	candidates, err := v.keys.lookup(ctx, header.KID)
+	// The payload is read before the signature is checked, only to learn
+	// which issuer's keys may check it: nothing in it is trusted until then.
+	claims, err := parseClaims(payloadPart)
 	if err != nil {
 		return nil, err
 	}
-	var payload []byte
+	iss := v.issuers[claims.Issuer]
+	if iss == nil {
+		return nil, invalid("issuer is not accepted")
+	}
+	alg, ok := iss.algorithms[header.Alg]
+	if !ok {
+		return nil, invalid(fmt.Sprintf("algorithm %q is not accepted", truncate(header.Alg, 16)))
+	}
+	candidates, err := iss.keys.lookup(ctx, header.KID)
+	if err != nil {
+		return nil, err
+	}
 	var signer *verificationKey
 	for _, key := range candidates {
 		if !keyFits(key, header.Alg) {
 			continue
 		}
-		payload, err = jws.VerifyCompactFast(key.pub, []byte(raw), alg)
-		if err == nil {
+		if verifySignature(key.pub, alg, raw[:len(headerPart)+1+len(payloadPart)], sigPart) {
 			signer = key
 			break
 		}
@@ -148,14 +228,10 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		}
 		return nil, invalid("signature is invalid")
 	}
-	claims, err := parseClaims(payload)
-	if err != nil {
+	if err := v.validate(claims, iss); err != nil {
 		return nil, err
 	}
-	if err := v.validate(claims); err != nil {
-		return nil, err
-	}
-	v.remember(ck, claims, signer)
+	v.remember(ck, claims, iss.keys, signer)
 	return claims, nil
 }
 

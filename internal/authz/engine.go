@@ -18,9 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -96,16 +94,17 @@ type Engine struct {
 	errs   map[string]error // current failure per bundle
 }
 
-// folder is a policy folder the engine reloads. Each version is written as
-// a bundle archive into stage and activated by triggering the bundle
-// plugin, so the folder is read once per version and OPA activates exactly
-// what was checked.
+// folder is a policy folder the engine reloads. Each version is staged as
+// a bundle archive in memory (stage.go) and activated by triggering the
+// bundle plugin, so the folder is read once per version and OPA activates
+// exactly what was checked.
 type folder struct {
-	fsys          fs.FS
+	fsys          fs.FS  // the embedded copy; nil for a folder on disk
+	dir           string // read through loadPolicyDir (ConfigMap layout too)
 	name          string
 	testsMustPass bool
 	testDirs      []string
-	stage         string
+	stage         stage
 	mu            sync.Mutex // one reload at a time
 }
 
@@ -151,7 +150,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DecisionLogs {
 		var err error
 		if config, err = withConsoleDecisionLogs(config); err != nil {
-			e.removeStage()
 			return nil, err
 		}
 	}
@@ -174,9 +172,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Store:       inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)),
 		RegoVersion: ast.RegoV1,
 		ManagerOpts: managerOpts,
+		Plugins:     e.stagePlugins(),
 	})
 	if err != nil {
-		e.removeStage()
 		return nil, fmt.Errorf("start policy engine: %w", err)
 	}
 	e.opa = opa
@@ -190,7 +188,22 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Metrics != nil {
 		e.registerCacheMetrics(cfg.Metrics)
 	}
+	if e.folder != nil {
+		// The staged bundle is downloaded only when triggered.
+		if err := e.trigger(ctx); err != nil {
+			opa.Stop(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("start policy engine: %w", err)
+		}
+	}
 	return e, nil
+}
+
+// stagePlugins lends a folder's stage to OPA (stage.go); none in fleet mode.
+func (e *Engine) stagePlugins() map[string]plugins.Factory {
+	if e.folder == nil {
+		return nil
+	}
+	return map[string]plugins.Factory{stageName: stageFactory{s: &e.folder.stage}}
 }
 
 // startFolder loads the first version of a policy folder and stages it.
@@ -200,32 +213,23 @@ func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
 		if fi, err := os.Stat(cfg.PolicyDir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("policy %s: not a readable folder", cfg.PolicyDir)
 		}
-		f.fsys, f.name = os.DirFS(cfg.PolicyDir), cfg.PolicyDir
+		f.dir, f.name = cfg.PolicyDir, cfg.PolicyDir
 	}
 	p, err := f.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if f.stage, err = os.MkdirTemp("", "policygate-bundle-"); err != nil {
-		return nil, fmt.Errorf("stage policy: %w", err)
-	}
 	e.folder = f
 	e.status.Source = f.name
 	if err := f.write(p); err != nil {
-		e.removeStage()
 		return nil, err
 	}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(f.bundlePath())}
-	return json.Marshal(map[string]any{
-		"bundles": map[string]any{
-			folderBundle: map[string]any{"resource": u.String(), "trigger": "manual"},
-		},
-	})
+	return json.Marshal(f.stage.config(folderBundle))
 }
 
 // load reads, compiles and (if required) tests the folder's current version.
 func (f *folder) load(ctx context.Context) (*Policy, error) {
-	p, err := LoadPolicy(f.fsys)
+	p, err := f.read()
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
 	}
@@ -235,21 +239,21 @@ func (f *folder) load(ctx context.Context) (*Policy, error) {
 	return p, nil
 }
 
-func (f *folder) bundlePath() string { return filepath.Join(f.stage, "bundle.tar.gz") }
+// read loads the folder's current version once.
+func (f *folder) read() (*Policy, error) {
+	if f.fsys != nil {
+		return LoadPolicy(f.fsys)
+	}
+	return loadPolicyDir(f.dir)
+}
 
-// write stages p for the bundle plugin; the rename makes it atomic.
+// write stages p for the bundle plugin's next download.
 func (f *folder) write(p *Policy) error {
 	raw, err := p.writeBundle()
 	if err != nil {
 		return err
 	}
-	tmp := f.bundlePath() + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("stage policy: %w", err)
-	}
-	if err := os.Rename(tmp, f.bundlePath()); err != nil {
-		return fmt.Errorf("stage policy: %w", err)
-	}
+	f.stage.set(raw)
 	return nil
 }
 
@@ -269,7 +273,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, err := LoadPolicy(f.fsys)
+	p, err := f.read()
 	if err == nil && p.Revision == e.Revision() {
 		e.setError(folderBundle, nil) // e.g. a broken edit was undone
 		return nil
@@ -319,13 +323,6 @@ func (e *Engine) Status() Status {
 // Stop shuts the SDK down.
 func (e *Engine) Stop(ctx context.Context) {
 	e.opa.Stop(ctx)
-	e.removeStage()
-}
-
-func (e *Engine) removeStage() {
-	if e.folder != nil && e.folder.stage != "" {
-		os.RemoveAll(e.folder.stage)
-	}
 }
 
 // attach runs while the SDK builds its plugin manager, before any bundle

@@ -72,7 +72,7 @@ func LoadPolicyDir(dir string) (*Policy, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("policy %s: not a readable folder", dir)
 	}
-	p, err := LoadPolicy(os.DirFS(dir))
+	p, err := loadPolicyDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", dir, err)
 	}

@@ -30,7 +30,11 @@ const policyTestTimeout = 30 * time.Second
 func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 	tests := maps.Clone(p.tests)
 	for _, dir := range testDirs {
-		more, err := loadTests(os.DirFS(dir), filepath.ToSlash(dir))
+		from, err := resolvePolicyDir(dir)
+		if err != nil {
+			return err
+		}
+		more, err := loadTests(os.DirFS(from), filepath.ToSlash(dir))
 		if err != nil {
 			return err
 		}

@@ -121,7 +121,7 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 					}
 				}
 			}
-			if relevant(ev.Name) {
+			if w.relevant(ev.Name) {
 				changed()
 			}
 		case err, ok := <-w.fs.Errors:
@@ -143,13 +143,27 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 // relevant filters out editors' swap and backup files; anything else
 // (policy files, data, folders) may change the policy. A reload of an
 // unchanged policy is a cheap no-op, so erring on this side is fine.
-func relevant(path string) bool {
+//
+// A folder mounted from a Kubernetes ConfigMap changes through hidden
+// names only: the kubelet writes a new "..<timestamp>" folder, then
+// renames a "..data_tmp" link over "..data". The rename is the change;
+// writes inside the hidden folders happen before it and are ignored.
+func (w *Watcher) relevant(path string) bool {
 	name := filepath.Base(path)
 	switch {
-	case name == ".manifest":
+	case name == ".manifest", name == kubeletData:
 		return true
 	case strings.HasPrefix(name, "."), strings.HasSuffix(name, "~"), name == "4913":
 		return false
 	}
+	for _, root := range w.roots {
+		if rel, err := filepath.Rel(root, path); err == nil && strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
+			return false // inside a kubelet "..<timestamp>" folder
+		}
+	}
 	return true
 }
+
+// kubeletData is the link through which a ConfigMap volume names its
+// current version.
+const kubeletData = "..data"

@@ -34,7 +34,7 @@ func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter,
 	p := authntest.NewProvider(t)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL(), UnknownKIDInterval: time.Millisecond})
 	go keys.Run(ctx)
-	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}})
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: authn.DefaultCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authn/authntest"
+)
+
+func TestLoadConfigIssuers(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		writeFile(t, path, content)
+		return path
+	}
+	yamlFile := file("two.yaml", `
+issuers:
+  - issuer: https://a.example.com/
+    audiences: [https://api.a.example.com]
+    jwks_url: https://a.example.com/keys
+  - issuer: https://b.example.com/
+    audiences: [https://b1.example.com, https://b2.example.com]
+    algorithms: [ES256]
+`)
+	jsonFile := file("one.json", `{"issuers": [{"issuer": "https://a.example.com/", "audiences": ["https://api"]}]}`)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string
+		want    []issuerConfig
+		realm   string
+	}{
+		{
+			name:  "audience_list",
+			env:   map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "https://one, https://two,https://one"},
+			want:  []issuerConfig{{Issuer: "https://a/", Audiences: []string{"https://one", "https://two"}, Algorithms: []string{"RS256"}}},
+			realm: "https://one",
+		},
+		{
+			name:  "auth0_audience_list",
+			env:   map[string]string{"AUTH0_DOMAIN": "t.auth0.com", "AUTH0_AUDIENCE": "https://x,https://y"},
+			want:  []issuerConfig{{Issuer: "https://t.auth0.com/", Audiences: []string{"https://x", "https://y"}, Algorithms: []string{"RS256"}, JWKSURL: "https://t.auth0.com/.well-known/jwks.json"}},
+			realm: "https://x",
+		},
+		{name: "audience_only_commas", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": ", ,"}, wantErr: []string{"AUTH_AUDIENCE"}},
+		{
+			name: "yaml_file",
+			env:  map[string]string{"AUTH_CONFIG": yamlFile, "AUTH_ALGORITHMS": "RS256,PS256"},
+			want: []issuerConfig{
+				{Issuer: "https://a.example.com/", Audiences: []string{"https://api.a.example.com"}, Algorithms: []string{"RS256", "PS256"}, JWKSURL: "https://a.example.com/keys"},
+				{Issuer: "https://b.example.com/", Audiences: []string{"https://b1.example.com", "https://b2.example.com"}, Algorithms: []string{"ES256"}},
+			},
+			realm: "https://api.a.example.com",
+		},
+		{
+			name:  "json_file",
+			env:   map[string]string{"AUTH_CONFIG": jsonFile},
+			want:  []issuerConfig{{Issuer: "https://a.example.com/", Audiences: []string{"https://api"}, Algorithms: []string{"RS256"}}},
+			realm: "https://api",
+		},
+		{name: "file_and_issuer", env: map[string]string{"AUTH_CONFIG": jsonFile, "AUTH_ISSUER": "https://a/"}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_and_auth0_domain", env: map[string]string{"AUTH_CONFIG": jsonFile, "AUTH0_DOMAIN": "t.auth0.com"}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_and_jwks_url", env: map[string]string{"AUTH_CONFIG": jsonFile, "AUTH_JWKS_URL": "https://a/keys"}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_and_audience", env: map[string]string{"AUTH_CONFIG": jsonFile, "AUTH_AUDIENCE": "https://api"}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_missing", env: map[string]string{"AUTH_CONFIG": filepath.Join(dir, "nope.yaml")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_not_yaml", env: map[string]string{"AUTH_CONFIG": file("bad.yaml", "issuers: [: nope")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "file_empty", env: map[string]string{"AUTH_CONFIG": file("empty.yaml", "")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "unknown_field", env: map[string]string{"AUTH_CONFIG": file("typo.yaml", "issuers:\n  - issuer: https://a/\n    audience: https://api\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "unknown_top_field", env: map[string]string{"AUTH_CONFIG": file("top.json", `{"issuer": "https://a/"}`)}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "no_issuers", env: map[string]string{"AUTH_CONFIG": file("none.yaml", "issuers: []\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "no_audiences", env: map[string]string{"AUTH_CONFIG": file("noaud.yaml", "issuers:\n  - issuer: https://a/\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "http_issuer", env: map[string]string{"AUTH_CONFIG": file("http.yaml", "issuers:\n  - issuer: http://a.example.com/\n    audiences: [x]\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "http_jwks_url", env: map[string]string{"AUTH_CONFIG": file("httpkeys.yaml", "issuers:\n  - issuer: https://a/\n    audiences: [x]\n    jwks_url: http://a.example.com/keys\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "hmac_algorithm", env: map[string]string{"AUTH_CONFIG": file("hs.yaml", "issuers:\n  - issuer: https://a/\n    audiences: [x]\n    algorithms: [HS256]\n")}, wantErr: []string{"AUTH_CONFIG"}},
+		{name: "issuer_twice", env: map[string]string{"AUTH_CONFIG": file("twice.yaml", "issuers:\n  - {issuer: https://a/, audiences: [x]}\n  - {issuer: https://a/, audiences: [y]}\n")}, wantErr: []string{"AUTH_CONFIG"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(envFunc(tt.env), false)
+			checkConfigErrors(t, err, tt.wantErr)
+			if err != nil {
+				return
+			}
+			if fmt.Sprint(c.Issuers) != fmt.Sprint(tt.want) {
+				t.Errorf("Issuers = %+v, want %+v", c.Issuers, tt.want)
+			}
+			if got := c.realm(); got != tt.realm {
+				t.Errorf("realm() = %q, want %q", got, tt.realm)
+			}
+		})
+	}
+}
+
+// TestRunTwoIssuers is a two-issuer, three-audience configuration end to
+// end: each issuer's tokens pass, one issuer's key never passes for the
+// other, and an issuer whose provider fails stops nobody else.
+func TestRunTwoIssuers(t *testing.T) {
+	const (
+		audA  = "https://a.api.test"
+		audB1 = "https://b1.api.test"
+		audB2 = "https://b2.api.test"
+	)
+	a, b := authntest.NewProvider(t), authntest.NewProvider(t)
+	b.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+	dir := t.TempDir()
+	config := filepath.Join(dir, "issuers.yaml")
+	writeFile(t, config, fmt.Sprintf(`issuers:
+  - issuer: %s
+    audiences: [%s]
+    jwks_url: %s
+  - issuer: %s  # keys by discovery
+    audiences: [%s, %s]
+`, a.Issuer, audA, a.JWKSURL(), b.Issuer, audB1, audB2))
+	t.Chdir(dir)
+	s := startUnready(t, nil, map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "AUTH_CONFIG": config})
+
+	readyz := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		raw, _ := json.Marshal(body)
+		return resp.StatusCode, string(raw)
+	}
+	tokA := a.Token(t, map[string]any{"aud": audA})
+	// B down from the start: not ready, and the reason names B only; A's
+	// tokens are served all the same.
+	eventually(t, "A's keys fetched", func() bool {
+		code, _ := get(t, s.url+"/api/private", tokA)
+		return code == 200
+	})
+	if code, body := readyz(); code != 503 || !strings.Contains(body, b.Issuer) || strings.Contains(body, `not fetched yet: `+a.Issuer) {
+		t.Errorf("/readyz with B down = %d %s, want 503 naming %s", code, body, b.Issuer)
+	}
+
+	b.SetHandler(nil)
+	eventually(t, "ready once both issuers' keys were fetched", func() bool {
+		code, _ := readyz()
+		return code == 200
+	})
+	// B down again: its last keys stay in use, the service stays ready.
+	b.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+
+	bKey2 := authntest.NewKey(t, "key-2")
+	tests := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"issuer_a", tokA, 200},
+		{"issuer_b_second_audience", b.Token(t, map[string]any{"aud": audB2}), 200},
+		{"issuer_b_for_a_audience", b.Token(t, map[string]any{"aud": audA}), 401},
+		{"iss_a_signed_by_b", authntest.Sign(t, b.Key(), map[string]any{"iss": a.Issuer, "aud": audA, "exp": time.Now().Add(time.Hour).Unix()}), 401},
+		{"iss_a_signed_by_unknown_kid", authntest.Sign(t, bKey2, map[string]any{"iss": a.Issuer, "aud": audA, "exp": time.Now().Add(time.Hour).Unix()}), 401},
+		{"unknown_issuer", authntest.NewProvider(t).Token(t, map[string]any{"aud": audA}), 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, body := get(t, s.url+"/api/private", tt.token); got != tt.want {
+				t.Errorf("GET /api/private = %d %v, want %d", got, body, tt.want)
+			}
+		})
+	}
+	if code, body := readyz(); code != 200 || !strings.Contains(body, a.Issuer) || !strings.Contains(body, b.Issuer) {
+		t.Errorf("/readyz with B down after its first fetch = %d %s, want 200 with details naming both issuers", code, body)
+	}
+
+	req, _ := http.NewRequest("GET", s.url+"/api/private", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `realm="`+audA+`"`) {
+		t.Errorf("challenge %q, want the first audience %s as realm", got, audA)
+	}
+	for _, iss := range []string{a.Issuer, b.Issuer} {
+		if v := metric(t, s, fmt.Sprintf(`policygate_signing_keys_ready{issuer=%q}`, iss)); v != 1 {
+			t.Errorf("policygate_signing_keys_ready{issuer=%q} = %v, want 1", iss, v)
+		}
+	}
+	if !slices.ContainsFunc(strings.Split(s.stderr.String(), "\n"), func(l string) bool {
+		return strings.Contains(l, "signing keys fetch failed") && strings.Contains(l, `"issuer":"`+b.Issuer+`"`)
+	}) {
+		t.Errorf("no log line names the failing issuer %s:\n%s", b.Issuer, s.stderr.String())
+	}
+}

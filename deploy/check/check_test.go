@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCheck renders the Kubernetes base with kubectl kustomize, wants it
+// accepted, and wants each broken variant refused with a message naming
+// the fault.
+func TestCheck(t *testing.T) {
+	good := render(t, "../kubernetes/base")
+	if _, err := check(good); err != nil {
+		t.Fatalf("check(base) = %v, want no problem", err)
+	}
+	tests := []struct {
+		name      string
+		old, new  string // the first occurrence of old is replaced
+		wantError string
+	}{
+		{name: "unknown_field_case", old: "readOnlyRootFilesystem: true", new: "readOnlyRootFileSystem: true", wantError: `unknown field "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"`},
+		{name: "unknown_field", old: "  type: ClusterIP", new: "  type: ClusterIP\n  externalTrafficPolicy2: Local", wantError: "unknown field"},
+		{name: "wrong_type", old: "periodSeconds: 10", new: `periodSeconds: "10"`, wantError: "cannot unmarshal string"},
+		{name: "duplicate_key", old: "  type: ClusterIP", new: "  type: ClusterIP\n  type: NodePort", wantError: `key "type" already set`},
+		{name: "unexpected_kind", old: "kind: ServiceAccount", new: "kind: Role", wantError: "unexpected object v1 Role"},
+		{name: "readiness_on_api_port", old: "path: /readyz\n            port: admin", new: "path: /readyz\n            port: http", wantError: "readiness probe GET /readyz on port 3010"},
+		{name: "liveness_on_readyz", old: "path: /healthz\n            port: admin\n          periodSeconds: 10", new: "path: /readyz\n            port: admin\n          periodSeconds: 10", wantError: "liveness probe GET /readyz"},
+		{name: "no_tmp", old: "mountPath: /tmp", new: "mountPath: /var/tmp", wantError: "/tmp must be an emptyDir"},
+		{name: "writable_root", old: "readOnlyRootFilesystem: true", new: "readOnlyRootFilesystem: false", wantError: "readOnlyRootFilesystem"},
+		{name: "policy_dir_and_opa_config", old: "- name: POLICY_DIR", new: "- name: OPA_CONFIG\n          value: /etc/opa.yaml\n        - name: POLICY_DIR", wantError: "POLICY_DIR and OPA_CONFIG are both set"},
+		{name: "missing_item_key", old: "key: authz.data.json", new: "key: authz-data.json", wantError: `no key "authz-data.json"`},
+		{name: "short_grace_period", old: "terminationGracePeriodSeconds: 30", new: "terminationGracePeriodSeconds: 12", wantError: "shorter than SHUTDOWN_DELAY"},
+		{name: "service_selects_nothing", old: "  selector:\n    app.kubernetes.io/name: policygate\n  type: ClusterIP", new: "  selector:\n    app.kubernetes.io/name: other\n  type: ClusterIP", wantError: "Service policygate: selector"},
+		{name: "hpa_min_one", old: "minReplicas: 2", new: "minReplicas: 1", wantError: "minReplicas below 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(good, tc.old) {
+				t.Fatalf("the rendering has no %q to replace", tc.old)
+			}
+			_, err := check(strings.Replace(good, tc.old, tc.new, 1))
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Errorf("check(%s) = %v, want an error containing %q", tc.name, err, tc.wantError)
+			}
+		})
+	}
+}
+
+func check(yaml string) (*rendering, error) {
+	r, err := decodeAll(strings.NewReader(yaml))
+	if err != nil {
+		return nil, err
+	}
+	return r, errors.Join(r.check()...)
+}
+
+func render(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("kubectl not found; CI=true needs it")
+		}
+		t.Skip("kubectl not found: check test skipped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kubectl", "kustomize", dir).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
+	}
+	return string(out)
+}
