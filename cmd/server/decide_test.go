@@ -254,3 +254,12 @@ func TestDecideHelp(t *testing.T) {
 		t.Errorf("decide --help: exit %d\n%s", got.code, got.stderr)
 	}
 }
+
+// The challenge shown is the server's, resource_metadata included.
+func TestDecideChallengeNamesMetadata(t *testing.T) {
+	got := runProcess(t, t.TempDir(), map[string]string{"PUBLIC_URL": "https://api.example.com"}, "", "decide", "GET", "/api/private")
+	want := `WWW-Authenticate: Bearer realm="policygate", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`
+	if got.code != 1 || !strings.Contains(got.stdout, want) {
+		t.Errorf("exit %d, want 1 and %q:\n%s%s", got.code, want, got.stdout, got.stderr)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/denial"
@@ -33,6 +34,7 @@ type decider struct {
 	verifier *authn.Verifier // nil unless a token is to be verified
 	issuer   string
 	realm    string
+	metadata string // resource_metadata of challenges (PUBLIC_URL)
 	cancel   context.CancelFunc
 }
 
@@ -83,7 +85,13 @@ func newDecider(ctx context.Context, env func(string) string, bundleFile string,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	d := &decider{cancel: cancel, issuer: strings.Join(cfg.issuerNames(), ", "), realm: cfg.realm()}
+	disc, err := loadDiscoveryConfig(env, cfg)
+	if err != nil {
+		cancel()
+		return nil, badInput("configuration: %s", oneLine(err))
+	}
+	d := &decider{cancel: cancel, issuer: strings.Join(cfg.issuerNames(), ", "), realm: cfg.realm(),
+		metadata: (&api.ProtectedResource{PublicURL: disc.PublicURL}).MetadataURL()}
 	if d.engine, d.source, err = startDecidePolicy(ctx, cfg, bundleFile); err != nil {
 		cancel()
 		return nil, err
@@ -286,7 +294,7 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 			res.Description = "the identity cannot be sent as headers"
 		}
 	} else {
-		r := denial.NewRenderer(d.realm, "").Render(out)
+		r := denial.NewRenderer(d.realm, d.metadata).Render(out)
 		var body denial.Body
 		json.Unmarshal(r.Body, &body)
 		res.Status, res.Challenge, res.Error, res.Description = r.Status, r.Challenge, body.Error, body.Description
