@@ -54,6 +54,8 @@ type Config struct {
 	CORSOrigins []string
 
 	opsConfig
+	// Faces: forward-auth, proxy mode, admin listener, path rules (faces.go).
+	Faces FacesConfig
 }
 
 const (
@@ -167,6 +169,10 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	var opsErrs []error
 	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
 	errs = append(errs, opsErrs...)
+	loadFaces(&c.Faces, env, bad)
+	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
+		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
+	}
 
 	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {
 	case "", "info":

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,6 +34,7 @@ type decider struct {
 	issuer   string
 	realm    string
 	metadata string // resource_metadata of challenges (PUBLIC_URL)
+	cfg      Config
 	cancel   context.CancelFunc
 }
 
@@ -91,7 +91,7 @@ func newDecider(ctx context.Context, env func(string) string, bundleFile string,
 		return nil, badInput("configuration: %s", oneLine(err))
 	}
 	d := &decider{cancel: cancel, issuer: strings.Join(cfg.issuerNames(), ", "), realm: cfg.realm(),
-		metadata: (&api.ProtectedResource{PublicURL: disc.PublicURL}).MetadataURL()}
+		metadata: (&api.ProtectedResource{PublicURL: disc.PublicURL}).MetadataURL(), cfg: cfg}
 	if d.engine, d.source, err = startDecidePolicy(ctx, cfg, bundleFile); err != nil {
 		cancel()
 		return nil, err
@@ -249,14 +249,9 @@ func (r *recorder) Decide(ctx context.Context, in authz.Input) (authz.Decision, 
 func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMode) (decideResult, error) {
 	res := decideResult{Method: c.method, Path: c.path, Identity: "anonymous (no token)"}
 	res.Policy.Source, res.Policy.Revision = d.source, d.engine.Revision()
-	host, err := normalizeHost(c.host)
-	if err != nil {
-		return res, badInput("--host %q: %v", c.host, err)
-	}
-	res.Host = host
 	rec := &recorder{engine: d.engine}
 	var v gate.Verifier = d.verifier
-	req := gate.Request{Method: c.method, Host: host, Path: c.path}
+	req := gate.Request{Method: c.method, Host: c.host, Path: c.path}
 	switch {
 	case c.claims != nil:
 		claims, err := authn.UnverifiedClaims(c.claims)
@@ -269,10 +264,14 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 	default:
 		v = claimsVerifier{} // never asked: no credentials
 	}
-	out := gate.New(v, rec).Check(ctx, req)
+	// The server's gate: its path rules and identity check; its metrics
+	// go nowhere.
+	out := newGate(v, rec, d.cfg, prometheus.NewRegistry()).Check(ctx, req)
+	res.Host = out.Host
 
 	res.Allowed, res.Reason, res.Description = out.Kind == gate.Allowed, out.Reason, out.Description
 	res.Subject, res.DecisionID, res.GrantedScopes = out.Subject, out.DecisionID, out.Granted
+	var err error
 	if rec.called {
 		res.RequiredScopes, res.MissingScopes = rec.outcome.RequiredScopes, rec.outcome.MissingScopes
 		if rec.err != nil {
@@ -317,23 +316,4 @@ func resultStrings(m map[string]any, key string) []string {
 		}
 	}
 	return out
-}
-
-// normalizeHost lower-cases a host and drops its port, as the faces do.
-func normalizeHost(h string) (string, error) {
-	if h == "" {
-		return "", nil
-	}
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	}
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c <= ' ' || c >= 0x7f || c == '/' {
-			return "", errors.New("not a host name")
-		}
-	}
-	if strings.HasSuffix(h, ".") {
-		return "", errors.New("a trailing dot is refused")
-	}
-	return strings.ToLower(h), nil
 }

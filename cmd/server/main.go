@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "  TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and OpenTelemetry's other OTEL_* variables")
 		fmt.Fprintln(stderr, "  (environment, then ./.env; OTEL_* from the environment only;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
+		fmt.Fprintln(stderr, facesUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -204,7 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     gate.New(verify, decide),
+		Gate:     newGate(verify, decide, cfg, reg),
 		Logger:   logger,
 		Registry: reg,
 		Realm:    cfg.realm(),
@@ -218,6 +219,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if issuer != nil {
 		opts.Extra = issuer.Routes()
+	}
+	applyFaces(&opts, cfg)
+	stopAdmin, err := startAdmin(ctx, cfg, opts, logger)
+	if err != nil {
+		return err
 	}
 	srv := &http.Server{
 		Handler:           tracedHandler(tr, api.NewServer(opts)),
@@ -269,7 +275,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

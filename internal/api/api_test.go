@@ -17,6 +17,7 @@ import (
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
 )
 
@@ -65,7 +66,7 @@ func buildStack(t testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig,
 		}
 	}
 	reg := prometheus.NewRegistry()
-	g := gate.New(v, engine)
+	g := gate.New(v, engine, gate.WithObserver(api.NewDecisionMetrics(reg)), gate.WithAllowCheck(denial.CheckIdentity))
 	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Logger: logger})
 	return &stack{handler: h, provider: p, registry: reg, gate: g}, keys
 }

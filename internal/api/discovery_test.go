@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn/authntest"
@@ -136,5 +140,65 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 				t.Errorf("without PUBLIC_URL: GET %s = %d %q, want %d and no resource_metadata", tt.path, res.status, res.header.Get("WWW-Authenticate"), tt.wantStatus)
 			}
 		})
+	}
+}
+
+// Every face (built-in routes, /authz forward-auth, proxy mode) names the
+// metadata document in its 401 and insufficient_scope 403 challenges; proxy
+// mode serves the document itself.
+func TestChallengesOnEveryFace(t *testing.T) {
+	p := authntest.NewProvider(t)
+	g := facesGate(t, p, policyWith(t, facesRoutes), prometheus.NewRegistry())
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("upstream")) }))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	res := resource("https://api.policygate.test", fixedScopes("read:messages"))
+	faces := map[string]http.Handler{
+		"builtin":      api.NewServer(api.Options{Gate: g, Realm: "test", Resource: res}),
+		"forward_auth": api.NewServer(api.Options{Gate: g, Realm: "test", Resource: res}),
+		"proxy":        api.NewServer(api.Options{Gate: g, Realm: "test", Resource: res, Proxy: &api.ProxyOptions{Upstream: u}}),
+	}
+	const meta = `, resource_metadata="https://api.policygate.test/.well-known/oauth-protected-resource"`
+	plain := p.Token(t, nil)
+	expired := p.Token(t, map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})
+	tests := []struct {
+		name       string
+		auth       string
+		wantStatus int
+		wantChal   string
+	}{
+		{name: "no_token", wantStatus: 401, wantChal: `Bearer realm="test"` + meta},
+		{name: "malformed", auth: "Bearer a b", wantStatus: 401, wantChal: `Bearer realm="test", error="invalid_request", error_description="bearer token must be a single token68 value"` + meta},
+		{name: "invalid_token", auth: "Bearer " + expired, wantStatus: 401, wantChal: `Bearer realm="test", error="invalid_token", error_description="token has expired"` + meta},
+		{name: "insufficient_scope", auth: "Bearer " + plain, wantStatus: 403,
+			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks a required scope", scope="read:messages"` + meta},
+	}
+	for face, h := range faces {
+		for _, tt := range tests {
+			t.Run(face+"/"+tt.name, func(t *testing.T) {
+				req := httptest.NewRequest("GET", "/api/private-scoped", nil)
+				if face == "forward_auth" {
+					req = httptest.NewRequest("GET", "/authz", nil)
+					req.Header.Set("X-Forwarded-Method", "GET")
+					req.Header.Set("X-Forwarded-Uri", "/api/private-scoped")
+					req.Header.Set("X-Forwarded-Host", "api.policygate.test")
+				}
+				req.RemoteAddr = "127.0.0.1:40000"
+				if tt.auth != "" {
+					req.Header.Set("Authorization", tt.auth)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tt.wantStatus || rec.Header().Get("WWW-Authenticate") != tt.wantChal {
+					t.Errorf("%s: %d %q, want %d %q", face, rec.Code, rec.Header().Get("WWW-Authenticate"), tt.wantStatus, tt.wantChal)
+				}
+			})
+		}
+	}
+	// Proxy mode answers the well-known path itself (it shadows the
+	// upstream's copy).
+	st := &stack{handler: faces["proxy"]}
+	if r := st.do(t, "GET", "/.well-known/oauth-protected-resource", nil); r.status != 200 || r.body["resource"] != "https://api.policygate.test" {
+		t.Errorf("proxy mode metadata = %d %v", r.status, r.body)
 	}
 }

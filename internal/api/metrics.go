@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -11,15 +12,13 @@ import (
 // metrics are the service's own Prometheus series, registered on the
 // registry the caller built (never the global default one).
 type metrics struct {
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	decisions *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
 
 	// The series each request touches, resolved once per label set rather
 	// than by hashing label values on every request. Keys are bounded:
 	// route patterns, the methods below and the status codes handlers write.
-	requestSeries  sync.Map // requestKey -> *requestSeries
-	decisionSeries sync.Map // [2]string{result, reason} -> prometheus.Counter
+	requestSeries sync.Map // requestKey -> *requestSeries
 }
 
 type requestKey struct {
@@ -62,16 +61,37 @@ func (m *metrics) request(route, method string, status int) *requestSeries {
 	return actual.(*requestSeries)
 }
 
-func (m *metrics) decision(result, reason string) prometheus.Counter {
-	k := [2]string{result, reason}
-	if c, ok := m.decisionSeries.Load(k); ok {
-		return c.(prometheus.Counter)
-	}
-	actual, _ := m.decisionSeries.LoadOrStore(k, m.decisions.WithLabelValues(result, reason))
-	return actual.(prometheus.Counter)
+// DecisionMetrics counts the gate's outcomes (policygate_decisions_total)
+// for every face: the gate reports each outcome once (gate.WithObserver),
+// with its reason already clamped to the known set.
+type DecisionMetrics struct {
+	decisions *prometheus.CounterVec
+	series    sync.Map // [2]string{result, reason} -> prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// NewDecisionMetrics registers policygate_decisions_total on reg.
+func NewDecisionMetrics(reg prometheus.Registerer) *DecisionMetrics {
+	m := &DecisionMetrics{decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "policygate_decisions_total",
+		Help: "Gate outcomes by result (allowed, denied, error) and reason.",
+	}, []string{"result", "reason"})}
+	reg.MustRegister(m.decisions)
+	return m
+}
+
+// ObserveDecision implements gate.Observer.
+func (m *DecisionMetrics) ObserveDecision(result, reason string) {
+	k := [2]string{result, reason}
+	c, ok := m.series.Load(k)
+	if !ok {
+		c, _ = m.series.LoadOrStore(k, m.decisions.WithLabelValues(result, reason))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// requestMetrics registers the request series on reg, or reuses those a
+// server sharing reg (the admin listener's) registered first.
+func requestMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "policygate_http_requests_total",
@@ -82,11 +102,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "HTTP request latency by route pattern.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1},
 		}, []string{"route"}),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policygate_decisions_total",
-			Help: "Gate outcomes by result (allowed, denied, error) and reason.",
-		}, []string{"result", "reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.decisions)
+	m.requests = register(reg, m.requests)
+	m.duration = register(reg, m.duration)
 	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a programming error, as with MustRegister
+	}
+	return c
 }

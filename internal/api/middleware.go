@@ -27,24 +27,12 @@ func (s *server) authorize(next http.Handler) http.Handler {
 		if sw := findStatusWriter(w); sw != nil {
 			sw.outcome, sw.hasOutcome = out, true
 		}
-		s.countDecision(out)
 		if out.Kind == gate.Allowed {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s.writeDenial(w, out)
 	})
-}
-
-func (s *server) countDecision(out gate.Outcome) {
-	result := "denied"
-	switch {
-	case out.Kind == gate.Allowed:
-		result = "allowed"
-	case out.Err != nil:
-		result = "error"
-	}
-	s.metrics.decision(result, out.Reason).Inc()
 }
 
 // statusWriter remembers the status code written and, on gated routes, the

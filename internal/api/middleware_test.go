@@ -23,6 +23,10 @@ func (failingGate) Check(context.Context, gate.Request) gate.Outcome {
 	return gate.Outcome{Kind: gate.Forbidden, Reason: "policy_error", Description: "the policy could not decide; access denied", Err: errors.New("engine exploded")}
 }
 
+func (failingGate) Refuse(reason, description string) gate.Outcome {
+	return gate.Outcome{Kind: gate.Refused, Reason: reason, Description: description}
+}
+
 func TestPolicyErrorIsLoggedAtWarnLevel(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

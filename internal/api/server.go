@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +22,9 @@ import (
 // Gate is the pipeline the router asks about every protected request.
 type Gate interface {
 	Check(ctx context.Context, req gate.Request) gate.Outcome
+	// Refuse counts and returns the refusal of a request a face refuses
+	// before asking (gate.Gate.Refuse).
+	Refuse(reason, description string) gate.Outcome
 }
 
 // ReadinessCheck reports nil when its part is ready.
@@ -50,6 +55,14 @@ type Options struct {
 	// Resource, when set, is published at /.well-known/oauth-protected-resource
 	// and named by every challenge (see discovery.go).
 	Resource *ProtectedResource
+	// TrustedProxies may call /authz (default DefaultTrustedProxies).
+	TrustedProxies []netip.Prefix
+	// Proxy, when set, is proxy mode: the handler serves only proxied
+	// traffic (and Extra, the dev issuer's routes with --dev).
+	Proxy *ProxyOptions
+	// SeparateAdmin leaves /healthz, /readyz and /metrics to the handler
+	// NewAdminServer returns (ADMIN_ADDR).
+	SeparateAdmin bool
 }
 
 type server struct {
@@ -59,18 +72,58 @@ type server struct {
 	render  *denial.Renderer
 }
 
-// NewServer returns the service's HTTP handler.
+// NewServer returns the handler of the main listener: the built-in
+// routes, /authz and (unless SeparateAdmin) health, readiness and metrics;
+// in proxy mode, the gated reverse proxy alone.
 func NewServer(o Options) http.Handler {
+	s, r := newRouter(&o)
+	// Proxy mode too: the document shadows an upstream's own copy.
+	routeDiscovery(r, o.Resource)
+	for pattern, h := range o.Extra {
+		r.Handle(pattern, h)
+	}
+	if o.Proxy != nil {
+		r.Handle("/*", s.newProxy(*o.Proxy))
+		return r
+	}
+	if !o.SeparateAdmin {
+		adminRoutes(r, o)
+	}
+	fa := s.forwardAuth(o.TrustedProxies)
+	r.Handle(authzPrefix, fa)
+	r.Handle(authzPrefix+"/*", fa)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.authorize)
+		r.Get("/api/public", message("Hello from a public endpoint! You don't need to be authenticated to see this."))
+		r.Get("/api/private", message("Hello from a private endpoint! You need to be authenticated to see this."))
+		r.Get("/api/private-scoped", message("Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."))
+	})
+	return r
+}
+
+// NewAdminServer returns the handler of ADMIN_ADDR: /healthz, /readyz and
+// /metrics, kept off the main listener so they never shadow an upstream's
+// own paths.
+func NewAdminServer(o Options) http.Handler {
+	o.CORSOrigins = nil
+	_, r := newRouter(&o)
+	adminRoutes(r, o)
+	return r
+}
+
+func newRouter(o *Options) (*server, *chi.Mux) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	s := &server{gate: o.Gate, logger: o.Logger, metrics: newMetrics(o.Registry), render: denial.NewRenderer(o.Realm, o.Resource.MetadataURL())}
+	s := &server{gate: o.Gate, logger: o.Logger, metrics: requestMetrics(o.Registry), render: denial.NewRenderer(o.Realm, o.Resource.MetadataURL())}
 
 	r := chi.NewRouter()
-	r.Use(s.observe, cors(o.CORSOrigins, r))
+	// /authz answers proxies, never browsers: no CORS there.
+	r.Use(s.observe, except(authzPrefix, cors(o.CORSOrigins, r)))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})
@@ -83,24 +136,30 @@ func NewServer(o Options) http.Handler {
 		}
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+req.Method+" is not allowed here")
 	})
+	return s, r
+}
 
+func adminRoutes(r chi.Router, o Options) {
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", readyz(o.Readiness, o.ShuttingDown))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
-	routeDiscovery(r, o.Resource)
-	for pattern, h := range o.Extra {
-		r.Handle(pattern, h)
-	}
+}
 
-	r.Group(func(r chi.Router) {
-		r.Use(s.authorize)
-		r.Get("/api/public", message("Hello from a public endpoint! You don't need to be authenticated to see this."))
-		r.Get("/api/private", message("Hello from a private endpoint! You need to be authenticated to see this."))
-		r.Get("/api/private-scoped", message("Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."))
-	})
-	return r
+// except skips mw for the paths under prefix.
+func except(prefix string, mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		wrapped := mw(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := r.URL.Path
+			if strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/') {
+				next.ServeHTTP(w, r)
+				return
+			}
+			wrapped.ServeHTTP(w, r)
+		})
+	}
 }
 
 func message(text string) http.HandlerFunc {

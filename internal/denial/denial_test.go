@@ -88,3 +88,21 @@ func TestIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckIdentityAgrees: the gate's check refuses exactly what Identity
+// cannot send.
+func TestCheckIdentityAgrees(t *testing.T) {
+	outs := []gate.Outcome{
+		{}, {Subject: "alice", DecisionID: "d"}, {Granted: []string{""}}, {Granted: []string{"", ""}},
+		{Granted: []string{"a", ""}}, {Granted: []string{" a"}}, {Granted: []string{"a", "b\t"}},
+		{Granted: []string{"a\x00"}}, {Granted: []string{"zoë"}}, {Granted: []string{"a b", "c"}},
+		{Issuer: "https://idp/\r\n"}, {DecisionID: " x"}, {Subject: strings.Repeat("a", denial.MaxIdentityBytes-20)},
+		{Granted: []string{strings.Repeat("a", denial.MaxIdentityBytes/2), strings.Repeat("b", denial.MaxIdentityBytes/2)}},
+	}
+	for _, out := range outs {
+		_, _, err := denial.Identity(out)
+		if got := denial.CheckIdentity(out); (got == nil) != (err == nil) {
+			t.Errorf("CheckIdentity(%+v) = %v, Identity error %v", out, got, err)
+		}
+	}
+}

@@ -70,3 +70,43 @@ func validFieldValue(v string) bool {
 	}
 	return v[0] != ' ' && v[0] != '\t' && v[len(v)-1] != ' ' && v[len(v)-1] != '\t'
 }
+
+// CheckIdentity reports, without building the headers, whether Identity
+// would succeed for out: the gate runs it on every allow
+// (gate.WithAllowCheck), so the refusal is decided and counted there.
+func CheckIdentity(out gate.Outcome) error {
+	total := 0
+	for i, v := range [...]string{out.Subject, out.Issuer, out.DecisionID} {
+		if v == "" {
+			continue
+		}
+		if !validFieldValue(v) {
+			return ErrBadIdentity
+		}
+		total += len(IdentityNames()[[...]int{0, 2, 3}[i]]) + len(v) + 4
+	}
+	if len(out.Granted) > 0 {
+		// The joined value, checked piece by piece: what Identity sends.
+		n := len(out.Granted) - 1
+		for _, s := range out.Granted {
+			for j := 0; j < len(s); j++ {
+				if c := s[j]; (c < 0x20 && c != '\t') || c == 0x7f || c >= 0x80 {
+					return ErrBadIdentity
+				}
+			}
+			n += len(s)
+		}
+		if n > 0 {
+			first, last := out.Granted[0], out.Granted[len(out.Granted)-1]
+			if first == "" || last == "" || first[0] == ' ' || first[0] == '\t' ||
+				last[len(last)-1] == ' ' || last[len(last)-1] == '\t' {
+				return ErrBadIdentity
+			}
+		}
+		total += len(HeaderScopes) + n + 4
+	}
+	if total > MaxIdentityBytes {
+		return ErrBadIdentity
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/policygate/policygate/internal/gate"
 )
@@ -65,6 +66,58 @@ func FuzzSplitPath(f *testing.F) {
 		again, err := gate.SplitPath(b.String())
 		if err != nil || !slices.Equal(again, segs) {
 			t.Fatalf("SplitPath(%q) = %q, but SplitPath(%q) = %q, %v", escaped, segs, b.String(), again, err)
+		}
+	})
+}
+
+// FuzzPathRules checks the face rules (a final empty segment allowed, the
+// relaxations off or on): never a panic; what is accepted has one segment
+// per raw "/", only the last may be empty, none is "." or "..", none holds
+// a slash, backslash, control character, "?", "#" or invalid UTF-8, ";"
+// and "%" only when allowed; escaping and splitting again gives the same.
+func FuzzPathRules(f *testing.F) {
+	for _, seed := range []string{
+		"/", "/orders/42/", "/orders//", "/public/..;/admin", "/a%3Bb", "/%2561dmin",
+		"/a%3Fb", "/a%23b", "/a#b", "/api/%C3", "/api/caf%C3%A9", "/a;b", "/%25", "//",
+	} {
+		f.Add(seed, false, false)
+		f.Add(seed, true, true)
+	}
+	f.Fuzz(func(t *testing.T, escaped string, semicolon, percent bool) {
+		rules := gate.PathRules{AllowSemicolon: semicolon, AllowPercent25: percent}
+		segs, err := rules.Split(escaped)
+		if err != nil {
+			if segs != nil || err.Error() == "" {
+				t.Fatalf("Split(%q) = %q, %v", escaped, segs, err)
+			}
+			return
+		}
+		if escaped == "/" {
+			if len(segs) != 0 {
+				t.Fatalf(`Split("/") = %q, want []`, segs)
+			}
+			return
+		}
+		if len(segs) != strings.Count(escaped, "/") || len(segs) > 64 {
+			t.Fatalf("Split(%q) = %d segments, want one per raw slash", escaped, len(segs))
+		}
+		for i, s := range segs {
+			if s == "" && i != len(segs)-1 || s == "." || s == ".." || !utf8.ValidString(s) {
+				t.Fatalf("Split(%q) = %q: bad segment %q", escaped, segs, s)
+			}
+			if strings.ContainsAny(s, "/\\?#") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+				!semicolon && strings.Contains(s, ";") || !percent && strings.Contains(s, "%") {
+				t.Fatalf("Split(%q) = %q: segment %q holds a refused character", escaped, segs, s)
+			}
+		}
+		var b strings.Builder
+		for _, s := range segs {
+			b.WriteByte('/')
+			b.WriteString(url.PathEscape(s))
+		}
+		again, err := rules.Split(b.String())
+		if err != nil || !slices.Equal(again, segs) {
+			t.Fatalf("Split(%q) = %q, but Split(%q) = %q, %v", escaped, segs, b.String(), again, err)
 		}
 	})
 }

@@ -25,8 +25,9 @@ type Decider interface {
 // Request is what the gate needs to know about one request.
 type Request struct {
 	Method string
-	// Host is the request's host, lower-case and without a port (the
-	// face normalises it); "" when the face has none.
+	// Host is the request's host as the face received it (a Host header,
+	// :authority, X-Forwarded-Host); Check normalises it (NormalizeHost)
+	// and refuses what cannot be normalised. "" when the face has none.
 	Host string
 	// Path is the escaped request path, e.g. "/api/private-scoped".
 	Path string
@@ -74,32 +75,83 @@ type Outcome struct {
 	Reason string
 	// DecisionID identifies the policy decision, when one was made.
 	DecisionID string
+	// Host is the normalised host the decision used ("" when none).
+	Host string
 	// Err is an internal error (engine failure) for the log; never shown.
 	Err error
 }
 
 // Gate runs the pipeline.
 type Gate struct {
-	verifier Verifier
-	decider  Decider
+	verifier   Verifier
+	decider    Decider
+	paths      PathRules
+	observer   Observer
+	allowCheck func(Outcome) error
+}
+
+// Option configures a Gate.
+type Option func(*Gate)
+
+// WithPathRules sets the path rules (default: the strict zero value).
+func WithPathRules(r PathRules) Option { return func(g *Gate) { g.paths = r } }
+
+// WithObserver counts every outcome (decision metrics).
+func WithObserver(o Observer) Option { return func(g *Gate) { g.observer = o } }
+
+// WithAllowCheck runs check on every allow; an error turns the allow into
+// a refusal (reason invalid_identity), counted as such: an upstream never
+// sees half an identity (denial.CheckIdentity).
+func WithAllowCheck(check func(Outcome) error) Option {
+	return func(g *Gate) { g.allowCheck = check }
 }
 
 // New returns a gate over a verifier and a policy engine.
-func New(v Verifier, d Decider) *Gate { return &Gate{verifier: v, decider: d} }
+func New(v Verifier, d Decider, opts ...Option) *Gate {
+	g := &Gate{verifier: v, decider: d}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
 
 // Check authenticates the request's credentials (if any), asks the policy,
 // and says whether the request may proceed. It fails closed: any error
-// yields a denial.
+// yields a denial. Every outcome is counted once by the observer.
 func (g *Gate) Check(ctx context.Context, req Request) Outcome {
-	path, err := SplitPath(req.Path)
+	out := g.check(ctx, req)
+	if out.Kind == Allowed && g.allowCheck != nil {
+		if err := g.allowCheck(out); err != nil {
+			out = Outcome{Kind: Refused, Reason: ReasonIdentityHeaders, DecisionID: out.DecisionID,
+				Description: "the identity cannot be sent as headers", Err: err}
+		}
+	}
+	g.observe(out)
+	return out
+}
+
+func (g *Gate) check(ctx context.Context, req Request) Outcome {
+	if !ValidMethod(req.Method) {
+		return Outcome{Kind: Refused, Description: "the method is not an upper-case token", Reason: ReasonInvalidMethod}
+	}
+	var host string
+	if req.Host != "" {
+		h, err := NormalizeHost(req.Host)
+		if err != nil {
+			return Outcome{Kind: Refused, Description: err.Error(), Reason: ReasonInvalidHost}
+		}
+		host = h
+	}
+	path, err := g.paths.Split(req.Path)
 	if err != nil {
-		return Outcome{Kind: Refused, Description: err.Error(), Reason: "invalid_path"}
+		return Outcome{Kind: Refused, Description: err.Error(), Reason: ReasonInvalidPath, Host: host}
 	}
 	var claims *authn.Claims
 	token, authErr := authn.ParseAuthorization(req.Authorization)
 	if authErr == nil {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
+	// The engine learns the host (host) with policy input v2.
 	in := authz.Input{Method: req.Method, Path: path}
 	if authErr == nil {
 		in.Claims, in.Scopes = claims.Payload, claims.Scopes
@@ -107,11 +159,11 @@ func (g *Gate) Check(ctx context.Context, req Request) Outcome {
 	d, err := g.decider.Decide(ctx, in)
 	if err != nil {
 		if errors.Is(err, authz.ErrNotReady) {
-			return Outcome{Kind: Unavailable, Description: "the policy is not loaded yet", Reason: "policy_not_ready"}
+			return Outcome{Kind: Unavailable, Description: "the policy is not loaded yet", Reason: ReasonPolicyNotReady, Host: host}
 		}
-		return Outcome{Kind: Forbidden, Description: "the policy could not decide; access denied", Reason: "policy_error", Err: err}
+		return Outcome{Kind: Forbidden, Description: "the policy could not decide; access denied", Reason: ReasonPolicyError, Err: err, Host: host}
 	}
-	out := Outcome{Reason: d.Reason, DecisionID: d.ID}
+	out := Outcome{Reason: d.Reason, DecisionID: d.ID, Host: host}
 	if claims != nil && authErr == nil {
 		out.Subject, out.Granted = claims.Subject, claims.Scopes
 		out.Issuer, _ = claims.Payload["iss"].(string)
@@ -140,11 +192,11 @@ func authFailure(out Outcome, err error) Outcome {
 	out.Description = authn.Description(err)
 	switch {
 	case errors.Is(err, authn.ErrMalformedRequest):
-		out.Kind, out.Reason = InvalidRequest, "invalid_request"
+		out.Kind, out.Reason = InvalidRequest, ReasonInvalidRequest
 	case errors.Is(err, authn.ErrKeysUnavailable):
-		out.Kind, out.Reason = Unavailable, "keys_not_ready"
+		out.Kind, out.Reason = Unavailable, ReasonKeysNotReady
 	default:
-		out.Kind, out.Reason = InvalidToken, "invalid_token"
+		out.Kind, out.Reason = InvalidToken, ReasonInvalidToken
 		if out.Description == "" {
 			out.Description = "the access token is invalid"
 		}

@@ -1,0 +1,89 @@
+package api_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/denial"
+	"github.com/policygate/policygate/internal/gate"
+)
+
+// facesRoutes is the route table the proxy and forward-auth tests put in
+// front of their upstreams, beside the shipped Rego.
+const facesRoutes = `{"routes": {
+	"/api/public": {"GET": {"access": "public"}},
+	"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:messages"]}},
+	"/events": {"GET": {"access": "authenticated"}},
+	"/upload": {"POST": {"access": "authenticated", "scopes": ["write:files"]}},
+	"/ws": {"GET": {"access": "authenticated"}},
+	"/healthz": {"GET": {"access": "public"}}
+}}`
+
+// policyWith writes the shipped policy (its Rego) with data as data.json
+// into a temp folder and returns the folder.
+func policyWith(t testing.TB, data string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, sub := range []string{"authz", "system/log"} {
+		src := filepath.Join("../../policies", sub)
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sub == "authz" && e.Name() == "data.json" {
+				b = []byte(data)
+			}
+			if err := os.WriteFile(filepath.Join(dir, sub, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// facesGate is the real gate (verifier over p's keys, the OPA engine on
+// policyDir, decision metrics on reg) the way cmd/server builds it.
+func facesGate(t testing.TB, p *authntest.Provider, policyDir string, reg *prometheus.Registry, opts ...gate.Option) *gate.Gate {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	go keys.Run(ctx)
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
+		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: policyDir, DecisionCacheSize: decisionCacheSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Stop(context.Background()) })
+	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
+		select {
+		case <-ready:
+		case <-time.After(20 * time.Second):
+			t.Fatal("keys or policy not ready")
+		}
+	}
+	opts = append([]gate.Option{gate.WithObserver(api.NewDecisionMetrics(reg)), gate.WithAllowCheck(denial.CheckIdentity)}, opts...)
+	return gate.New(v, engine, opts...)
+}

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/policygate/policygate/internal/denial"
+	"github.com/policygate/policygate/internal/gate"
+)
+
+// DefaultTrustedProxies may call /authz when Options.TrustedProxies is
+// empty: loopback only.
+var DefaultTrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// The header families of forward-auth (docs/design.md, section 3).
+type family int
+
+const (
+	familyNone      family = iota
+	familyForwarded        // Traefik, Caddy: X-Forwarded-Method/-Uri/-Host
+	familyOriginal         // nginx: X-Original-Method/-URI/-URL/-Host
+	familyEnvoy            // Envoy's HTTP service: the call's method, the path after /authz, Host
+)
+
+// Canonical header names, as net/http keys its map.
+const (
+	hForwardedMethod = "X-Forwarded-Method"
+	hForwardedURI    = "X-Forwarded-Uri"
+	hForwardedHost   = "X-Forwarded-Host"
+	hOriginalMethod  = "X-Original-Method"
+	hOriginalURI     = "X-Original-Uri"
+	hOriginalURL     = "X-Original-Url"
+	hOriginalHost    = "X-Original-Host"
+	hEnvoyRemove     = "X-Envoy-Auth-Headers-To-Remove"
+)
+
+// requestInfoHeaders may each appear at most once.
+var requestInfoHeaders = [...]string{hForwardedMethod, hForwardedURI, hForwardedHost,
+	hOriginalMethod, hOriginalURI, hOriginalURL, hOriginalHost}
+
+const authzPrefix = "/authz"
+
+// methodOverrideKeys are gate.MethodOverrideHeaders as net/http keys them.
+var methodOverrideKeys = func() (keys [len(gate.MethodOverrideHeaders)]string) {
+	for i, name := range gate.MethodOverrideHeaders {
+		keys[i] = http.CanonicalHeaderKey(name)
+	}
+	return keys
+}()
+
+// forwardAuth answers /authz and /authz/*: it reads the original request
+// from exactly one header family, asks the gate, and answers allow with
+// exactly 200 and the identity headers, a denial with the error table.
+// Only callers in trusted may ask: anyone else could name any URI.
+func (s *server) forwardAuth(trusted []netip.Prefix) http.HandlerFunc {
+	if len(trusted) == 0 {
+		trusted = DefaultTrustedProxies
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !trustedCaller(r.RemoteAddr, trusted) {
+			out := s.gate.Refuse(gate.ReasonUntrustedCaller, "the caller is not a trusted proxy")
+			out.Kind = gate.Forbidden
+			s.answerForward(w, out, familyNone)
+			return
+		}
+		req, fam, reason, description := forwardedRequest(r)
+		if reason != "" {
+			s.answerForward(w, s.gate.Refuse(reason, description), fam)
+			return
+		}
+		s.answerForward(w, s.gate.Check(r.Context(), req), fam)
+	}
+}
+
+// trustedCaller reports whether the peer address is in one of the prefixes;
+// an IPv4-mapped IPv6 peer counts as its IPv4 address.
+func trustedCaller(remoteAddr string, trusted []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedRequest reads the original request. A non-empty reason refuses
+// it (missing or ambiguous request information) before any evaluation.
+func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, description string) {
+	h := r.Header
+	for _, name := range methodOverrideKeys {
+		if len(h[name]) > 0 {
+			return req, familyNone, gate.ReasonMethodOverride, "method-override headers are refused"
+		}
+	}
+	for _, name := range requestInfoHeaders {
+		if len(h[name]) > 1 {
+			return req, familyNone, gate.ReasonRequestInfo, name + " is sent more than once"
+		}
+	}
+	if !strings.HasPrefix(r.RequestURI, authzPrefix) {
+		return req, familyNone, gate.ReasonRequestInfo, "the request target is not in origin form"
+	}
+	sub := r.RequestURI[len(authzPrefix):] // raw: never a decoded router parameter
+	n := 0
+	if h[hForwardedMethod] != nil || h[hForwardedURI] != nil {
+		fam, n = familyForwarded, n+1
+	}
+	if h[hOriginalMethod] != nil || h[hOriginalURI] != nil || h[hOriginalURL] != nil {
+		fam, n = familyOriginal, n+1
+	}
+	if strings.HasPrefix(sub, "/") {
+		fam, n = familyEnvoy, n+1
+	}
+	switch {
+	case n > 1:
+		return req, familyNone, gate.ReasonRequestInfo, "the request names the original request in more than one header family"
+	case n == 0:
+		return req, familyNone, gate.ReasonRequestInfo, "no header family names the original request"
+	}
+
+	var target string
+	req.Authorization = h.Values("Authorization")
+	switch fam {
+	case familyForwarded:
+		req.Method, target, req.Host = h.Get(hForwardedMethod), h.Get(hForwardedURI), h.Get(hForwardedHost)
+	case familyOriginal:
+		req.Method, target, req.Host = h.Get(hOriginalMethod), h.Get(hOriginalURI), h.Get(hOriginalHost)
+		if raw := h.Get(hOriginalURL); raw != "" || h[hOriginalURL] != nil {
+			host, t, ok := splitAbsoluteURL(raw)
+			if !ok {
+				return req, fam, gate.ReasonRequestInfo, "X-Original-URL is not an absolute http(s) URL"
+			}
+			if h[hOriginalURI] != nil && target != t {
+				return req, fam, gate.ReasonRequestInfo, "X-Original-URL and X-Original-URI name different requests"
+			}
+			target, req.Host = t, host
+		}
+	case familyEnvoy:
+		req.Method, target, req.Host = r.Method, sub, r.Host
+	}
+	switch {
+	case req.Method == "":
+		return req, fam, gate.ReasonRequestInfo, "the original method is missing"
+	case req.Host == "":
+		return req, fam, gate.ReasonRequestInfo, "the original host is missing"
+	case !strings.HasPrefix(target, "/"):
+		return req, fam, gate.ReasonRequestInfo, "the original URI is missing or not a path"
+	}
+	req.Path, _ = gate.SplitTarget(target)
+	return req, fam, "", ""
+}
+
+// splitAbsoluteURL splits "https://host[:port]/path?query" into its host
+// and its target ("/path?query"; "/" when the URL has no path). Userinfo
+// and fragments are refused.
+func splitAbsoluteURL(raw string) (host, target string, ok bool) {
+	rest, found := strings.CutPrefix(raw, "https://")
+	if !found {
+		if rest, found = strings.CutPrefix(raw, "http://"); !found {
+			return "", "", false
+		}
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	host, target = rest[:end], rest[end:]
+	if host == "" || strings.Contains(host, "@") || strings.Contains(target, "#") {
+		return "", "", false
+	}
+	if target == "" || target[0] == '?' {
+		target = "/" + target
+	}
+	return host, target, true
+}
+
+// answerForward answers a forward-auth call: exactly 200 with the identity
+// set on an allow (Envoy's HTTP service allows on nothing else), the
+// rendered denial otherwise.
+func (s *server) answerForward(w http.ResponseWriter, out gate.Outcome, fam family) {
+	if sw := findStatusWriter(w); sw != nil {
+		sw.outcome, sw.hasOutcome = out, true
+	}
+	h := w.Header()
+	if out.Kind != gate.Allowed {
+		if out.DecisionID != "" {
+			h.Set(denial.HeaderDecisionID, out.DecisionID)
+		}
+		writeRendered(w, s.render.Render(out))
+		return
+	}
+	set, remove, err := denial.Identity(out)
+	if err != nil { // the gate's allow check refuses these first
+		out = gate.Outcome{Kind: gate.Refused, Reason: gate.ReasonIdentityHeaders, Description: "the identity cannot be sent as headers"}
+		writeRendered(w, s.render.Render(out))
+		return
+	}
+	for _, kv := range set {
+		h[kv.Name] = []string{kv.Value}
+	}
+	if fam == familyEnvoy && len(remove) > 0 {
+		h[hEnvoyRemove] = []string{strings.ToLower(strings.Join(remove, ","))}
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/policygate/policygate/internal/denial"
+	"github.com/policygate/policygate/internal/gate"
+)
+
+// ProxyOptions turn on proxy mode (UPSTREAM_URL): every request on the
+// main listener goes through the gate and, when allowed, to Upstream.
+type ProxyOptions struct {
+	Upstream *url.URL
+	// Timeout bounds the wait for the upstream's response headers only
+	// (UPSTREAM_TIMEOUT); bodies and streams are not cut.
+	Timeout time.Duration
+	// StripToken removes Authorization before the upstream
+	// (UPSTREAM_STRIP_TOKEN).
+	StripToken bool
+	// Transport, when set, replaces the default one (tests).
+	Transport http.RoundTripper
+}
+
+// outcomeKey carries the allow to Rewrite, which sets the identity on the
+// outbound request after hop-by-hop headers are gone.
+type outcomeKey struct{}
+
+// newProxy is the gated reverse proxy. It uses Rewrite, not Director: with
+// Director, headers named in the client's Connection header are removed
+// after Director ran, so "Connection: X-Auth-Subject" would delete the
+// identity header policygate set.
+func (s *server) newProxy(o ProxyOptions) http.Handler {
+	transport := o.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = o.Timeout
+		t.Proxy = nil // never an HTTP_PROXY between policygate and its upstream
+		transport = t
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(o.Upstream)
+			pr.Out.Host = pr.In.Host // the host the decision used
+			pr.SetXForwarded()
+			out, _ := pr.In.Context().Value(outcomeKey{}).(*gate.Outcome)
+			setIdentity(pr.Out.Header, out, o.StripToken)
+		},
+		Transport:     transport,
+		FlushInterval: -1, // server-sent events reach the client as they are written
+		ErrorLog:      slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			status, code, description := http.StatusBadGateway, "bad_gateway", "the upstream could not be reached"
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+				status, code, description = http.StatusGatewayTimeout, "gateway_timeout", "the upstream did not answer in time"
+			}
+			if r.Context().Err() == nil {
+				s.logger.LogAttrs(r.Context(), slog.LevelError, "upstream", slog.String("err", err.Error()), slog.Int("status", status))
+			}
+			writeError(w, status, code, description)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := s.proxyDecision(r)
+		if sw := findStatusWriter(w); sw != nil {
+			sw.outcome, sw.hasOutcome = out, true
+		}
+		if out.Kind != gate.Allowed {
+			if out.DecisionID != "" {
+				w.Header().Set(denial.HeaderDecisionID, out.DecisionID)
+			}
+			writeRendered(w, s.render.Render(out))
+			return
+		}
+		// Streams and long uploads are not cut by the server's deadlines;
+		// ReadHeaderTimeout has already done its job.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Time{})
+		rc.SetWriteDeadline(time.Time{})
+		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), outcomeKey{}, &out)))
+	})
+}
+
+// proxyDecision asks the gate about a request as the client sent it: its
+// method, its Host and its raw request target.
+func (s *server) proxyDecision(r *http.Request) gate.Outcome {
+	for _, name := range methodOverrideKeys {
+		if len(r.Header[name]) > 0 {
+			return s.gate.Refuse(gate.ReasonMethodOverride, "method-override headers are refused")
+		}
+	}
+	if !strings.HasPrefix(r.RequestURI, "/") {
+		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")
+	}
+	if r.Host == "" {
+		return s.gate.Refuse(gate.ReasonRequestInfo, "the request's host is missing")
+	}
+	path, _ := gate.SplitTarget(r.RequestURI)
+	return s.gate.Check(r.Context(), gate.Request{
+		Method: r.Method, Host: r.Host, Path: path, Authorization: r.Header.Values("Authorization"),
+	})
+}
+
+// setIdentity removes every client X-Auth-* header and the identity names
+// (also spelt with "_": CGI-style servers read X_Auth_Subject as
+// X-Auth-Subject), then sets the identity of the allow (absent values stay
+// absent).
+func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
+	for name := range h {
+		if isIdentityName(name) {
+			delete(h, name)
+		}
+	}
+	if stripToken {
+		delete(h, "Authorization")
+	}
+	if out == nil {
+		return
+	}
+	set, _, err := denial.Identity(*out)
+	if err != nil {
+		return // refused by the gate's allow check before it gets here
+	}
+	for _, kv := range set {
+		h[kv.Name] = []string{kv.Value}
+	}
+}
+
+// isIdentityName reports whether a header name, compared without case and
+// with "_" read as "-", is X-Auth-* or X-Decision-Id.
+func isIdentityName(name string) bool {
+	const prefix, decision = "x-auth-", "x-decision-id"
+	eq := func(a, b string) bool {
+		for i := 0; i < len(b); i++ {
+			c := a[i]
+			if c == '_' {
+				c = '-'
+			} else if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return len(name) > len(prefix) && eq(name, prefix) || len(name) == len(decision) && eq(name, decision)
+}
