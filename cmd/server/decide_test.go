@@ -94,7 +94,7 @@ func TestDecide(t *testing.T) {
 		{name: "refused_path", args: []string{"GET", "/api/../admin"}, wantCode: 1,
 			stdout: []string{"reason:           invalid_path", "path has a dot segment"}},
 		{name: "explain_full", args: []string{"--explain", "full", "GET", "/api/private"}, wantCode: 1,
-			stdout: []string{"trace:", "Enter data.authz.decision", "authz.rego:", "Eval data.authz._well_formed_path"}},
+			stdout: []string{"trace:", "Enter data.authz.decision", "authz.rego:", "Eval data.authz.decision", "input.routes"}},
 		{name: "explain_notes_without_notes", args: []string{"--explain", "notes", "GET", "/api/private"}, wantCode: 1,
 			stdout: []string{"(no notes: add trace("}},
 		{name: "bad_json_claims", args: []string{"--claims", "broken.json", "GET", "/api/private"}, wantCode: 2,

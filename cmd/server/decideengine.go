@@ -282,7 +282,7 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 			res.EngineError = oneLine(err)
 		}
 		res.Result, res.Input, res.Trace, res.Prints = x.Result, x.Input, x.Trace, x.Prints
-		res.Routes = resultStrings(x.Result, "routes")
+		res.Routes = rec.outcome.Routes
 		res.explained = mode != authz.ExplainNone
 	}
 	if res.Allowed {
@@ -304,16 +304,4 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 		}
 	}
 	return res, nil
-}
-
-// resultStrings reads a list of strings from the decision object.
-func resultStrings(m map[string]any, key string) []string {
-	list, _ := m[key].([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }

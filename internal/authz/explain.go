@@ -64,16 +64,23 @@ func (e *Engine) Explain(ctx context.Context, in Input, mode ExplainMode) (Expla
 	default:
 		return Explanation{}, ErrNotReady
 	}
-	input, err := inputValue(in)
-	if err != nil {
-		return Explanation{}, fmt.Errorf("explain: %w", err)
-	}
 	store := e.manager.Store
 	txn, err := store.NewTransaction(ctx, storage.TransactionParams{})
 	if err != nil {
 		return Explanation{}, fmt.Errorf("explain: %w", err)
 	}
 	defer store.Abort(ctx, txn)
+	// The input Decide builds, whole, with the route index of the version
+	// txn reads (no commit happens while it is open).
+	snap := e.snap.Load()
+	if snap == nil || snap.err != nil {
+		return Explanation{}, fmt.Errorf("explain: route index: %v", snap.errOrMissing())
+	}
+	r := &request{Input: &in, keys: snap.routes.match(in.Host, in.Method, in.Path, in.StrictHosts)}
+	input, err := r.value(nil)
+	if err != nil {
+		return Explanation{}, fmt.Errorf("explain: %w", err)
+	}
 	compiler, err := compileWithPrint(ctx, store, txn)
 	if err != nil {
 		return Explanation{}, fmt.Errorf("explain: %w", err)

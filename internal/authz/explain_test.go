@@ -15,9 +15,8 @@ func TestScopes(t *testing.T) {
 		"authz/data.json": `{
 			"routes": {
 				"/a": {"GET": {"access": "authenticated", "scopes": ["read:a", "shared"]}, "*": {"access": "public"}},
-				"/b": {"POST": {"access": "authenticated", "scopes": ["write:b", 7, ""]}},
-				"/c": {"GET": {"access": "authenticated", "scopes": "not-a-list"}},
-				"/d": "not-an-object"
+				"/b": {"POST": {"access": "authenticated", "scopes": ["write:b"]}},
+				"/c": {"GET": {"access": "authenticated"}}
 			},
 			"hosts": {"admin.example.com": {"routes": {"/": {"GET": {"access": "authenticated", "scopes": ["admin", "shared"]}}}}}
 		}`,

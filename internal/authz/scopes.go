@@ -53,7 +53,7 @@ func astValue(v any) (ast.Value, error) {
 
 // routeScopes collects the scopes of data.authz: routes[key][method].scopes
 // and hosts[host].routes[key][method].scopes. Anything of another shape
-// names no scope (the policy refuses such rules itself).
+// names no scope (activation refuses such tables; this stays defensive).
 func routeScopes(authz ast.Value) []string {
 	set := map[string]struct{}{}
 	obj, ok := authz.(ast.Object)
@@ -106,11 +106,4 @@ func routeScopes(authz ast.Value) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func valueAt(obj ast.Object, key string) ast.Value {
-	if t := obj.Get(ast.StringTerm(key)); t != nil {
-		return t.Value
-	}
-	return nil
 }
