@@ -70,7 +70,7 @@ func loadGRPCConfig(env func(string) string, dev bool, bad func(variable, format
 // startGRPC serves Envoy's Check and grpc.health.v1 on GRPC_LISTEN_ADDR,
 // when set; Serve's error goes to serveErr. The returned shutdown stops it
 // gracefully (a no-op when the listener is off).
-func startGRPC(cfg grpcConfig, g extauthz.Gate, realm string, ready func() error, logger *slog.Logger, serveErr chan<- error) (shutdown func(context.Context) error, err error) {
+func startGRPC(cfg grpcConfig, g extauthz.Gate, render *denial.Renderer, ready func() error, logger *slog.Logger, serveErr chan<- error) (shutdown func(context.Context) error, err error) {
 	if cfg.ListenAddr == "" {
 		return func(context.Context) error { return nil }, nil
 	}
@@ -91,7 +91,7 @@ func startGRPC(cfg grpcConfig, g extauthz.Gate, realm string, ready func() error
 		return nil, fmt.Errorf("GRPC_LISTEN_ADDR: %w", err)
 	}
 	l := extauthz.NewListener(extauthz.Config{
-		Gate: g, Renderer: denial.NewRenderer(realm, ""), Logger: logger,
+		Gate: g, Renderer: render, Logger: logger,
 		MaxDeadline: cfg.MaxDeadline, Ready: ready, TLS: tc,
 	})
 	go func() {

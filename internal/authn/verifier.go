@@ -150,6 +150,9 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	}
 	ck, cached := v.cachedClaims(raw)
 	if cached != nil {
+		if o := observerFrom(ctx); o != nil {
+			o.CacheHit = true
+		}
 		return cached, nil
 	}
 	if strings.Count(raw, ".") != 2 {
