@@ -164,6 +164,14 @@ _condition_holds(condition, name, key, _) if {
 # types; anything else, such as a misspelt "scope" key, is rejected rather
 # than guessed at. The engine refuses such a table at activation with the
 # same rules (internal/authz/index.go); this keeps the policy safe alone.
+# The common shapes come first: an object pattern is cheaper to try than
+# the general check.
+_valid_rule({"access": "public"})
+
+_valid_rule({"access": "authenticated"})
+
+_valid_rule({"access": "authenticated", "scopes": scopes}) if _strings(scopes)
+
 _valid_rule(rule) if {
 	rule.access in {"public", "authenticated"}
 	every key, value in rule {
