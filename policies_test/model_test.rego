@@ -164,3 +164,31 @@ test_invalid_model_rules[name] if {
 	got.allowed == false
 	got.reason == "invalid_rule"
 }
+
+# The extension point: custom_denials turns what the rules allow into
+# denied_by_policy, and never touches a denial.
+custom_cases := {
+	"allowed_becomes_denied": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": {"email_not_verified"},
+		"want": _want(false, "denied_by_policy", [], [], [], []),
+	},
+	"denial_unchanged": {
+		"input": {"method": "GET", "routes": ["/gold"]},
+		"denials": {"email_not_verified"},
+		"want": _want(false, "unauthenticated", [], [], [], ["tier"]),
+	},
+	"no_denials": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": set(),
+		"want": _want(true, "authenticated", [], [], [], []),
+	},
+}
+
+test_custom_denials[name] if {
+	some name, tc in custom_cases
+	got := authz.decision with input as tc.input
+		with data.authz.routes as _routes
+		with data.authz.custom_denials as tc.denials
+	got == tc.want
+}

@@ -204,3 +204,46 @@ func TestDecisionCacheChangesNoAnswerWithBoundRules(t *testing.T) {
 		t.Errorf("hits = %d, want at least %d", on.decisions.hits.Load(), len(inputs))
 	}
 }
+
+// The extension point as docs/policy.md shows it: a custom module in
+// package authz adds custom_denials; the cache keys on the one claim it
+// reads.
+func TestCustomDenials(t *testing.T) {
+	const custom = `package authz
+
+# Writes need a verified e-mail address.
+custom_denials contains "email_not_verified" if {
+	input.method in {"POST", "PUT", "PATCH", "DELETE"}
+	input.claims.email_verified != true
+}
+`
+	e := engineFor(t, map[string]string{
+		"authz/authz.rego":  shippedRego(t),
+		"authz/custom.rego": custom,
+		"authz/data.json":   `{"routes": {"/notes": {"*": {"access": "authenticated"}}}}`,
+	}, Config{})
+	claims := func(verified bool) map[string]any { return map[string]any{"sub": "a", "email_verified": verified} }
+	tests := []struct {
+		name       string
+		in         Input
+		wantReason string
+	}{
+		{name: "read_unverified", in: Input{Method: "GET", Path: []string{"notes"}, Claims: claims(false)}, wantReason: ReasonAuthenticated},
+		{name: "write_unverified", in: Input{Method: "POST", Path: []string{"notes"}, Claims: claims(false)}, wantReason: ReasonDeniedByPolicy},
+		{name: "write_verified", in: Input{Method: "POST", Path: []string{"notes"}, Claims: claims(true)}, wantReason: ReasonAuthenticated},
+		{name: "write_anonymous", in: Input{Method: "POST", Path: []string{"notes"}}, wantReason: ReasonUnauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 {
+				if d := decide(t, e, tt.in); d.Reason != tt.wantReason || d.Allowed != (tt.wantReason == ReasonAuthenticated) {
+					t.Errorf("Decide() = %+v, want %s", d, tt.wantReason)
+				}
+			}
+		})
+	}
+	u := e.evaluator.prepared.Load().use
+	if !slices.ContainsFunc(u.paths, func(p []string) bool { return slices.Equal(p, []string{"claims", "email_verified"}) }) {
+		t.Errorf("cache key paths = %q, want claims.email_verified among them", u.paths)
+	}
+}

@@ -11,6 +11,7 @@ const (
 	ReasonAudienceRefused   = "audience_not_accepted" // denied: a rule names other audiences
 	ReasonInsufficientScope = "insufficient_scope"    // denied: a required scope is missing
 	ReasonClaimMismatch     = "claim_mismatch"        // denied: a claim condition failed (FailedClaims)
+	ReasonDeniedByPolicy    = "denied_by_policy"      // denied: a custom rule (custom_denials) refused
 	ReasonNoRoute           = "no_route"              // denied: no rule applies to the request
 	ReasonInvalidRule       = "invalid_rule"          // denied: a rule that applies is malformed
 )
@@ -21,6 +22,6 @@ func Reasons() []string {
 	return []string{
 		ReasonPublic, ReasonAuthenticated, ReasonScopesGranted,
 		ReasonUnauthenticated, ReasonIssuerRefused, ReasonAudienceRefused,
-		ReasonInsufficientScope, ReasonClaimMismatch, ReasonNoRoute, ReasonInvalidRule,
+		ReasonInsufficientScope, ReasonClaimMismatch, ReasonDeniedByPolicy, ReasonNoRoute, ReasonInvalidRule,
 	}
 }

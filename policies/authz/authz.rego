@@ -83,8 +83,16 @@ decision := {
 		some name, condition in rule.claims
 		not _condition_holds(condition, name, key, granted)
 	}
-	reason := _reason(rules, [required, any_of, missing, failed])
+	reason := _with_custom(_reason(rules, [required, any_of, missing, failed]))
 }
+
+# The extension point (docs/policy.md): a module of the author's own in
+# package authz defines custom_denials, a set of names; any of them turns
+# what the rules allow into denied_by_policy. It never allows.
+_with_custom(reason) := "denied_by_policy" if {
+	reason in {"public", "authenticated", "scopes_granted"}
+	some _ in data.authz.custom_denials
+} else := reason
 
 # A host with its own table is decided by it; any other host by the
 # default table. The engine matched input.routes in the same table.
