@@ -181,7 +181,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 		out.Kind, out.Description = Unauthenticated, "an access token is required"
 	case "insufficient_scope":
 		out.Kind, out.Scopes = InsufficientScope, d.RequiredScopes
-		out.Description = "the access token lacks a required scope"
+		out.Description = scopeDescription(req.Method, d.Routes, d.RequiredScopes)
 	default:
 		out.Kind, out.Description = Forbidden, "access denied by policy"
 	}
