@@ -29,6 +29,7 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/certreload"
+	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/devissuer"
 	"github.com/policygate/policygate/internal/gate"
 )
@@ -105,6 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH_CONFIG,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
+		fmt.Fprintln(stderr, "  "+grpcUsage+",")
 		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE, PUBLIC_URL, RESOURCE_DOCUMENTATION_URL,")
 		fmt.Fprintln(stderr, "  TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and OpenTelemetry's other OTEL_* variables")
 		fmt.Fprintln(stderr, "  (environment, then ./.env; OTEL_* from the environment only;")
@@ -245,7 +247,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
+	shutdownGRPC, err := startGRPC(cfg.GRPC, opts.Gate, denial.NewRenderer(cfg.realm(), opts.Resource.MetadataURL()), readiness(opts.Readiness, &shuttingDown), logger, serveErr)
+	if err != nil {
+		return err
+	}
 	go func() {
 		if tlsConfig != nil {
 			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
@@ -275,7 +281,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
+	grpcDone := make(chan error, 1)
+	go func() { grpcDone <- shutdownGRPC(shutdownCtx) }() // with the HTTP listener
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx), <-grpcDone); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
