@@ -189,7 +189,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 		// RFC 6750's scope lists scopes all needed: the any-of lists make
 		// it a superset (docs/policy.md).
 		out.Kind, out.Scopes = InsufficientScope, slices.Compact(slices.Sorted(slices.Values(slices.Concat(d.RequiredScopes, d.AnyScopes))))
-		out.Description = "the access token lacks a required scope"
+		out.Description = scopeDescription(req.Method, d.Routes, d.RequiredScopes, d.AnyScopes)
 	case authz.ReasonClaimMismatch:
 		// Named by claim, never by the value a condition wants.
 		out.Kind, out.Description = Forbidden, "the access token's claims do not satisfy the route: "+strings.Join(d.FailedClaims, ", ")
