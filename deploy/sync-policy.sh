@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The Kubernetes base and the Helm chart ship the policy as files of their
-# own (kustomize and Helm read nothing outside their folder): copies of
-# policies/ and of the Rego tests in policies_test/ (as tests/). This script
-# makes the copies; with --check it only compares them and fails on any
-# difference (.ci/deploy runs that).
+# own (kustomize and Helm read nothing outside their folder): copies of the
+# folders of policies/ that the binary embeds (policies.go's go:embed line),
+# and of the policy's Rego tests in policies_test/ (as tests/). A test of a
+# helper module that lives in policies_test itself (X_test.rego beside
+# X.rego, such as a reference matcher) tests no policy and stays out. This
+# script makes the copies; with --check it only compares them and fails on
+# any difference (.ci/deploy runs that).
 #
 #   deploy/sync-policy.sh           # after editing policies/ or policies_test/
 #   deploy/sync-policy.sh --check
@@ -15,9 +18,15 @@ check=false
 targets=(deploy/kubernetes/base/policy deploy/helm/policygate/files/policy)
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
-(cd policies && find authz system -type f \( -name '*.rego' -o -name '*.json' \) ! -name '*_test.rego' -exec cp --parents {} "$src" \;)
+embedded=$(sed -n 's|^//go:embed ||p' policies/policies.go)
+[ -n "$embedded" ] || { echo "sync-policy: no //go:embed line in policies/policies.go" >&2; exit 1; }
+# shellcheck disable=SC2086 # the embedded folders, one word each
+(cd policies && find $embedded -type f \( -name '*.rego' -o -name '*.json' \) ! -name '*_test.rego' -exec cp --parents {} "$src" \;)
 mkdir -p "$src/tests"
-cp policies_test/*_test.rego "$src/tests/"
+for t in policies_test/*_test.rego; do
+  [ -e "${t%_test.rego}.rego" ] && continue # tests a helper of the test folder, not the policy
+  cp "$t" "$src/tests/"
+done
 
 status=0
 for t in "${targets[@]}"; do

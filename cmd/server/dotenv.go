@@ -50,6 +50,7 @@ func withDotEnv(getenv func(string) string, path string) (func(string) string, e
 // $VAR, which would eat a "$" in a secret). A later line for the same key
 // wins. Errors start with the line number.
 func parseDotEnv(src string) (map[string]string, error) {
+	src = strings.TrimPrefix(src, "\ufeff") // a byte order mark some editors write
 	p := &dotEnvParser{src: strings.ReplaceAll(src, "\r\n", "\n"), line: 1}
 	values := map[string]string{}
 	for {

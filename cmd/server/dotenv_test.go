@@ -17,6 +17,7 @@ func TestParseDotEnv(t *testing.T) {
 	}{
 		{name: "plain", src: "A=b\n", want: map[string]string{"A": "b"}},
 		{name: "no_final_newline", src: "A=b", want: map[string]string{"A": "b"}},
+		{name: "byte_order_mark", src: "\ufeffA=b\n", want: map[string]string{"A": "b"}},
 		{name: "crlf", src: "A=b\r\nC='d'\r\n", want: map[string]string{"A": "b", "C": "d"}},
 		{name: "blank_and_comment_lines", src: "\n# comment\n   # indented comment\n\nA=b\n", want: map[string]string{"A": "b"}},
 		{name: "spaces_around", src: "  A =  b c  \n", want: map[string]string{"A": "b c"}},

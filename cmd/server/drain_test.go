@@ -19,7 +19,9 @@ func TestRunShutdownDelay(t *testing.T) {
 	t.Chdir(t.TempDir())
 	s := startServer(t, nil, map[string]string{
 		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience,
-		"SHUTDOWN_DELAY": "3s",
+		// Long enough for the checks below on a loaded machine; the test
+		// waits for it once.
+		"SHUTDOWN_DELAY": "8s",
 	})
 	token := p.Token(t, map[string]any{"scope": "read:messages"})
 	s.cancel() // the first SIGTERM

@@ -215,13 +215,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		serveErr <- srv.Serve(ln)
 	}()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuers", cfg.issuerNames(), "realm", cfg.realm(), "dev", cfg.Dev,
-		"tls", tlsConfig != nil, "version", build.Version)
+	// The dev banner comes before the "listening" line, which is what
+	// scripts (and the tests) wait for.
 	if issuer != nil {
 		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
 			return err
 		}
 	}
+	logger.Info("listening", "addr", ln.Addr().String(), "issuers", cfg.issuerNames(), "realm", cfg.realm(), "dev", cfg.Dev,
+		"tls", tlsConfig != nil, "version", build.Version)
 
 	select {
 	case err := <-serveErr:

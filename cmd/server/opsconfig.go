@@ -53,9 +53,6 @@ func opsConfigFromEnv(getenv func(string) string, dev bool) (opsConfig, []error)
 	return c, errs
 }
 
-// logFormats are LOG_FORMAT's values; json is the default.
-var logFormats = []string{"json", "text"}
-
 // logFormatFromEnv reads LOG_FORMAT.
 func logFormatFromEnv(getenv func(string) string) (string, []error) {
 	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_FORMAT"))); v {

@@ -25,9 +25,17 @@ const (
 	stopTimeout    = 15 // seconds podman waits after SIGTERM; the server needs far less
 )
 
-// podmanRunArgs keeps the container within limits the host grants: root in
-// these CI containers may not raise nofile/nproc to podman's defaults.
-var podmanRunArgs = []string{"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"}
+// runOptions are podman run's options for every container here: limits
+// the host grants (root in these CI containers may not raise nofile/nproc
+// to podman's defaults), and runc when installed (crun fails on hosts with
+// hybrid cgroups).
+func runOptions() []string {
+	opts := []string{"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"}
+	if _, err := exec.LookPath("runc"); err == nil {
+		opts = append(opts, "--runtime", "runc")
+	}
+	return opts
+}
 
 // TestImage runs the image built by deploy/build-image.sh (named by
 // POLICYGATE_IMAGE) on the host's network in dev mode, which listens on
@@ -68,6 +76,13 @@ func TestImage(t *testing.T) {
 		{name: "plain", wantSource: "embedded"},
 		{name: "read_only_root_tmpfs", args: readOnly, wantSource: "embedded"},
 		{
+			// The server writes nothing to disk: a root that is read-only
+			// with no writable /tmp at all is fine.
+			name:       "read_only_root_without_tmp",
+			args:       []string{"--read-only", "--read-only-tmpfs=false"},
+			wantSource: "embedded",
+		},
+		{
 			// As in Kubernetes: the policy and its tests mounted read-only
 			// beside each other, the guard on.
 			name: "read_only_root_policy_folder",
@@ -98,11 +113,22 @@ func TestImage(t *testing.T) {
 			c.stop(t)
 		})
 	}
+	t.Run("kubernetes_pod", func(t *testing.T) { testKubernetesPod(t, podman, image, kubePolicy) })
+
+	t.Run("version", func(t *testing.T) {
+		out := strings.TrimSpace(run(t, podman, append(append([]string{"run", "--rm"}, runOptions()...), image, "--version")...))
+		want := "policygate " + os.Getenv("POLICYGATE_VERSION") // stamped by deploy/build-image.sh
+		if !strings.HasPrefix(out, want) {
+			t.Errorf("--version = %q, want it to start with %q", out, want)
+		}
+	})
 }
 
 // container is one running policygate container.
 type container struct {
-	podman, name, url string
+	podman, name string
+	url          string // LISTEN_ADDR
+	admin        string // where /healthz and /readyz are: ADMIN_ADDR, or url
 }
 
 func start(t *testing.T, podman, image, name string, args, env []string) *container {
@@ -110,11 +136,9 @@ func start(t *testing.T, podman, image, name string, args, env []string) *contai
 	c := &container{podman: podman, name: fmt.Sprintf("policygate-test-%s-%d", strings.ReplaceAll(name, "_", "-"), os.Getpid())}
 	addr := freeLoopbackAddr(t)
 	c.url = "http://" + addr
+	c.admin = c.url
 	cmd := []string{"run", "--detach", "--name", c.name, "--network=host", "--stop-timeout", fmt.Sprint(stopTimeout)}
-	if _, err := exec.LookPath("runc"); err == nil {
-		cmd = append(cmd, "--runtime", "runc") // crun fails on hosts with hybrid cgroups
-	}
-	cmd = append(cmd, podmanRunArgs...)
+	cmd = append(cmd, runOptions()...)
 	cmd = append(cmd, args...)
 	for _, e := range append([]string{"LISTEN_ADDR=" + addr}, env...) {
 		cmd = append(cmd, "--env", e)
@@ -139,7 +163,9 @@ type readiness struct {
 	Status  string `json:"status"`
 	Details struct {
 		Policy struct {
-			Source string `json:"source"`
+			Source      string `json:"source"`
+			Revision    string `json:"revision"`
+			Activations int    `json:"activations"`
 		} `json:"policy"`
 	} `json:"details"`
 }
@@ -150,7 +176,7 @@ func (c *container) waitReady(t *testing.T) readiness {
 	deadline := time.Now().Add(readyWait)
 	var last string
 	for time.Now().Before(deadline) {
-		code, body, err := get(c.url+"/readyz", "")
+		code, body, err := get(c.admin+"/readyz", "")
 		if err == nil && code == http.StatusOK {
 			var r readiness
 			if err := json.Unmarshal(body, &r); err != nil {
@@ -174,24 +200,24 @@ func (c *container) checkRoutes(t *testing.T) {
 	plain := c.token(t, "")
 	scoped := c.token(t, "read:messages")
 	routes := []struct {
-		name, path, token string
-		want              int
+		name, url, token string
+		want             int
 	}{
-		{name: "healthz", path: "/healthz", want: http.StatusOK},
-		{name: "public", path: "/api/public", want: http.StatusOK},
-		{name: "private_without_token", path: "/api/private", want: http.StatusUnauthorized},
-		{name: "private_with_token", path: "/api/private", token: plain, want: http.StatusOK},
-		{name: "scoped_without_scope", path: "/api/private-scoped", token: plain, want: http.StatusForbidden},
-		{name: "scoped_with_scope", path: "/api/private-scoped", token: scoped, want: http.StatusOK},
+		{name: "healthz", url: c.admin + "/healthz", want: http.StatusOK},
+		{name: "public", url: c.url + "/api/public", want: http.StatusOK},
+		{name: "private_without_token", url: c.url + "/api/private", want: http.StatusUnauthorized},
+		{name: "private_with_token", url: c.url + "/api/private", token: plain, want: http.StatusOK},
+		{name: "scoped_without_scope", url: c.url + "/api/private-scoped", token: plain, want: http.StatusForbidden},
+		{name: "scoped_with_scope", url: c.url + "/api/private-scoped", token: scoped, want: http.StatusOK},
 	}
 	for _, r := range routes {
-		code, body, err := get(c.url+r.path, r.token)
+		code, body, err := get(r.url, r.token)
 		if err != nil {
-			t.Errorf("%s: GET %s: %v", r.name, r.path, err)
+			t.Errorf("%s: GET %s: %v", r.name, r.url, err)
 			continue
 		}
 		if code != r.want {
-			t.Errorf("%s: GET %s = %d %s, want %d", r.name, r.path, code, body, r.want)
+			t.Errorf("%s: GET %s = %d %s, want %d", r.name, r.url, code, body, r.want)
 		}
 	}
 }

@@ -164,7 +164,11 @@ func (r *Reloader) reloadLocked() error {
 		return err
 	}
 	r.current, r.failed, r.lastErr = s, nil, nil
-	r.logger.Info("TLS certificate reloaded", "cert_file", r.certFile, "not_after", s.cert.Leaf.NotAfter)
+	attrs := []any{"cert_file", r.certFile}
+	if leaf := s.cert.Leaf; leaf != nil {
+		attrs = append(attrs, "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+	}
+	r.logger.Info("TLS certificate reloaded", attrs...)
 	return nil
 }
 

@@ -25,9 +25,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if not (has $s (list "configMap" "embedded" "bundles")) -}}
 {{- fail (printf "policy.source is %q; use configMap, embedded or bundles" $s) -}}
 {{- end -}}
-{{- range $k := list "POLICY_DIR" "OPA_CONFIG" "POLICY_TESTS_MUST_PASS" "ADMIN_ADDR" "LISTEN_ADDR" "SHUTDOWN_DELAY" -}}
+{{- range $k := list "POLICY_DIR" "OPA_CONFIG" "POLICY_TESTS_MUST_PASS" "ADMIN_ADDR" "LISTEN_ADDR" "SHUTDOWN_DELAY" "TLS_CERT_FILE" "TLS_KEY_FILE" -}}
 {{- if hasKey $.Values.settings $k -}}
-{{- fail (printf "settings.%s is set by the chart (see policy, bundles, shutdownDelay)" $k) -}}
+{{- fail (printf "settings.%s is set by the chart (see policy, bundles, shutdownDelay, tls)" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- $s -}}
