@@ -123,6 +123,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		}
 		hash = key.Hash()
 		if d, ok := cache.get(key, hash, version); ok {
+			observeCacheHit(ctx)
 			d.ID, d.Routes = id, routes
 			d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
 			return d, nil
