@@ -1,9 +1,13 @@
 package authn_test
 
 import (
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
 func TestIsLoopbackHost(t *testing.T) {
@@ -59,6 +63,52 @@ func TestCheckKeyURLLoopback(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Errorf("CheckKeyURL(%q) = %v, want error %v", tc.url, err, tc.wantErr)
 			}
+		})
+	}
+}
+
+// TestKeyFetchRefusesDowngradeRedirect: keys are fetched over https (http
+// only for loopback), and a redirect must obey the same rule, or a
+// provider's redirect to plain http would let the network swap the keys.
+// The refused target is a host name that only looks like loopback
+// (127.attacker.example): a reserved name, so a regression that followed
+// it would fail to resolve rather than reach beyond this machine.
+func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		target    func(p *authntest.Provider) string
+		wantReady bool
+	}{
+		{"to_loopback_http", func(p *authntest.Provider) string { return p.JWKSURL() + "?moved=1" }, true},
+		{"to_non_loopback_http", func(p *authntest.Provider) string {
+			return strings.Replace(p.JWKSURL(), "127.0.0.1", "127.attacker.example", 1) + "?moved=1"
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := authntest.NewProvider(t)
+			p.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("moved") != "" {
+					p.ServeKeys(w, r)
+					return
+				}
+				http.Redirect(w, r, tt.target(p), http.StatusFound)
+			})
+			lab := startFaultLab(t, p, authn.KeySetConfig{MaxRetryDelay: 20 * time.Millisecond})
+			if tt.wantReady {
+				lab.awaitReady(t)
+				lab.mustAccept(t, "valid token", p.Token(t, nil))
+				return
+			}
+			lab.awaitFailedFetches(t, 0, 2)
+			select {
+			case <-lab.keys.Ready():
+				t.Fatal("keys were fetched through a redirect to plain http")
+			default:
+			}
+			if err := lab.keys.LastError(); err == nil || !strings.Contains(err.Error(), "https") {
+				t.Errorf("LastError() = %v, want a refusal naming https", err)
+			}
+			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
 		})
 	}
 }
