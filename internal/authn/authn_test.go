@@ -32,14 +32,7 @@ func newVerifierCache(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfi
 		cfg.JWKSURL = p.JWKSURL()
 	}
 	keys := authn.NewKeySet(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go keys.Run(ctx)
-	select {
-	case <-keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", keys.LastError())
-	}
+	authntest.StartKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
 		CacheSize: cacheSize,

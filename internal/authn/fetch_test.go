@@ -95,7 +95,7 @@ func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
 			})
 			lab := startFaultLab(t, p, authn.KeySetConfig{MaxRetryDelay: 20 * time.Millisecond})
 			if tt.wantReady {
-				lab.awaitReady(t)
+				authntest.AwaitKeys(t, lab.keys)
 				lab.mustAccept(t, "valid token", p.Token(t, nil))
 				return
 			}

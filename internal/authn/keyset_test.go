@@ -17,6 +17,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // faultLab is a provider whose JWKS endpoint the test breaks and mends, a
@@ -35,9 +36,7 @@ func startFaultLab(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) 
 	t.Helper()
 	cfg.JWKSURL = p.JWKSURL()
 	lab := &faultLab{p: p, keys: authn.NewKeySet(cfg), verifiers: map[string]*authn.Verifier{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go lab.keys.Run(ctx)
+	authntest.RunKeys(t, lab.keys)
 	for name, size := range map[string]int{"cache_off": 0, "cache_on": authn.DefaultCacheSize} {
 		v, err := authn.NewVerifier(lab.keys, authn.VerifierConfig{
 			Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second, CacheSize: size,
@@ -48,15 +47,6 @@ func startFaultLab(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) 
 		lab.verifiers[name] = v
 	}
 	return lab
-}
-
-func (lab *faultLab) awaitReady(t *testing.T) {
-	t.Helper()
-	select {
-	case <-lab.keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", lab.keys.LastError())
-	}
 }
 
 // verifyAll verifies tok with every verifier and reports the errors.
@@ -93,12 +83,10 @@ func (lab *faultLab) mustRefuse(t *testing.T, what, tok string, want error) {
 // than before ran and the latest one failed.
 func (lab *faultLab) awaitFailedFetches(t *testing.T, before, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for lab.keys.Fetches() < before+n+1 || lab.keys.LastError() == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %d fetches the last error is %v; want %d failed fetches", lab.keys.Fetches()-before, lab.keys.LastError(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testwait.Until(10*time.Second, func() bool {
+		return lab.keys.Fetches() >= before+n+1 && lab.keys.LastError() != nil
+	}) {
+		t.Fatalf("after %d fetches the last error is %v; want %d failed fetches", lab.keys.Fetches()-before, lab.keys.LastError(), n)
 	}
 }
 
@@ -108,12 +96,8 @@ func (lab *faultLab) awaitFailedFetches(t *testing.T, before, n int64) {
 func (lab *faultLab) awaitRefresh(t *testing.T) {
 	t.Helper()
 	before := lab.keys.Fetches()
-	deadline := time.Now().Add(10 * time.Second)
-	for lab.keys.Fetches() < before+2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refresh within 10s: %v", lab.keys.LastError())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testwait.Until(10*time.Second, func() bool { return lab.keys.Fetches() >= before+2 }) {
+		t.Fatalf("no refresh within 10s: %v", lab.keys.LastError())
 	}
 }
 
@@ -206,7 +190,7 @@ func TestProviderDownAtStart(t *testing.T) {
 			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
 
 			p.SetHandler(nil)
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			lab.mustAccept(t, "valid token after recovery", p.Token(t, nil))
 			if err := lab.keys.LastError(); err != nil {
 				t.Errorf("LastError() after recovery = %v, want nil", err)
@@ -225,7 +209,7 @@ func TestProviderDownLater(t *testing.T) {
 			p := authntest.NewProvider(t)
 			p.SetMaxAge(0) // refresh as often as MinRefresh allows
 			lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			valid := p.Token(t, nil)
 			lab.mustAccept(t, "valid token", valid)
 
@@ -248,7 +232,7 @@ func TestProviderDownLater(t *testing.T) {
 func TestProviderSlow(t *testing.T) {
 	p := authntest.NewProvider(t)
 	lab := startFaultLab(t, p, authn.KeySetConfig{UnknownKIDInterval: time.Millisecond, FetchTimeout: 30 * time.Second})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 
 	entered := make(chan struct{}, 16)
 	release := make(chan struct{})
@@ -310,20 +294,16 @@ func TestKeyRotationWithinSeconds(t *testing.T) {
 				cfg = authn.KeySetConfig{MinRefresh: 20 * time.Millisecond, UnknownKIDInterval: time.Hour}
 			}
 			lab := startFaultLab(t, p, cfg)
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			k2 := authntest.NewKey(t, "key-2")
 			p.SetKeys(p.Key(), k2)
 			tok := authntest.Sign(t, k2, p.Claims())
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				errs := lab.verifyAll(t, tok)
-				if errs["cache_off"] == nil && errs["cache_on"] == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("token of the new key still refused after 5s: %v", errs)
-				}
-				time.Sleep(10 * time.Millisecond)
+			var errs map[string]error
+			if !testwait.Until(5*time.Second, func() bool {
+				errs = lab.verifyAll(t, tok)
+				return errs["cache_off"] == nil && errs["cache_on"] == nil
+			}) {
+				t.Fatalf("token of the new key still refused after 5s: %v", errs)
 			}
 			lab.mustAccept(t, "token of the old key", p.Token(t, nil))
 		})
@@ -336,7 +316,7 @@ func TestRemovedKeyRefused(t *testing.T) {
 	p := authntest.NewProvider(t)
 	p.SetMaxAge(0)
 	lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, UnknownKIDInterval: time.Hour})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	old := p.Token(t, nil)
 	lab.mustAccept(t, "token of key-1", old)
 
@@ -355,7 +335,7 @@ func TestKeyReplacedUnderSameKID(t *testing.T) {
 	p := authntest.NewProvider(t)
 	p.SetMaxAge(0)
 	lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, UnknownKIDInterval: time.Hour})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	old := p.Token(t, nil)
 	lab.mustAccept(t, "token of the first key-1", old)
 	p.SetKeys(authntest.NewKey(t, "key-1"))
@@ -371,7 +351,7 @@ func TestRandomKIDBurst(t *testing.T) {
 	p := authntest.NewProvider(t)
 	const interval = 200 * time.Millisecond
 	lab := startFaultLab(t, p, authn.KeySetConfig{UnknownKIDInterval: interval})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	v := lab.verifiers["cache_on"]
 	before := p.JWKSRequests()
 	start := time.Now()
