@@ -155,7 +155,7 @@ func retryDelay(failures int, maxDelay time.Duration, random func() float64) tim
 func (k *KeySet) lookup(ctx context.Context, kid string) ([]*verificationKey, error) {
 	idx := k.current.Load()
 	if idx == nil {
-		return nil, &Error{Kind: ErrKeysUnavailable, Description: "signing keys are not available yet"}
+		return nil, &Error{Err: ErrKeysUnavailable, Description: "signing keys are not available yet"}
 	}
 	if kid == "" {
 		return idx.all, nil
