@@ -1,13 +1,16 @@
 package authn_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 func TestIsLoopbackHost(t *testing.T) {
@@ -109,6 +112,81 @@ func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
 				t.Errorf("LastError() = %v, want a refusal naming https", err)
 			}
 			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
+		})
+	}
+}
+
+func TestCheckKeyURL(t *testing.T) {
+	tests := []struct {
+		name    string
+		url     string
+		wantErr string // a substring of the error, or "" for accepted
+	}{
+		{name: "https", url: "https://idp.example/.well-known/jwks.json"},
+		{name: "http_public_host", url: "http://idp.example/jwks.json", wantErr: "must use https"},
+		{name: "other_scheme", url: "ftp://idp.example/jwks.json", wantErr: "must use https"},
+		{name: "relative", url: "/.well-known/jwks.json", wantErr: "not an absolute URL"},
+		{name: "empty", url: "", wantErr: "not an absolute URL"},
+		{name: "not_a_url", url: "https://[::1/jwks.json", wantErr: "not a URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := authn.CheckKeyURL(tc.url)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("CheckKeyURL(%q) = %v, want error containing %q", tc.url, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestDiscoveryRefused: keys are never fetched from what a discovery
+// document names unless it is the configured issuer's own document and
+// names a key URL that obeys CheckKeyURL; the key set stays not ready and
+// says why.
+func TestDiscoveryRefused(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     func(issuer, jwksURL string) string
+		wantErr string
+	}{
+		{name: "other_issuer", doc: func(issuer, jwksURL string) string {
+			return `{"issuer":"https://other.example/","jwks_uri":"` + jwksURL + `"}`
+		}, wantErr: `names issuer "https://other.example/"`},
+		{name: "jwks_uri_plain_http", doc: func(issuer, jwksURL string) string {
+			return `{"issuer":"` + issuer + `","jwks_uri":"http://idp.example/jwks.json"}`
+		}, wantErr: "jwks_uri: \"http://idp.example/jwks.json\" must use https"},
+		{name: "jwks_uri_missing", doc: func(issuer, jwksURL string) string {
+			return `{"issuer":"` + issuer + `"}`
+		}, wantErr: "jwks_uri: \"\" is not an absolute URL"},
+		{name: "not_json", doc: func(issuer, jwksURL string) string { return "<html></html>" }, wantErr: "parse discovery"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := authntest.NewProvider(t)
+			mux := http.NewServeMux()
+			idp := httptest.NewServer(mux)
+			t.Cleanup(idp.Close)
+			issuer := idp.URL + "/"
+			mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tc.doc(issuer, p.JWKSURL()))
+			})
+			keys := authn.NewKeySet(authn.KeySetConfig{Issuer: issuer, MaxRetryDelay: 20 * time.Millisecond})
+			authntest.RunKeys(t, keys)
+			if !testwait.Until(10*time.Second, func() bool { return keys.Fetches() >= 3 && keys.LastError() != nil }) {
+				t.Fatalf("after %d fetches the last error is %v; want 2 failed fetches", keys.Fetches(), keys.LastError())
+			}
+			select {
+			case <-keys.Ready():
+				t.Fatal("key set is ready through a refused discovery document")
+			default:
+			}
+			if err := keys.LastError(); !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("LastError() = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if n := p.JWKSRequests(); n != 0 {
+				t.Errorf("the key URL was fetched %d times, want never", n)
+			}
 		})
 	}
 }
