@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
+	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/policies"
 )
 
@@ -27,9 +28,11 @@ func TestRego(t *testing.T) {
 		t.Fatalf("load policies and tests: %v", err)
 	}
 
-	// Strict, like `opa check --strict`; print() output is kept for failures.
+	// Strict, like `opa check --strict -s ../policies/schemas`; print()
+	// output is kept for failures.
 	compiler := ast.NewCompiler().
 		WithStrict(true).
+		WithSchemas(inputSchemaSet(t)).
 		WithEnablePrintStatements(true).
 		WithDefaultRegoVersion(ast.RegoV1)
 	ch, err := tester.NewRunner().
@@ -158,19 +161,22 @@ func TestDecisionAlwaysDefined(t *testing.T) {
 		{name: "no_input", input: nil, wantReason: "no_route"},
 		{name: "empty_input", input: map[string]any{}, wantReason: "no_route"},
 		{name: "input_not_an_object", input: "GET /api/public", wantReason: "no_route"},
-		{name: "path_as_string", input: map[string]any{"method": "GET", "path": "/api/public"}, wantReason: "no_route"},
-		{name: "path_as_object", input: map[string]any{"method": "GET", "path": map[string]any{"0": "api", "1": "public"}}, wantReason: "no_route"},
-		{name: "path_with_number", input: map[string]any{"method": "GET", "path": []any{"api", 1}}, wantReason: "no_route"},
-		{name: "path_with_null", input: map[string]any{"method": "GET", "path": []any{"api", nil}}, wantReason: "no_route"},
-		{name: "method_as_number", input: map[string]any{"method": 1, "path": []any{"api", "public"}}, wantReason: "no_route"},
-		{name: "scopes_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": "read:messages"}, wantReason: "insufficient_scope"},
-		{name: "scopes_with_number", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{1}}, wantReason: "insufficient_scope"},
-		{name: "claims_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "claims": "x"}, wantReason: "unauthenticated"},
-		{name: "claims_without_flag", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "claims": claims}, wantReason: "unauthenticated"},
-		{name: "flag_as_string", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "authenticated": "true", "claims": claims}, wantReason: "unauthenticated"},
-		{name: "public", input: map[string]any{"method": "GET", "path": []any{"api", "public"}}, wantAllowed: true, wantReason: "public"},
-		{name: "private", input: map[string]any{"method": "GET", "path": []any{"api", "private"}, "authenticated": true, "claims": claims, "scopes": []any{}}, wantAllowed: true, wantReason: "authenticated"},
-		{name: "private_scoped", input: map[string]any{"method": "GET", "path": []any{"api", "private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{"read:messages"}}, wantAllowed: true, wantReason: "scopes_granted"},
+		{name: "routes_as_string", input: map[string]any{"method": "GET", "routes": "/api/public"}, wantReason: "no_route"},
+		{name: "routes_as_object", input: map[string]any{"method": "GET", "routes": map[string]any{"0": "/api/nowhere"}}, wantReason: "no_route"},
+		{name: "routes_with_number", input: map[string]any{"method": "GET", "routes": []any{"/api/public", 1}}, wantAllowed: true, wantReason: "public"},
+		{name: "routes_with_null", input: map[string]any{"method": "GET", "routes": []any{nil}}, wantReason: "no_route"},
+		{name: "route_unknown", input: map[string]any{"method": "GET", "routes": []any{"/nowhere"}}, wantReason: "no_route"},
+		{name: "method_as_number", input: map[string]any{"method": 1, "routes": []any{"/api/public"}}, wantReason: "no_route"},
+		{name: "host_as_number", input: map[string]any{"method": "GET", "host": 1, "routes": []any{"/api/public"}}, wantAllowed: true, wantReason: "public"},
+		{name: "scopes_as_string", input: map[string]any{"method": "GET", "routes": []any{"/api/private-scoped"}, "authenticated": true, "claims": claims, "scopes": "read:messages"}, wantReason: "insufficient_scope"},
+		{name: "scopes_with_number", input: map[string]any{"method": "GET", "routes": []any{"/api/private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{1}}, wantReason: "insufficient_scope"},
+		{name: "claims_as_string", input: map[string]any{"method": "GET", "routes": []any{"/api/private"}, "claims": "x"}, wantReason: "unauthenticated"},
+		{name: "claims_without_flag", input: map[string]any{"method": "GET", "routes": []any{"/api/private"}, "claims": claims}, wantReason: "unauthenticated"},
+		{name: "flag_as_string", input: map[string]any{"method": "GET", "routes": []any{"/api/private"}, "authenticated": "true", "claims": claims}, wantReason: "unauthenticated"},
+		{name: "bound_as_string", input: map[string]any{"method": "GET", "routes": []any{"/api/private"}, "authenticated": true, "claims": claims, "bound": "x"}, wantAllowed: true, wantReason: "authenticated"},
+		{name: "public", input: map[string]any{"method": "GET", "routes": []any{"/api/public"}}, wantAllowed: true, wantReason: "public"},
+		{name: "private", input: map[string]any{"method": "GET", "routes": []any{"/api/private"}, "authenticated": true, "claims": claims, "scopes": []any{}}, wantAllowed: true, wantReason: "authenticated"},
+		{name: "private_scoped", input: map[string]any{"method": "GET", "routes": []any{"/api/private-scoped"}, "authenticated": true, "claims": claims, "scopes": []any{"read:messages"}}, wantAllowed: true, wantReason: "scopes_granted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,17 +211,17 @@ func checkShape(t *testing.T, decision map[string]any) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"allowed", "missing_scopes", "reason", "required_scopes", "routes"}; !slices.Equal(keys, want) {
+	if want := []string{"allowed", "missing_scopes", "reason", "required_scopes"}; !slices.Equal(keys, want) {
 		t.Errorf("decision keys = %q, want %q", keys, want)
 	}
 	if _, ok := decision["allowed"].(bool); !ok {
 		t.Errorf("allowed = %#v, want a bool", decision["allowed"])
 	}
-	reasons := []string{"public", "authenticated", "scopes_granted", "unauthenticated", "insufficient_scope", "no_route", "invalid_rule"}
+	reasons := authz.Reasons()
 	if r, _ := decision["reason"].(string); !slices.Contains(reasons, r) {
 		t.Errorf("reason = %#v, want one of %q", decision["reason"], reasons)
 	}
-	for _, k := range []string{"required_scopes", "missing_scopes", "routes"} {
+	for _, k := range []string{"required_scopes", "missing_scopes"} {
 		list, ok := decision[k].([]any)
 		if !ok {
 			t.Errorf("%s = %#v, want an array", k, decision[k])
@@ -249,7 +255,9 @@ func BenchmarkDecision(b *testing.B) {
 	if err != nil {
 		b.Fatalf("prepare data.authz.decision: %v", err)
 	}
-	input := ast.MustParseTerm(`{"method": "GET", "path": ["api", "private-scoped"],
+	input := ast.MustParseTerm(`{"method": "GET", "host": "", "path": ["api", "private-scoped"],
+		"routes": ["/api/private-scoped"], "params": {"/api/private-scoped": {}},
+		"authenticated": true, "bound": {"params": {}, "claims": {}},
 		"claims": {"sub": "auth0|user-1"}, "scopes": ["openid", "read:messages"]}`).Value
 
 	b.ReportAllocs()

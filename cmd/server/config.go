@@ -56,6 +56,7 @@ type Config struct {
 	opsConfig
 	// Faces: forward-auth, proxy mode, admin listener, path rules (faces.go).
 	Faces FacesConfig
+	GRPC  grpcConfig // Envoy's gRPC face (grpc.go)
 }
 
 const (
@@ -221,6 +222,8 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 			c.ClockSkew = d
 		}
 	}
+
+	c.GRPC = loadGRPCConfig(env, dev, bad)
 
 	if dev {
 		// Dev mode is its own issuer; real provider settings do not apply.

@@ -5,6 +5,7 @@
 //	server --dev      serve with a local dev issuer, no configuration needed
 //	server token      mint a token from a running dev server
 //	server version    print the version (also --version)
+//	server decide     evaluate the policy for one request, offline
 package main
 
 import (
@@ -28,15 +29,23 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/certreload"
+	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/devissuer"
+	"github.com/policygate/policygate/internal/gate"
 )
 
 func main() {
 	ctx := onSignals(os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	var exit *exitError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0) // asked for --help, and got it
+	case errors.As(err, &exit):
+		if exit.msg != "" {
+			fmt.Fprintln(os.Stderr, exit.msg)
+		}
+		os.Exit(exit.code)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -80,6 +89,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "decide" {
+		return runDecide(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "version" {
 		return printVersion(stdout)
 	}
@@ -89,10 +101,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server [--dev] | server token [--scope S] [--sub S] [--ttl D] [--addr A] | server version")
+		fmt.Fprintln(stderr, "       server decide [--token JWT | --claims FILE] [--host H] [--json] [--explain notes|full] METHOD PATH")
+		fmt.Fprintln(stderr, "       server decide --table FILE.csv|FILE.json   (server decide --help)")
 		fmt.Fprintln(stderr, "configuration: AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH_CONFIG,")
 		fmt.Fprintln(stderr, "  AUTH_ALGORITHMS, AUTH_CLOCK_SKEW, LISTEN_ADDR, POLICY_DIR, POLICY_TESTS_MUST_PASS, OPA_CONFIG,")
 		fmt.Fprintln(stderr, "  DECISION_LOG, DECISION_CACHE_SIZE, CORS_ALLOWED_ORIGINS, LOG_LEVEL, LOG_FORMAT,")
-		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE (environment, then ./.env;")
+		fmt.Fprintln(stderr, "  "+grpcUsage+",")
+		fmt.Fprintln(stderr, "  SHUTDOWN_DELAY, TLS_CERT_FILE, TLS_KEY_FILE, PUBLIC_URL, RESOURCE_DOCUMENTATION_URL,")
+		fmt.Fprintln(stderr, "  TRACE_SUBJECT, OTEL_EXPORTER_OTLP_ENDPOINT and OpenTelemetry's other OTEL_* variables")
+		fmt.Fprintln(stderr, "  (environment, then ./.env; OTEL_* from the environment only;")
 		fmt.Fprintln(stderr, "  see README.md \"Settings\")")
 		fmt.Fprintln(stderr, facesUsage)
 		fs.PrintDefaults()
@@ -112,12 +129,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg, err := loadConfig(env, *dev)
-	if err != nil {
+	disc, discErr := loadDiscoveryConfig(env, cfg)
+	traceCfg, traceErr := loadTracingConfig(getenv, env)
+	if err := errors.Join(err, discErr, traceErr); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if cfg.Dev {
-		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH_CONFIG"} {
+		for _, name := range []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH0_DOMAIN", "AUTH0_AUDIENCE", "AUTH_CONFIG", "PUBLIC_URL"} {
 			if env(name) != "" {
 				logger.Warn("dev mode ignores this setting and uses its own issuer", "variable", name)
 			}
@@ -164,6 +183,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer.URL(), devissuer.Audience, issuer.JWKSURL()
 		cfg.Issuers = []issuerConfig{{Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Algorithms: cfg.Algorithms, JWKSURL: cfg.JWKSURL}}
+		disc.PublicURL = baseURL // its tokens name it too: a resource it accepts
+		issuer.WithResource(baseURL)
 	}
 
 	auth, err := startAuth(ctx, cfg, logger, reg)
@@ -171,11 +192,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	tr, err := startTracing(ctx, getenv, traceCfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(ctx, tr, logger)
+	var verify gate.Verifier = auth.verifier
+	var decide gate.Decider = engine
+	if tr != nil {
+		verify, decide = tr.Verifier(auth.verifier), tr.Decider(engine)
+	}
+
 	reg.MustRegister(newPolicyCollector(engine))
 	policyReady, policyDetails := policyReadiness(engine)
 	var shuttingDown atomic.Bool
 	opts := api.Options{
-		Gate:     newGate(auth.verifier, engine, cfg, reg),
+		Gate:     newGate(verify, decide, cfg, reg),
 		Logger:   logger,
 		Registry: reg,
 		Realm:    cfg.realm(),
@@ -185,6 +217,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		ShuttingDown: &shuttingDown,
 		CORSOrigins:  cfg.CORSOrigins,
+		Resource:     protectedResource(cfg, disc, engine),
 	}
 	if issuer != nil {
 		opts.Extra = issuer.Routes()
@@ -195,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.NewServer(opts),
+		Handler:           tracedHandler(tr, api.NewServer(opts)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -207,7 +240,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// with the signal's (Shutdown waits for them, up to its deadline).
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	serveErr := make(chan error, 1)
+	// The banner comes before the listening line, which tests (and
+	// people) take as the sign that everything is printed.
+	if issuer != nil {
+		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
+			return err
+		}
+	}
+	serveErr := make(chan error, 2)
+	shutdownGRPC, err := startGRPC(cfg.GRPC, opts.Gate, denial.NewRenderer(cfg.realm(), opts.Resource.MetadataURL()), readiness(opts.Readiness, &shuttingDown), logger, serveErr)
+	if err != nil {
+		return err
+	}
 	go func() {
 		if tlsConfig != nil {
 			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
@@ -215,13 +259,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		serveErr <- srv.Serve(ln)
 	}()
-	// The dev banner comes before the "listening" line, which is what
-	// scripts (and the tests) wait for.
-	if issuer != nil {
-		if err := printDevBanner(stdout, issuer, baseURL); err != nil {
-			return err
-		}
-	}
 	logger.Info("listening", "addr", ln.Addr().String(), "issuers", cfg.issuerNames(), "realm", cfg.realm(), "dev", cfg.Dev,
 		"tls", tlsConfig != nil, "version", build.Version)
 
@@ -244,7 +281,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancelShutdown()
-	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx)); err != nil {
+	grpcDone := make(chan error, 1)
+	go func() { grpcDone <- shutdownGRPC(shutdownCtx) }() // with the HTTP listener
+	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx), <-grpcDone); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

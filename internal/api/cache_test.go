@@ -16,7 +16,7 @@ func TestRotatedKeyStopsReplayedToken(t *testing.T) {
 	for _, mode := range []struct {
 		name      string
 		cacheSize int
-	}{{"cache_off", -1}, {"cache_on", 0}} {
+	}{{"cache_off", -1}, {"cache_on", authn.DefaultCacheSize}} {
 		t.Run(mode.name, func(t *testing.T) {
 			p := authntest.NewProvider(t)
 			p.SetMaxAge(0) // the key set refreshes every MinRefresh

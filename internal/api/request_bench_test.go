@@ -22,7 +22,7 @@ func BenchmarkRequest(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
 		cacheSize int
-	}{{"token_cache_off", -1}, {"token_cache_on", 0}} {
+	}{{"token_cache_off", -1}, {"token_cache_on", authn.DefaultCacheSize}} {
 		b.Run(bc.name, func(b *testing.B) {
 			h, tok := benchServer(b, bc.cacheSize)
 			req := httptest.NewRequest("GET", "/api/private-scoped", nil)

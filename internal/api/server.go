@@ -52,6 +52,9 @@ type Options struct {
 	ShuttingDown *atomic.Bool
 	// CORSOrigins may call the API from a browser (see cors.go).
 	CORSOrigins []string
+	// Resource, when set, is published at /.well-known/oauth-protected-resource
+	// and named by every challenge (see discovery.go).
+	Resource *ProtectedResource
 	// TrustedProxies may call /authz (default DefaultTrustedProxies).
 	TrustedProxies []netip.Prefix
 	// Proxy, when set, is proxy mode: the handler serves only proxied
@@ -74,6 +77,8 @@ type server struct {
 // in proxy mode, the gated reverse proxy alone.
 func NewServer(o Options) http.Handler {
 	s, r := newRouter(&o)
+	// Proxy mode too: the document shadows an upstream's own copy.
+	routeDiscovery(r, o.Resource)
 	for pattern, h := range o.Extra {
 		r.Handle(pattern, h)
 	}
@@ -114,7 +119,7 @@ func newRouter(o *Options) (*server, *chi.Mux) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	s := &server{gate: o.Gate, logger: o.Logger, metrics: requestMetrics(o.Registry), render: denial.NewRenderer(o.Realm, "")}
+	s := &server{gate: o.Gate, logger: o.Logger, metrics: requestMetrics(o.Registry), render: denial.NewRenderer(o.Realm, o.Resource.MetadataURL())}
 
 	r := chi.NewRouter()
 	// /authz answers proxies, never browsers: no CORS there.

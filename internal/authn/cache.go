@@ -77,21 +77,16 @@ func (v *Verifier) cachedClaims(raw string) (cacheKey, *Claims) {
 	return k, e.claims
 }
 
-// remember caches claims that verified with key from keys. The claims must
-// not be modified afterwards: they are shared by every request with this
-// token.
-func (v *Verifier) remember(k cacheKey, claims *Claims, keys *KeySet, key *verificationKey) {
+// remember caches claims that verified with key from keys; notBefore is
+// the later of their nbf and iat (zero for neither). The claims must not be
+// modified afterwards: they are shared by every request with this token.
+func (v *Verifier) remember(k cacheKey, claims *Claims, notBefore time.Time, keys *KeySet, key *verificationKey) {
 	if v.cache == nil || key == nil {
 		return
 	}
 	e := &cacheEntry{claims: claims, keys: keys, key: key, until: claims.ExpiresAt.Add(v.skew)}
-	for _, name := range []string{"nbf", "iat"} {
-		if t, ok, err := numericDate(claims.Payload, name); err == nil && ok && t.After(e.notBefore) {
-			e.notBefore = t
-		}
-	}
-	if !e.notBefore.IsZero() {
-		e.notBefore = e.notBefore.Add(-v.skew)
+	if !notBefore.IsZero() {
+		e.notBefore = notBefore.Add(-v.skew)
 	}
 	v.cache.lru.Add(k, e)
 }

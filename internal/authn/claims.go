@@ -1,7 +1,6 @@
 package authn
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -43,10 +42,8 @@ func parseClaims(part string) (*Claims, error) {
 	if err != nil {
 		return nil, invalid("token payload is not base64url")
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+	m, ok := decodeJSONObject(payload)
+	if !ok {
 		return nil, invalid("token payload is not a JSON object")
 	}
 	c := &Claims{Payload: m}
@@ -81,31 +78,38 @@ func scopesOf(m map[string]any) []string {
 }
 
 // validate checks the registered claims of a token whose signature iss's
-// key verified, and records the audiences it matched.
-func (v *Verifier) validate(c *Claims, iss *trustedIssuer) error {
+// key verified, and records the audiences it matched. notBefore is the
+// later of nbf and iat (zero when neither is set), for the token cache.
+func (v *Verifier) validate(c *Claims, iss *trustedIssuer) (notBefore time.Time, err error) {
 	now := v.now()
 	exp, ok, err := numericDate(c.Payload, "exp")
 	switch {
 	case err != nil:
-		return err
+		return notBefore, err
 	case !ok:
-		return invalid(`token has no "exp"`)
+		return notBefore, invalid(`token has no "exp"`)
 	case !now.Before(exp.Add(v.skew)):
-		return invalid("token has expired")
+		return notBefore, invalid("token has expired")
 	}
 	c.ExpiresAt = exp
-	if nbf, ok, err := numericDate(c.Payload, "nbf"); err != nil {
-		return err
-	} else if ok && now.Add(v.skew).Before(nbf) {
-		return invalid("token is not valid yet")
-	}
-	if iat, ok, err := numericDate(c.Payload, "iat"); err != nil {
-		return err
-	} else if ok && now.Add(v.skew).Before(iat) {
-		return invalid("token was issued in the future")
+	for _, name := range [...]string{"nbf", "iat"} {
+		t, ok, err := numericDate(c.Payload, name)
+		switch {
+		case err != nil:
+			return notBefore, err
+		case !ok:
+			continue
+		case now.Add(v.skew).Before(t) && name == "nbf":
+			return notBefore, invalid("token is not valid yet")
+		case now.Add(v.skew).Before(t):
+			return notBefore, invalid("token was issued in the future")
+		}
+		if t.After(notBefore) {
+			notBefore = t
+		}
 	}
 	if c.Issuer != iss.name {
-		return invalid("issuer is not accepted")
+		return notBefore, invalid("issuer is not accepted")
 	}
 	for _, want := range iss.audiences {
 		if hasAudience(c.Payload["aud"], want) {
@@ -113,9 +117,9 @@ func (v *Verifier) validate(c *Claims, iss *trustedIssuer) error {
 		}
 	}
 	if len(c.Audiences) == 0 {
-		return invalid("audience is not accepted")
+		return notBefore, invalid("audience is not accepted")
 	}
-	return nil
+	return notBefore, nil
 }
 
 // numericDate reads a NumericDate claim (RFC 7519 section 2).

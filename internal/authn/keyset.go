@@ -184,6 +184,7 @@ func (k *KeySet) refreshForUnknownKID(ctx context.Context) bool {
 		ch = k.startFetchLocked(context.WithoutCancel(ctx))
 	}
 	k.mu.Unlock()
+	defer k.observeFetch(ctx)()
 	select {
 	case <-ch:
 		return true

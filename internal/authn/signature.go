@@ -5,17 +5,46 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 )
 
-// hashes are the digests of the JWS algorithms (RFC 7518 section 3.1).
-var hashes = map[string]crypto.Hash{
-	"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512,
-	"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512,
-	"ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512,
+// algorithm is a JWS algorithm this package verifies.
+type algorithm struct {
+	name string
+	alg  jwa.SignatureAlgorithm
+	hash crypto.Hash // 0 for EdDSA, which hashes inside
+}
+
+// algorithms is the one list of supported algorithms: the asymmetric JWS
+// algorithms a JWKS can serve (RFC 7518 section 3.1, RFC 8037). HMAC and
+// "none" are absent on purpose: they can never be configured.
+var algorithms = []algorithm{
+	{"RS256", jwa.RS256(), crypto.SHA256}, {"RS384", jwa.RS384(), crypto.SHA384}, {"RS512", jwa.RS512(), crypto.SHA512},
+	{"PS256", jwa.PS256(), crypto.SHA256}, {"PS384", jwa.PS384(), crypto.SHA384}, {"PS512", jwa.PS512(), crypto.SHA512},
+	{"ES256", jwa.ES256(), crypto.SHA256}, {"ES384", jwa.ES384(), crypto.SHA384}, {"ES512", jwa.ES512(), crypto.SHA512},
+	{"EdDSA", jwa.EdDSA(), 0},
+}
+
+func algorithmNamed(name string) (algorithm, bool) {
+	for _, a := range algorithms {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return algorithm{}, false
+}
+
+// SupportedAlgorithms lists the algorithm names AUTH_ALGORITHMS may contain.
+func SupportedAlgorithms() []string {
+	names := make([]string, len(algorithms))
+	for i, a := range algorithms {
+		names[i] = a.name
+	}
+	return names
 }
 
 // verifySignature reports whether sigPart (base64url, no padding) is alg's
@@ -31,13 +60,20 @@ func verifySignature(pub any, alg jwa.SignatureAlgorithm, signingInput, sigPart 
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && ed25519.Verify(k, []byte(signingInput), sig)
 	}
-	h, ok := hashes[name]
-	if !ok {
+	a, ok := algorithmNamed(name)
+	if !ok || a.hash == 0 {
 		return false
 	}
-	d := h.New()
-	d.Write([]byte(signingInput))
-	digest := d.Sum(nil)
+	h := a.hash
+	var digest []byte
+	if h == crypto.SHA256 { // the common case, without a hash.Hash on the heap
+		sum := sha256.Sum256([]byte(signingInput))
+		digest = sum[:]
+	} else {
+		d := h.New()
+		d.Write([]byte(signingInput))
+		digest = d.Sum(nil)
+	}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		switch name[:2] {

@@ -1,14 +1,12 @@
 package authn
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,20 +20,6 @@ const MaxTokenBytes = 16 << 10
 
 // maxHeaderBytes bounds the decoded JOSE header.
 const maxHeaderBytes = 2 << 10
-
-// supportedAlgorithms are the asymmetric JWS algorithms a JWKS can serve.
-// HMAC and "none" are absent on purpose: they can never be configured.
-var supportedAlgorithms = map[string]jwa.SignatureAlgorithm{
-	"RS256": jwa.RS256(), "RS384": jwa.RS384(), "RS512": jwa.RS512(),
-	"PS256": jwa.PS256(), "PS384": jwa.PS384(), "PS512": jwa.PS512(),
-	"ES256": jwa.ES256(), "ES384": jwa.ES384(), "ES512": jwa.ES512(),
-	"EdDSA": jwa.EdDSA(),
-}
-
-// SupportedAlgorithms lists the algorithm names AUTH_ALGORITHMS may contain.
-func SupportedAlgorithms() []string {
-	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-}
 
 // VerifierConfig is what a token must satisfy. Issuer, Audience and
 // Algorithms describe the one issuer of NewVerifier; NewMultiIssuerVerifier
@@ -137,11 +121,11 @@ func newTrustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 	}
 	algs := make(map[string]jwa.SignatureAlgorithm, len(ic.Algorithms))
 	for _, name := range ic.Algorithms {
-		alg, ok := supportedAlgorithms[name]
+		a, ok := algorithmNamed(name)
 		if !ok {
 			return nil, fmt.Errorf("algorithm %q is not supported (use one of %s)", name, strings.Join(SupportedAlgorithms(), ", "))
 		}
-		algs[name] = alg
+		algs[name] = a.alg
 	}
 	return &trustedIssuer{name: ic.Issuer, audiences: slices.Clone(ic.Audiences), algorithms: algs, keys: ic.Keys}, nil
 }
@@ -149,10 +133,10 @@ func newTrustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 // joseHeader holds the header fields we look at. jku, x5u, jwk and x5c are
 // deliberately not read: keys come only from the configured key set.
 type joseHeader struct {
-	Alg  string          `json:"alg"`
-	KID  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
+	Alg, KID string
+	// Crit and B64 are set when the header has the member, whatever its
+	// value: neither extension is implemented here.
+	Crit, B64 bool
 }
 
 // Verify checks the token's form, algorithm, signature and registered claims
@@ -166,6 +150,9 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	}
 	ck, cached := v.cachedClaims(raw)
 	if cached != nil {
+		if o := observerFrom(ctx); o != nil {
+			o.CacheHit = true
+		}
 		return cached, nil
 	}
 	if strings.Count(raw, ".") != 2 {
@@ -180,12 +167,13 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(header.Crit) > 0 {
+	if header.Crit {
 		return nil, invalid(`token header has "crit" extensions this server does not understand`)
 	}
-	if len(header.B64) > 0 {
-		// RFC 7797: whatever its value, the signature would be checked
-		// over another input than the one jwx or the issuer may assume.
+	if header.B64 {
+		// RFC 7797: honouring b64=false would change what was signed,
+		// and a header member that changes the meaning of the signature
+		// but is not understood must not be ignored.
 		return nil, invalid(`token header has "b64": unencoded payloads are not accepted`)
 	}
 	if !v.algorithms[header.Alg] {
@@ -225,10 +213,11 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		}
 		return nil, invalid("signature is invalid")
 	}
-	if err := v.validate(claims, iss); err != nil {
+	notBefore, err := v.validate(claims, iss)
+	if err != nil {
 		return nil, err
 	}
-	v.remember(ck, claims, iss.keys, signer)
+	v.remember(ck, claims, notBefore, iss.keys, signer)
 	return claims, nil
 }
 
@@ -240,11 +229,20 @@ func decodeHeader(part string) (*joseHeader, error) {
 	if err != nil {
 		return nil, invalid("token header is not base64url")
 	}
-	var h joseHeader
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&h); err != nil || dec.More() {
+	m, ok := decodeJSONObject(b)
+	if !ok {
 		return nil, invalid("token header is not a JSON object")
 	}
+	var h joseHeader
+	alg, algOK := m["alg"].(string)
+	kid, kidOK := m["kid"].(string)
+	_, hasKID := m["kid"]
+	if _, has := m["alg"]; has && !algOK || hasKID && !kidOK {
+		return nil, invalid(`token header is not a JSON object of the expected form ("alg" and "kid" are strings)`)
+	}
+	h.Alg, h.KID = alg, kid
+	_, h.Crit = m["crit"]
+	_, h.B64 = m["b64"]
 	if h.Alg == "" {
 		return nil, invalid(`token header has no "alg"`)
 	}

@@ -141,37 +141,3 @@ func TestDecideBeforeReady(t *testing.T) {
 		t.Errorf("Decide() before ready = %v, want ErrNotReady", err)
 	}
 }
-
-// BenchmarkDecide: uncached is a full evaluation (decision cache off);
-// cached is a hit (the key ignores the claims the policy does not read).
-func BenchmarkDecide(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		size int
-	}{{"uncached", -1}, {"cached", 0}} {
-		b.Run(bc.name, func(b *testing.B) {
-			e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionCacheSize: bc.size})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { e.Stop(context.Background()) })
-			<-e.Ready()
-			in := authz.Input{
-				Method: "GET", Path: []string{"api", "private-scoped"},
-				Claims: map[string]any{"sub": "auth0|alice", "iss": "https://tenant.example.com/", "aud": "https://api", "scope": "read:messages"},
-				Scopes: []string{"read:messages"},
-			}
-			ctx := context.Background()
-			if _, err := e.Decide(ctx, in); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				d, err := e.Decide(ctx, in)
-				if err != nil || !d.Allowed {
-					b.Fatalf("Decide() = %+v, %v", d, err)
-				}
-			}
-		})
-	}
-}

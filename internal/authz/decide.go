@@ -20,25 +20,17 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// Input is what the policy sees about one request.
-//
-// The policy sees {"method", "path", "authenticated", "claims"?,
-// "scopes"?}: authenticated is true exactly when Claims is set, and claims
-// and scopes are present only then.
-type Input struct {
-	Method string
-	Path   []string       // unescaped segments
-	Claims map[string]any // verified token payload; nil when unauthenticated
-	Scopes []string       // granted scopes; meaningful only with Claims
-}
-
 // Decision is the policy's answer.
 type Decision struct {
-	ID             string // decision id, also in the decision log
-	Allowed        bool
-	Reason         string
+	ID      string // decision id, also in the decision log
+	Allowed bool
+	Reason  string // one of the Reason* constants for the shipped policy
+	// RequiredScopes are the scopes every matching rule requires (all of
+	// them); MissingScopes those the token lacks.
 	RequiredScopes []string
 	MissingScopes  []string
+	// Routes are the route keys that matched (input.routes), sorted.
+	Routes []string
 }
 
 // ErrNotReady: no policy is active yet.
@@ -105,29 +97,46 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 
-	// The decision cache (decisioncache.go). The version changes inside
-	// every commit of a policy or data change, and no commit happens while
-	// txn is open, so a decision made here belongs to this version.
+	// The snapshot and the decision cache (decisioncache.go). The version
+	// changes inside every commit of a policy or data change, and no commit
+	// happens while txn is open, so the route index matched here and a
+	// decision made here belong to this version.
+	snap := e.snap.Load()
+	if snap == nil || snap.err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: route index: %v", DecisionPath, snap.errOrMissing())
+	}
+	r := &request{Input: &in, keys: snap.routes.match(in.Host, in.Method, in.Path, in.StrictHosts)}
+	routes := make([]string, len(r.keys))
+	for i, k := range r.keys {
+		routes[i] = k.key
+	}
 	cache := e.decisions
 	if record != nil || !pq.use.cacheable {
 		cache = nil // every decision is evaluated (and logged)
 	}
 	var key ast.Value
 	var hash int
-	version := e.version.Load()
+	version := snap.version
 	if cache != nil {
-		if key, err = pq.use.key(in); err != nil {
+		if key, err = pq.use.key(r); err != nil {
 			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 		}
 		hash = key.Hash()
 		if d, ok := cache.get(key, hash, version); ok {
-			d.ID = id
+			observeCacheHit(ctx)
+			d.ID, d.Routes = id, routes
 			d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
 			return d, nil
 		}
 	}
 
-	input, err := inputValue(in)
+	// A decision log records the whole input; otherwise the policy gets
+	// only the fields it reads.
+	read := pq.use.read
+	if record != nil {
+		read = nil
+	}
+	input, err := r.value(read)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
@@ -145,19 +154,23 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
-	if cache != nil && e.version.Load() == version {
+	if cache != nil && e.snap.Load().version == version {
 		cache.put(key, hash, version, d)
 	}
-	d.ID = id
+	d.ID, d.Routes = id, routes
 	return d, nil
 }
 
-func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transaction, input ast.Value, record *server.Info) (any, error) {
-	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTransaction(txn)}
+// eval returns the decision as OPA computed it, an AST value: converting
+// it to Go values first would cost allocations for nothing.
+func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transaction, input ast.Value, record *server.Info) (ast.Value, error) {
+	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTransaction(txn), rego.EvalGenerateJSON(rawResult)}
 	var tracker *topdown.EvaluatedRuleTracker
 	if record != nil {
 		tracker = &topdown.EvaluatedRuleTracker{}
 		opts = append(opts, rego.EvalTime(record.Timestamp), rego.EvalMetrics(record.Metrics), rego.EvalEvaluatedRuleTracker(tracker))
+	} else {
+		opts = append(opts, rego.EvalMetrics(metrics.NoOp()))
 	}
 	rs, err := pq.query.Eval(ctx, opts...)
 	if tracker != nil {
@@ -169,8 +182,14 @@ func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transa
 	case len(rs) == 0 || len(rs[0].Expressions) == 0:
 		return nil, errors.New("decision is undefined")
 	}
-	return rs[0].Expressions[0].Value, nil
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("decision is %T, want a term", rs[0].Expressions[0].Value)
+	}
+	return t.Value, nil
 }
+
+func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
 // preparedFor returns the query prepared for the compiler of the policy
 // txn sees; the first decision after an activation prepares it.
@@ -206,7 +225,7 @@ func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*pre
 
 // logDecision hands one decision to the decision_logs plugin, in the shape
 // sdk.OPA.Decision gives it.
-func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result any, evalErr error, record *server.Info) error {
+func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result ast.Value, evalErr error, record *server.Info) error {
 	record.Metrics.Timer(metrics.SDKDecisionEval).Stop()
 	record.Txn = txn
 	record.Error = evalErr
@@ -216,7 +235,11 @@ func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input
 	}
 	record.Input, record.InputAST = &inputJSON, input
 	if evalErr == nil {
-		record.Results = &result
+		r, err := ast.JSON(result)
+		if err != nil {
+			return err
+		}
+		record.Results = &r
 	}
 	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
 	if err != nil && !storage.IsNotFound(err) {
@@ -254,65 +277,72 @@ func newDecisionID() (string, error) {
 	return string(s[:]), nil
 }
 
-// inputValue builds the policy input as an AST value directly, sparing OPA
-// a reflection pass over Go values for everything but the claims.
-func inputValue(in Input) (ast.Value, error) {
-	terms := [][2]*ast.Term{
-		{ast.InternedTerm("method"), ast.StringTerm(in.Method)},
-		{ast.InternedTerm("path"), ast.NewTerm(stringArray(in.Path, nil))},
-		{ast.InternedTerm("authenticated"), ast.InternedTerm(in.Claims != nil)},
-	}
-	if in.Claims != nil {
-		claims, err := ast.InterfaceToValue(in.Claims)
-		if err != nil {
-			return nil, fmt.Errorf("claims: %w", err)
-		}
-		terms = append(terms,
-			[2]*ast.Term{ast.InternedTerm("claims"), ast.NewTerm(claims)},
-			[2]*ast.Term{ast.InternedTerm("scopes"), ast.NewTerm(stringArray(in.Scopes, nil))},
-		)
-	}
-	return ast.NewObject(terms...), nil
-}
-
-func decodeDecision(result any) (Decision, error) {
-	m, ok := result.(map[string]any)
+// decodeDecision reads the fields Go relies on; anything ill-typed is an
+// error (the caller denies).
+func decodeDecision(result ast.Value) (Decision, error) {
+	m, ok := result.(ast.Object)
 	if !ok {
-		return Decision{}, fmt.Errorf("decision is %T, want an object", result)
+		return Decision{}, fmt.Errorf("decision is %s, want an object", ast.ValueName(result))
 	}
-	allowed, ok := m["allowed"].(bool)
+	allowed, ok := valueAt(m, "allowed").(ast.Boolean)
 	if !ok {
 		return Decision{}, errors.New(`decision has no boolean "allowed"`)
 	}
-	reason, _ := m["reason"].(string)
-	required, err := stringList(m, "required_scopes")
-	if err != nil {
+	reason, _ := valueAt(m, "reason").(ast.String)
+	d := Decision{Allowed: bool(allowed), Reason: string(reason)}
+	var err error
+	if d.RequiredScopes, err = stringList(m, "required_scopes"); err != nil {
 		return Decision{}, err
 	}
-	missing, err := stringList(m, "missing_scopes")
-	if err != nil {
+	if d.MissingScopes, err = stringList(m, "missing_scopes"); err != nil {
 		return Decision{}, err
 	}
-	return Decision{Allowed: allowed, Reason: reason, RequiredScopes: required, MissingScopes: missing}, nil
+	return d, nil
 }
 
-func stringList(m map[string]any, key string) ([]string, error) {
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil, nil
+func valueAt(m ast.Object, key string) ast.Value {
+	if t := m.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
 	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("decision %q is %T, want an array", key, v)
-	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, fmt.Errorf("decision %q holds %T, want strings", key, x)
+	return nil
+}
+
+// stringList reads an array (or set) of strings, sorted; absent or null
+// is empty.
+func stringList(m ast.Object, key string) ([]string, error) {
+	var out []string
+	bad := false
+	add := func(t *ast.Term) {
+		if s, ok := t.Value.(ast.String); ok {
+			out = append(out, string(s))
+		} else {
+			bad = true
 		}
-		out = append(out, s)
+	}
+	switch v := valueAt(m, key).(type) {
+	case nil, ast.Null:
+		return nil, nil
+	case *ast.Array:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+		out = make([]string, 0, v.Len())
+		v.Foreach(add)
+	case ast.Set:
+		v.Foreach(add)
+	default:
+		return nil, fmt.Errorf("decision %q is %s, want an array", key, ast.ValueName(v))
+	}
+	if bad {
+		return nil, fmt.Errorf("decision %q holds a non-string", key)
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+func (s *snapshot) errOrMissing() error {
+	if s == nil {
+		return errors.New("no data version yet")
+	}
+	return s.err
 }

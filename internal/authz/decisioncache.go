@@ -11,8 +11,10 @@ import (
 
 // DefaultDecisionCacheSize is how many decisions an Engine remembers when
 // Config.DecisionCacheSize is 0. Keys hold only what the policy reads (for
-// the shipped policy: method, path, scopes and whether a token verified), so
-// distinct tokens with the same scopes share one entry.
+// the shipped policy: method, host, matched routes, bound values, scopes and
+// whether a token verified), so distinct tokens with the same scopes share
+// one entry, and so do distinct ids on one pattern route unless a rule binds
+// them.
 const DefaultDecisionCacheSize = 10_000
 
 // inputUse is what one compiled policy can read of its input, found by
@@ -36,6 +38,8 @@ type inputUse struct {
 	// paths are the input paths read (each the longest leading run of
 	// constant strings of a reference), sorted, none a prefix of another.
 	paths [][]string
+	// read are the top-level fields of paths (nil when whole).
+	read map[string]bool
 }
 
 // uncacheableBuiltins read the clock, the network, the environment or a
@@ -109,6 +113,7 @@ func analyzeInput(c *ast.Compiler) inputUse {
 	}
 	u.paths = collapse(paths)
 	u.whole = len(u.paths) == 1 && len(u.paths[0]) == 0
+	u.read = u.fields()
 	return u
 }
 
@@ -148,16 +153,16 @@ func hasPrefix(p, prefix []string) bool {
 // differs from every value including null.
 var absent = ast.NewTerm(ast.NewSet())
 
-// key is the projection of in onto the paths the policy reads: equal keys
+// key is the projection of r onto the paths the policy reads: equal keys
 // mean the policy cannot tell the two inputs apart.
-func (u *inputUse) key(in Input) (ast.Value, error) {
+func (u *inputUse) key(r *request) (ast.Value, error) {
 	if u.whole {
-		return inputValue(in)
+		return r.value(nil)
 	}
-	buf := make(termBuf, 0, len(u.paths)+len(in.Path)+len(in.Scopes))
+	buf := make(termBuf, 0, len(u.paths)+len(r.Path)+len(r.Scopes))
 	terms := make([]*ast.Term, len(u.paths))
 	for i, p := range u.paths {
-		v, err := lookup(in, p, &buf)
+		v, err := r.lookup(p, &buf)
 		switch {
 		case err != nil:
 			return nil, err
@@ -170,82 +175,18 @@ func (u *inputUse) key(in Input) (ast.Value, error) {
 	return ast.NewArray(terms...), nil
 }
 
-// termBuf hands out terms from one allocation: a key is built for every
-// decision, and one allocation per term was most of a cache hit's cost.
-type termBuf []ast.Term
-
-func (b *termBuf) term(v ast.Value) *ast.Term {
-	if b == nil || len(*b) == cap(*b) {
-		return ast.NewTerm(v)
+// fields are the input's top-level fields the policy reads; nil when it
+// reads the input as a whole. The policy is evaluated on exactly these:
+// it cannot tell an input without the others from the whole one.
+func (u *inputUse) fields() map[string]bool {
+	if u.whole {
+		return nil
 	}
-	*b = append(*b, ast.Term{Value: v})
-	return &(*b)[len(*b)-1]
-}
-
-// lookup returns the value at path p of inputValue(in), nil when there is
-// none, converting only the claim it reaches. buf may be nil.
-func lookup(in Input, p []string, buf *termBuf) (ast.Value, error) {
-	if len(p) == 0 {
-		return inputValue(in)
+	read := make(map[string]bool, len(u.paths))
+	for _, p := range u.paths {
+		read[p[0]] = true
 	}
-	leaf := len(p) == 1
-	switch p[0] {
-	case "method":
-		if leaf {
-			return ast.String(in.Method), nil
-		}
-	case "path":
-		if leaf {
-			return stringArray(in.Path, buf), nil
-		}
-	case "authenticated":
-		if leaf {
-			return ast.Boolean(in.Claims != nil), nil
-		}
-	case "scopes":
-		if leaf && in.Claims != nil {
-			return stringArray(in.Scopes, buf), nil
-		}
-	case "claims":
-		if in.Claims != nil {
-			return claimAt(in.Claims, p[1:])
-		}
-	}
-	return nil, nil
-}
-
-func claimAt(claims map[string]any, p []string) (ast.Value, error) {
-	var v any = claims
-	for len(p) > 0 {
-		m, ok := v.(map[string]any)
-		if !ok {
-			break
-		}
-		if v, ok = m[p[0]]; !ok {
-			return nil, nil
-		}
-		p = p[1:]
-	}
-	val, err := ast.InterfaceToValue(v)
-	if err != nil || len(p) == 0 {
-		return val, err
-	}
-	ref := make(ast.Ref, len(p))
-	for i, s := range p {
-		ref[i] = ast.StringTerm(s)
-	}
-	if val, err = val.Find(ref); err != nil {
-		return nil, nil // undefined for the policy too
-	}
-	return val, nil
-}
-
-func stringArray(ss []string, buf *termBuf) *ast.Array {
-	terms := make([]*ast.Term, len(ss))
-	for i, s := range ss {
-		terms[i] = buf.term(ast.String(s))
-	}
-	return ast.NewArray(terms...)
+	return read
 }
 
 // decisionCache remembers decisions by input key and policy version. Like

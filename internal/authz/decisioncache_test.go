@@ -119,8 +119,11 @@ func TestAnalyzeInput(t *testing.T) {
 	}
 	t.Run("shipped", func(t *testing.T) {
 		u := use(t, engineFor(t, nil, Config{PolicyDir: "../../policies"}))
-		if !u.cacheable || u.whole || !slices.EqualFunc(u.paths, [][]string{{"authenticated"}, {"method"}, {"path"}, {"scopes"}}, slices.Equal) {
-			t.Errorf("shipped policy reads %q (whole %v, cacheable %v), want authenticated, method, path, scopes", u.paths, u.whole, u.cacheable)
+		// Never the path or the claims: ids in paths and distinct tokens
+		// share decisions.
+		want := [][]string{{"authenticated"}, {"host"}, {"method"}, {"routes"}, {"scopes"}}
+		if !u.cacheable || u.whole || !slices.EqualFunc(u.paths, want, slices.Equal) {
+			t.Errorf("shipped policy reads %q (whole %v, cacheable %v), want %q", u.paths, u.whole, u.cacheable, want)
 		}
 	})
 }
@@ -132,19 +135,26 @@ func TestLookupMatchesInput(t *testing.T) {
 		"sub": "alice", "n": json.Number("3"), "null": nil, "list": []any{"a", map[string]any{"x": 1}},
 		"obj": map[string]any{"a": map[string]any{"b": true}, "s": "str"},
 	}
+	x, err := buildIndex(ast.MustParseTerm(`{"/api/x": {"GET": {"access": "public"}}, "/api/{id}": {"*": {"access": "public"}}}`).Value, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	inputs := []Input{
 		{Method: "GET", Path: []string{"api", "x"}},
-		{Method: "POST", Path: []string{}, Claims: claims, Scopes: []string{"read", "write"}},
+		{Method: "POST", Host: "a.example", Path: []string{}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read", "write"}},
 		{Method: "GET", Path: nil, Claims: map[string]any{}, Scopes: nil},
 	}
 	paths := [][]string{
-		{"method"}, {"method", "x"}, {"path"}, {"path", "0"}, {"authenticated"}, {"authenticated", "x"},
+		{"method"}, {"method", "x"}, {"host"}, {"path"}, {"path", "0"}, {"authenticated"}, {"authenticated", "x"},
+		{"routes"}, {"params"}, {"params", "/api/{id}"}, {"params", "/api/{id}", "id"}, {"params", "/api/x", "id"},
+		{"bound"}, {"bound", "params"}, {"bound", "claims", "sub"}, {"issuer"},
 		{"scopes"}, {"scopes", "x"}, {"claims"}, {"claims", "sub"}, {"claims", "n"}, {"claims", "null"},
 		{"claims", "missing"}, {"claims", "sub", "x"}, {"claims", "list"}, {"claims", "list", "0"},
 		{"claims", "obj", "a", "b"}, {"claims", "obj", "a", "c"}, {"claims", "obj", "s", "x"}, {"other"}, {},
 	}
 	for i, in := range inputs {
-		whole, err := inputValue(in)
+		r := &request{Input: &in, keys: x.match(in.Host, in.Method, in.Path, false)}
+		whole, err := r.value(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +168,7 @@ func TestLookupMatchesInput(t *testing.T) {
 				if err != nil {
 					want = nil
 				}
-				got, err := lookup(in, p, nil)
+				got, err := r.lookup(p, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

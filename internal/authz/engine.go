@@ -86,8 +86,12 @@ type Engine struct {
 	evaluator   evaluator
 	decisionLog *logs.Plugin // nil unless decision logs are configured
 	decisions   *decisionCache
-	// version changes inside the commit of every policy or data change.
+	store       *checkedStore
+	// version changes inside the commit of every policy or data change;
+	// snap holds it with that version's route index.
 	version atomic.Uint64
+	snapMu  sync.Mutex // serializes advance
+	snap    atomic.Pointer[snapshot]
 
 	mu     sync.Mutex
 	status Status
@@ -138,6 +142,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
+	// The policy reads data (the route table) on every decision; as AST
+	// values it is not converted from Go values each time.
+	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))}
 	e.status.Source = "bundles"
 
 	config := cfg.OPAConfig
@@ -167,12 +174,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Logger:        logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
 		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
-		// The policy reads data (the route table) on every decision; as AST
-		// values it is not converted from Go values each time.
-		Store:       inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)),
-		RegoVersion: ast.RegoV1,
-		ManagerOpts: managerOpts,
-		Plugins:     e.stagePlugins(),
+		Store:         e.store,
+		RegoVersion:   ast.RegoV1,
+		ManagerOpts:   managerOpts,
+		Plugins:       e.stagePlugins(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start policy engine: %w", err)
@@ -230,6 +235,9 @@ func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
 // load reads, compiles and (if required) tests the folder's current version.
 func (f *folder) load(ctx context.Context) (*Policy, error) {
 	p, err := f.read()
+	if err == nil {
+		err = checkRouteTables(p.bundle.Data)
+	}
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
 	}
@@ -330,14 +338,16 @@ func (e *Engine) Stop(ctx context.Context) {
 func (e *Engine) attach(m *plugins.Manager) {
 	e.manager = m
 	m.RegisterCompilerTrigger(e.onActivate)
-	// Every committed write (a bundle's data alone, too) retires the
-	// decisions cached so far. Nothing else holds the store yet.
+	// Every committed write (a bundle's data alone, too) installs the
+	// route index checkedStore built for it and retires the decisions
+	// cached so far. Nothing else holds the store yet.
 	ctx := context.Background()
 	err := storage.Txn(ctx, m.Store, storage.WriteParams, func(txn storage.Transaction) error {
 		_, err := m.Store.Register(ctx, txn, storage.TriggerConfig{
 			SkipDataConversion: true,
-			OnCommit: func(context.Context, storage.Transaction, storage.TriggerEvent) {
-				e.version.Add(1)
+			OnCommit: func(ctx context.Context, txn storage.Transaction, _ storage.TriggerEvent) {
+				x, err := e.store.takePending(ctx, txn)
+				e.advance(x, err, true)
 			},
 		})
 		return err
@@ -353,7 +363,7 @@ func (e *Engine) attach(m *plugins.Manager) {
 // onActivate runs inside the commit of every policy change, while the
 // store is locked: it may read through txn but must not open a transaction.
 func (e *Engine) onActivate(txn storage.Transaction) {
-	e.version.Add(1)
+	e.advance(nil, nil, false)
 	ctx := context.Background()
 	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
 	if err != nil || len(names) == 0 {
@@ -385,6 +395,21 @@ func (e *Engine) onActivate(txn storage.Transaction) {
 		missing = fmt.Errorf("revision %s defines no data.authz.decision: every request is denied", revision)
 	}
 	e.setError(decisionCheck, missing)
+}
+
+// advance starts a new version: with the route index x (or err) when
+// routes is set, else keeping the current index. It runs inside a commit.
+func (e *Engine) advance(x *routeIndex, err error, routes bool) {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	next := &snapshot{version: e.version.Add(1), routes: x, err: err}
+	if prev := e.snap.Load(); !routes && prev != nil {
+		next.routes, next.err = prev.routes, prev.err
+	}
+	if next.routes == nil && next.err == nil {
+		next.routes = &routeIndex{}
+	}
+	e.snap.Store(next)
 }
 
 // decisionCheck keys the error of an active policy without a decision.

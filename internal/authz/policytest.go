@@ -34,7 +34,9 @@ func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 		if err != nil {
 			return err
 		}
-		more, err := loadTests(os.DirFS(from), filepath.ToSlash(dir))
+		// A tests folder is loaded whole, as `opa test` does: helpers such
+		// as the reference route matcher are modules beside the tests.
+		more, err := loadRego(os.DirFS(from), filepath.ToSlash(dir), true)
 		if err != nil {
 			return err
 		}
@@ -100,12 +102,18 @@ func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 // loadTests parses every *_test.rego file of fsys; names (and so error
 // locations) are prefix/relative path.
 func loadTests(fsys fs.FS, prefix string) (map[string]*ast.Module, error) {
+	return loadRego(fsys, prefix, false)
+}
+
+// loadRego parses the *_test.rego files of fsys, or with all every .rego
+// file.
+func loadRego(fsys fs.FS, prefix string, all bool) (map[string]*ast.Module, error) {
 	tests := map[string]*ast.Module{}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !strings.HasSuffix(name, "_test.rego") {
+		if d.IsDir() || !strings.HasSuffix(name, "_test.rego") && !(all && strings.HasSuffix(name, ".rego")) {
 			return nil
 		}
 		src, err := fs.ReadFile(fsys, name)

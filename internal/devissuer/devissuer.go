@@ -28,10 +28,11 @@ const MaxTTL = 24 * time.Hour
 
 // Issuer signs dev tokens.
 type Issuer struct {
-	issuer string
-	kid    string
-	key    jwk.Key
-	jwks   []byte
+	issuer   string
+	resource string // also in "aud" when set
+	kid      string
+	key      jwk.Key
+	jwks     []byte
 }
 
 // New generates a fresh RSA-2048 key for issuer (e.g. "http://127.0.0.1:3010/").
@@ -71,6 +72,15 @@ func (i *Issuer) URL() string { return i.issuer }
 // JWKSURL is where the key set is served.
 func (i *Issuer) JWKSURL() string { return i.issuer + ".well-known/jwks.json" }
 
+// WithResource adds resource (the dev server's own URL, its PUBLIC_URL)
+// to the audience of the tokens it mints, as an authorization server does
+// for a client that asked for that resource (RFC 8707). Call it before
+// serving.
+func (i *Issuer) WithResource(resource string) *Issuer {
+	i.resource = resource
+	return i
+}
+
 // MintOptions describe a dev token.
 type MintOptions struct {
 	Subject string        // default "dev-user"
@@ -78,7 +88,8 @@ type MintOptions struct {
 	TTL     time.Duration // default one hour, at most MaxTTL
 }
 
-// Mint signs an RS256 access token for Audience.
+// Mint signs an RS256 access token for Audience (and the resource, when
+// set).
 func (i *Issuer) Mint(o MintOptions) (string, error) {
 	if o.Subject == "" {
 		o.Subject = "dev-user"
@@ -88,9 +99,13 @@ func (i *Issuer) Mint(o MintOptions) (string, error) {
 		return "", fmt.Errorf("ttl %s is longer than %s", o.TTL, MaxTTL)
 	}
 	now := time.Now().Truncate(time.Second)
+	aud := []string{Audience}
+	if i.resource != "" {
+		aud = append(aud, i.resource)
+	}
 	b := jwt.NewBuilder().
 		Issuer(i.issuer).
-		Audience([]string{Audience}).
+		Audience(aud).
 		Subject(o.Subject).
 		IssuedAt(now).
 		NotBefore(now).

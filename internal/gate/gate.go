@@ -151,10 +151,10 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	if authErr == nil {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
-	// The engine learns the host (host) with policy input v2.
-	in := authz.Input{Method: req.Method, Path: path}
+	in := authz.Input{Method: req.Method, Host: host, Path: path}
 	if authErr == nil {
 		in.Claims, in.Scopes = claims.Payload, claims.Scopes
+		in.Issuer, _ = claims.Payload["iss"].(string) // verified against the configured issuer
 	}
 	d, err := g.decider.Decide(ctx, in)
 	if err != nil {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+)
+
+// result is one measured run against one target.
+type result struct {
+	allowed, denied, errors int
+	duration                time.Duration
+	p50, p99                time.Duration
+	serverCPU               float64 // seconds
+}
+
+func (r result) rps() float64 { return float64(r.allowed+r.denied) / r.duration.Seconds() }
+
+// check is what Envoy sends for GET route with a bearer token: the same
+// attributes for both targets.
+func check(route, token string) *authv3.CheckRequest {
+	headers := map[string]string{
+		":authority": "api.bench.example", ":method": "GET", ":path": route, ":scheme": "https",
+		"user-agent": "grpcload", "x-forwarded-proto": "https", "x-request-id": "bench",
+	}
+	if token != "" {
+		headers["authorization"] = "Bearer " + token
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+		Http: &authv3.AttributeContext_HttpRequest{
+			Id: "bench", Method: "GET", Host: "api.bench.example", Path: route, Scheme: "https", Protocol: "HTTP/1.1", Headers: headers,
+		},
+	}}}
+}
+
+// load sends checks from workers goroutines over the clients for d. With
+// distinct, each check takes the next token of the list from *offset on
+// (so every token is new to the target); otherwise each worker replays
+// the tokens of its own clients. Every answer is counted: allowed,
+// denied, or a gRPC error.
+func load(ctx context.Context, clients []authv3.AuthorizationClient, route string, tokens []string, distinct bool, offset *int, workers int, d time.Duration) result {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	type tally struct {
+		allowed, denied, errors int
+		lat                     []time.Duration
+	}
+	tallies := make([]tally, workers)
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for w := range workers {
+		wg.Go(func() {
+			t := &tallies[w]
+			t.lat = make([]time.Duration, 0, 1<<14)
+			client := clients[w%len(clients)]
+			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
+				var tok string
+				if distinct {
+					tok = tokens[(*offset+int(next.Add(1)))%len(tokens)]
+				} else {
+					tok = tokens[(w+i*workers)%len(tokens)]
+				}
+				req := check(route, tok)
+				t0 := time.Now()
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				resp, err := client.Check(cctx, req)
+				cancel()
+				t.lat = append(t.lat, time.Since(t0))
+				switch {
+				case err != nil:
+					t.errors++
+				case codes.Code(resp.GetStatus().GetCode()) == codes.OK:
+					t.allowed++
+				default:
+					t.denied++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := result{duration: time.Since(start)}
+	var lat []time.Duration
+	for _, t := range tallies {
+		r.allowed, r.denied, r.errors = r.allowed+t.allowed, r.denied+t.denied, r.errors+t.errors
+		lat = append(lat, t.lat...)
+	}
+	if distinct {
+		*offset = (*offset + int(next.Load())) % len(tokens)
+	}
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		r.p50, r.p99 = lat[n/2], lat[min(n-1, n*99/100)]
+	}
+	return r
+}
+
+// processCPU is a process's user+system CPU time in seconds (Linux).
+func processCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}

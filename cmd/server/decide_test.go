@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authn/authntest"
+)
+
+// runMainEnv makes the test binary run main() instead of the tests, so
+// subcommands are tested as the process a user starts: exit status,
+// stdout, stderr.
+const runMainEnv = "POLICYGATE_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type procResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runProcess runs the server binary (this test binary running main) in
+// dir with args and only the given environment.
+func runProcess(t *testing.T, dir string, env map[string]string, stdin string, args ...string) procResult {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = []string{runMainEnv + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("server %v did not finish within 60s", args)
+	}
+	res := procResult{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		res.code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestDecide(t *testing.T) {
+	dir := t.TempDir() // no ./policies: the embedded policy decides
+	writeFile(t, filepath.Join(dir, "scoped.json"), `{"sub": "alice", "scope": "read:messages"}`)
+	writeFile(t, filepath.Join(dir, "plain.json"), `{"sub": "bob"}`)
+	writeFile(t, filepath.Join(dir, "broken.json"), `{"sub": "bob",`)
+	writeFile(t, filepath.Join(dir, "array.json"), `["sub"]`)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		stdout   []string // substrings of stdout
+		stderr   string   // the one line on stderr, exactly ("" for none)
+	}{
+		{name: "public_allow", args: []string{"GET", "/api/public"}, wantCode: 0,
+			stdout: []string{"decision:         ALLOW (200)", "reason:           public", "matched routes:   /api/public", "X-Decision-Id: ", "X-Auth-Subject: (removed)", "policy:           embedded policy, revision sha256:"}},
+		{name: "anonymous_deny", args: []string{"GET", "/api/private"}, wantCode: 1,
+			stdout: []string{"DENY (401 unauthorized)", "reason:           unauthenticated", `WWW-Authenticate: Bearer realm="policygate"`}},
+		{name: "claims_allow_with_headers", args: []string{"--claims", "scoped.json", "GET", "/api/private-scoped"}, wantCode: 0,
+			stdout: []string{"ALLOW (200)", "claims from scoped.json (not verified)", "required scopes:  read:messages", "X-Auth-Subject: alice", "X-Auth-Scopes: read:messages"}},
+		{name: "flags_after_arguments", args: []string{"GET", "/api/private-scoped", "--claims", "plain.json"}, wantCode: 1,
+			stdout: []string{"DENY (403 insufficient_scope)", "missing scopes:   read:messages", "matched routes:   /api/private-scoped"}},
+		{name: "no_route", args: []string{"DELETE", "/api/public"}, wantCode: 1,
+			stdout: []string{"DENY (403 access_denied)", "reason:           no_route", "matched routes:   (none)"}},
+		{name: "refused_path", args: []string{"GET", "/api/../admin"}, wantCode: 1,
+			stdout: []string{"reason:           invalid_path", "path has a dot segment"}},
+		{name: "explain_full", args: []string{"--explain", "full", "GET", "/api/private"}, wantCode: 1,
+			stdout: []string{"trace:", "Enter data.authz.decision", "authz.rego:", "Eval data.authz.decision", "input.routes"}},
+		{name: "explain_notes_without_notes", args: []string{"--explain", "notes", "GET", "/api/private"}, wantCode: 1,
+			stdout: []string{"(no notes: add trace("}},
+		{name: "bad_json_claims", args: []string{"--claims", "broken.json", "GET", "/api/private"}, wantCode: 2,
+			stderr: "decide: --claims broken.json: not a JSON object: unexpected end of JSON input (at byte 14)"},
+		{name: "claims_not_an_object", args: []string{"--claims", "array.json", "GET", "/api/private"}, wantCode: 2,
+			stderr: "decide: --claims array.json: not a JSON object: a JSON array"},
+		{name: "missing_claims_file", args: []string{"--claims", "nope.json", "GET", "/api/private"}, wantCode: 2,
+			stderr: "decide: --claims nope.json: open nope.json: no such file or directory"},
+		{name: "unknown_flag", args: []string{"--verbose", "GET", "/api/private"}, wantCode: 2,
+			stderr: "decide: flag provided but not defined: -verbose (see server decide --help)"},
+		{name: "missing_path", args: []string{"GET"}, wantCode: 2,
+			stderr: "decide: want METHOD PATH, e.g. server decide GET /api/private (see server decide --help)"},
+		{name: "bad_explain_mode", args: []string{"--explain", "all", "GET", "/api/private"}, wantCode: 2,
+			stderr: `decide: --explain "all": want notes or full`},
+		{name: "token_and_claims", args: []string{"--token", "x", "--claims", "plain.json", "GET", "/"}, wantCode: 2,
+			stderr: "decide: --token and --claims exclude each other"},
+		{name: "token_without_issuer", args: []string{"--token", "x.y.z", "GET", "/api/private"}, wantCode: 2},
+		{name: "missing_bundle", args: []string{"--bundle", "nope.tar.gz", "GET", "/api/private"}, wantCode: 2,
+			stderr: "decide: --bundle nope.tar.gz: not a readable bundle file (build one with opa build)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runProcess(t, dir, nil, "", append([]string{"decide"}, tt.args...)...)
+			if got.code != tt.wantCode {
+				t.Fatalf("server decide %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tt.args, got.code, tt.wantCode, got.stdout, got.stderr)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(got.stdout, want) {
+					t.Errorf("server decide %v: stdout lacks %q:\n%s", tt.args, want, got.stdout)
+				}
+			}
+			if tt.wantCode == 2 {
+				if lines := strings.Split(strings.TrimSpace(got.stderr), "\n"); len(lines) != 1 || got.stdout != "" {
+					t.Errorf("server decide %v: want one line on stderr and nothing on stdout, got stdout %q stderr:\n%s", tt.args, got.stdout, got.stderr)
+				}
+				if tt.stderr != "" && strings.TrimSpace(got.stderr) != tt.stderr {
+					t.Errorf("server decide %v: stderr = %q, want %q", tt.args, strings.TrimSpace(got.stderr), tt.stderr)
+				}
+			} else if got.stderr != "" {
+				t.Errorf("server decide %v: stderr = %q, want nothing", tt.args, got.stderr)
+			}
+		})
+	}
+}
+
+// --json prints the decision object, with the policy's own result.
+func TestDecideJSON(t *testing.T) {
+	got := runProcess(t, t.TempDir(), nil, `{"sub": "alice", "permissions": ["read:messages"]}`,
+		"decide", "--json", "--claims", "-", "--host", "API.example.com:8443", "GET", "/api/private-scoped")
+	var d struct {
+		Allowed        bool                `json:"allowed"`
+		Status         int                 `json:"status"`
+		Reason         string              `json:"reason"`
+		Host           string              `json:"host"`
+		Routes         []string            `json:"routes"`
+		RequiredScopes []string            `json:"required_scopes"`
+		MissingScopes  []string            `json:"missing_scopes"`
+		Headers        []map[string]string `json:"headers"`
+		Result         map[string]any      `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(got.stdout), &d); err != nil || got.code != 0 {
+		t.Fatalf("exit %d, stdout %q: %v\n%s", got.code, got.stdout, err, got.stderr)
+	}
+	if !d.Allowed || d.Status != 200 || d.Reason != "scopes_granted" || d.Host != "api.example.com" ||
+		strings.Join(d.Routes, ",") != "/api/private-scoped" || strings.Join(d.RequiredScopes, ",") != "read:messages" ||
+		len(d.MissingScopes) != 0 || d.Result["reason"] != "scopes_granted" || len(d.Headers) != 3 {
+		t.Errorf("decision = %+v", d)
+	}
+}
+
+// A token is verified as the server would: against the configured
+// issuer's keys. One the server refuses is a denial that says why.
+func TestDecideToken(t *testing.T) {
+	p := authntest.NewProvider(t)
+	other := authntest.NewProvider(t) // same claims, another key
+	env := map[string]string{"AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience, "AUTH_JWKS_URL": p.JWKSURL()}
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		token    string
+		wantCode int
+		stdout   []string
+	}{
+		{name: "verified", token: p.Token(t, map[string]any{"sub": "carol", "scope": "read:messages"}), wantCode: 0,
+			stdout: []string{"ALLOW (200)", "token verified against " + p.Issuer, "X-Auth-Subject: carol", "X-Auth-Issuer: " + p.Issuer}},
+		{name: "wrong_key", token: other.Token(t, map[string]any{"iss": p.Issuer, "scope": "read:messages"}), wantCode: 1,
+			stdout: []string{"DENY (401 invalid_token)", "reason:           invalid_token", "description:      signature is invalid"}},
+		{name: "not_a_jwt", token: "garbage", wantCode: 1,
+			stdout: []string{"DENY (401 invalid_token)", "token is not a signed JWT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runProcess(t, dir, env, "", "decide", "--token", tt.token, "GET", "/api/private-scoped")
+			if got.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got.code, tt.wantCode, got.stdout, got.stderr)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(got.stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, got.stdout)
+				}
+			}
+			if strings.Contains(got.stdout+got.stderr, tt.token) {
+				t.Errorf("the token is printed back")
+			}
+		})
+	}
+}
+
+// A table of cases: every mismatch is reported with its line, and exit 1.
+func TestDecideTable(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "routes.csv"), `# the shipped routes
+name,method,path,scopes,claims,expect
+public,GET,/api/public,,,allow
+anonymous,GET,/api/private,,,deny 401 unauthenticated
+any token,GET,/api/private,,{},allow
+scoped,GET,/api/private-scoped,read:messages,,allow 200 scopes_granted
+wrong expectation,GET,/api/private-scoped,read:other,,allow
+no route,GET,/nope,,,403 no_route
+`)
+	writeFile(t, filepath.Join(dir, "ok.json"), `[
+		{"method": "GET", "path": "/api/private-scoped", "scopes": ["read:messages"], "expect": "allow"},
+		{"method": "GET", "path": "/api/private-scoped", "claims": {"sub": "x"}, "expect": "insufficient_scope"}
+	]`)
+	writeFile(t, filepath.Join(dir, "bad.json"), `[{"method": "GET", "paht": "/"}]`)
+	writeFile(t, filepath.Join(dir, "bad.csv"), "method,path,expected\nGET,/,allow\n")
+
+	got := runProcess(t, dir, nil, "", "decide", "--table", "routes.csv")
+	if got.code != 1 || !strings.Contains(got.stdout, "MISMATCH line 7 wrong expectation: GET /api/private-scoped scopes \"read:other\": got deny 403 insufficient_scope, want allow") ||
+		strings.Count(got.stdout, "MISMATCH") != 1 || !strings.Contains(got.stdout, "6 cases, 1 mismatches") {
+		t.Errorf("table with a mismatch: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	if got := runProcess(t, dir, nil, "", "decide", "--table", "ok.json"); got.code != 0 || !strings.Contains(got.stdout, "2 cases, 0 mismatches") {
+		t.Errorf("table without mismatches: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	for _, file := range []string{"bad.json", "bad.csv", "missing.csv"} {
+		if got := runProcess(t, dir, nil, "", "decide", "--table", file); got.code != 2 || !strings.HasPrefix(got.stderr, "decide: --table "+file+": ") {
+			t.Errorf("table %s: exit %d, stderr %q, want 2 and one line naming the file", file, got.code, got.stderr)
+		}
+	}
+}
+
+// The policy is the server's: POLICY_DIR, and a bundle file when asked.
+func TestDecidePolicySource(t *testing.T) {
+	dir := copyPolicies(t)
+	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	got := runProcess(t, t.TempDir(), map[string]string{"POLICY_DIR": dir}, `{"scope": "read:admin"}`,
+		"decide", "--claims", "-", "GET", "/api/private-scoped")
+	if got.code != 0 || !strings.Contains(got.stdout, "policy folder "+dir) || !strings.Contains(got.stdout, "required scopes:  read:admin") {
+		t.Errorf("POLICY_DIR: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+}
+
+func TestDecideHelp(t *testing.T) {
+	got := runProcess(t, t.TempDir(), nil, "", "decide", "--help")
+	if got.code != 0 || !strings.Contains(got.stderr, "usage: server decide") {
+		t.Errorf("decide --help: exit %d\n%s", got.code, got.stderr)
+	}
+}
+
+// The challenge shown is the server's, resource_metadata included.
+func TestDecideChallengeNamesMetadata(t *testing.T) {
+	got := runProcess(t, t.TempDir(), map[string]string{"PUBLIC_URL": "https://api.example.com"}, "", "decide", "GET", "/api/private")
+	want := `WWW-Authenticate: Bearer realm="policygate", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`
+	if got.code != 1 || !strings.Contains(got.stdout, want) {
+		t.Errorf("exit %d, want 1 and %q:\n%s%s", got.code, want, got.stdout, got.stderr)
+	}
+}

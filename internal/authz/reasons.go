@@ -1,0 +1,22 @@
+package authz
+
+// The reasons the shipped policy gives (data.authz.decision.reason). A test
+// in policies_test proves this set equals the set the Rego can return.
+const (
+	ReasonPublic            = "public"             // allowed: no rule requires a token
+	ReasonAuthenticated     = "authenticated"      // allowed: a verified token suffices
+	ReasonScopesGranted     = "scopes_granted"     // allowed: every required scope granted
+	ReasonUnauthenticated   = "unauthenticated"    // denied: a token is required
+	ReasonInsufficientScope = "insufficient_scope" // denied: a required scope is missing
+	ReasonNoRoute           = "no_route"           // denied: no rule applies to the request
+	ReasonInvalidRule       = "invalid_rule"       // denied: a rule that applies is malformed
+)
+
+// Reasons lists every reason of the shipped policy, for callers that clamp
+// a metric label or map a reason to a status.
+func Reasons() []string {
+	return []string{
+		ReasonPublic, ReasonAuthenticated, ReasonScopesGranted,
+		ReasonUnauthenticated, ReasonInsufficientScope, ReasonNoRoute, ReasonInvalidRule,
+	}
+}

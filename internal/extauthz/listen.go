@@ -1,0 +1,91 @@
+package extauthz
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/policygate/policygate/internal/denial"
+)
+
+// MaxRecvMsgSize bounds one incoming message. A CheckRequest holds the
+// request's headers (Envoy's own limit is 60 KiB by default) and, only
+// when with_request_body is configured, part of the body: 1 MiB leaves
+// room for both. A larger check fails as RESOURCE_EXHAUSTED, which Envoy
+// answers with status_on_error (403 by default): closed, not open.
+const MaxRecvMsgSize = 1 << 20
+
+// Config is what the gRPC listener needs.
+type Config struct {
+	Gate     Gate
+	Renderer *denial.Renderer
+	Logger   *slog.Logger
+	// MaxDeadline caps how long a check waits (DefaultMaxDeadline if 0).
+	MaxDeadline time.Duration
+	// Ready reports nil while the service may answer checks; health says
+	// NOT_SERVING otherwise. Nil means always ready.
+	Ready func() error
+	// TLS, when set, serves TLS (and verifies client certificates when
+	// it says so); nil serves plaintext h2c.
+	TLS *tls.Config
+}
+
+// Listener is the gRPC server: Check and grpc.health.v1.
+type Listener struct {
+	srv      *grpc.Server
+	stopping chan struct{}
+	once     sync.Once
+}
+
+// NewListener builds the gRPC server for cfg.
+func NewListener(cfg Config) *Listener {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		// Envoy may ping idle connections to keep them; answering pings
+		// every 10 s is cheap and avoids GOAWAY too_many_pings.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	l := &Listener{srv: grpc.NewServer(opts...), stopping: make(chan struct{})}
+	authv3.RegisterAuthorizationServer(l.srv, NewServer(cfg.Gate, cfg.Renderer, cfg.Logger, cfg.MaxDeadline))
+	healthpb.RegisterHealthServer(l.srv, &health{ready: cfg.Ready, stopping: l.stopping})
+	return l
+}
+
+// Serve accepts connections on ln until Shutdown; it returns nil then.
+func (l *Listener) Serve(ln net.Listener) error {
+	if err := l.srv.Serve(ln); err != nil && err != grpc.ErrServerStopped {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting, lets checks in flight finish, and cuts them
+// off when ctx ends.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.once.Do(func() { close(l.stopping) })
+	done := make(chan struct{})
+	go func() {
+		l.srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		l.srv.Stop()
+		<-done
+		return ctx.Err()
+	}
+}

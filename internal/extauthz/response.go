@@ -1,0 +1,93 @@
+package extauthz
+
+import (
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/policygate/policygate/internal/denial"
+)
+
+// DecisionIDKey is the dynamic_metadata key carrying the decision id, as
+// opa-envoy-plugin names it, so Envoy access-log formats that read
+// %DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)% keep working.
+const DecisionIDKey = "decision_id"
+
+// identityNames are the identity headers in lower case, as HTTP/2 sends
+// them, indexed like denial.IdentityNames.
+var identityNames = func() (names map[string]string) {
+	names = map[string]string{}
+	for _, n := range denial.IdentityNames() {
+		names[n] = strings.ToLower(n)
+	}
+	return names
+}()
+
+// allow answers OK with the identity set to overwrite upstream copies, and
+// the identity names without a value to remove. Envoy applies removals
+// after additions, so a name is never in both lists.
+func allow(set []denial.Header, remove []string, decisionID string) *authv3.CheckResponse {
+	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(set))}
+	for _, h := range set {
+		ok.Headers = append(ok.Headers, overwrite(lower(h.Name), h.Value))
+	}
+	for _, n := range remove {
+		ok.HeadersToRemove = append(ok.HeadersToRemove, lower(n))
+	}
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		DynamicMetadata: metadata(decisionID),
+	}
+}
+
+// deny answers PERMISSION_DENIED with the response Envoy sends the client:
+// the status, challenge and JSON body the HTTP faces send.
+func deny(r denial.Response, decisionID string) *authv3.CheckResponse {
+	headers := []*corev3.HeaderValueOption{overwrite("content-type", "application/json")}
+	if r.Challenge != "" {
+		headers = append(headers, overwrite("www-authenticate", r.Challenge))
+	}
+	if r.RetryAfter != "" {
+		headers = append(headers, overwrite("retry-after", r.RetryAfter))
+	}
+	if decisionID != "" {
+		headers = append(headers, overwrite(identityNames[denial.HeaderDecisionID], decisionID))
+	}
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(codes.PermissionDenied), Message: "denied with HTTP status " + strconv.Itoa(r.Status)},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(r.Status)},
+			Headers: headers,
+			Body:    string(r.Body),
+		}},
+		DynamicMetadata: metadata(decisionID),
+	}
+}
+
+func overwrite(name, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: name, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func metadata(decisionID string) *structpb.Struct {
+	if decisionID == "" {
+		return nil
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{DecisionIDKey: structpb.NewStringValue(decisionID)}}
+}
+
+func lower(name string) string {
+	if l, ok := identityNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
+}
