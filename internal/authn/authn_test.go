@@ -230,10 +230,8 @@ func TestUnknownKIDRateLimit(t *testing.T) {
 func BenchmarkVerify(b *testing.B) {
 	p := authntest.NewProvider(b)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go keys.Run(ctx)
-	<-keys.Ready()
+	authntest.StartKeys(b, keys)
+	ctx := context.Background()
 	// The signature path: cache hits are BenchmarkVerifyCached.
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: -1})
 	if err != nil {
