@@ -69,8 +69,8 @@ func TestInputSchemaCatchesTypos(t *testing.T) {
 	}
 }
 
-// The reasons the Rego can give are exactly authz.Reasons(): the heads of
-// the _reason chain and the default decision's.
+// The reasons the Rego can give are exactly authz.Reasons(): the string
+// heads of the _reason and _with_custom chains and the default decision's.
 func TestReasonsMatchGo(t *testing.T) {
 	compiler, _ := compileShipped(t)
 	var got []string
@@ -79,9 +79,11 @@ func TestReasonsMatchGo(t *testing.T) {
 			got = append(got, string(s))
 		}
 	}
-	for _, r := range compiler.GetRules(ast.MustParseRef("data.authz._reason")) {
-		for ; r != nil; r = r.Else {
-			add(r.Head.Value.Value)
+	for _, name := range []string{"data.authz._reason", "data.authz._with_custom"} {
+		for _, r := range compiler.GetRules(ast.MustParseRef(name)) {
+			for ; r != nil; r = r.Else {
+				add(r.Head.Value.Value)
+			}
 		}
 	}
 	for _, r := range compiler.GetRules(ast.MustParseRef("data.authz.decision")) {

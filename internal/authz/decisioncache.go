@@ -262,7 +262,7 @@ func (c *decisionCache) get(key ast.Value, h int, version uint64) (Decision, boo
 
 func (c *decisionCache) put(key ast.Value, h int, version uint64, d Decision) {
 	d.ID = ""
-	d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
+	d.cloneLists()
 	e := &decisionEntry{key: key, version: version, decision: d}
 	s := c.shard(h)
 	s.mu.Lock()

@@ -121,7 +121,7 @@ func TestAnalyzeInput(t *testing.T) {
 		u := use(t, engineFor(t, nil, Config{PolicyDir: "../../policies"}))
 		// Never the path or the claims: ids in paths and distinct tokens
 		// share decisions.
-		want := [][]string{{"authenticated"}, {"host"}, {"method"}, {"routes"}, {"scopes"}}
+		want := [][]string{{"authenticated"}, {"bound", "claims"}, {"bound", "params"}, {"host"}, {"method"}, {"routes"}, {"scopes"}}
 		if !u.cacheable || u.whole || !slices.EqualFunc(u.paths, want, slices.Equal) {
 			t.Errorf("shipped policy reads %q (whole %v, cacheable %v), want %q", u.paths, u.whole, u.cacheable, want)
 		}

@@ -51,7 +51,7 @@ func (f failingDecider) Decide(context.Context, authz.Input) (authz.Decision, er
 type noVerifier struct{}
 
 func (noVerifier) Verify(context.Context, authn.Token) (*authn.Claims, error) {
-	return nil, &authn.Error{Kind: authn.ErrInvalidToken, Description: "nope"}
+	return nil, &authn.Error{Err: authn.ErrInvalidToken, Description: "nope"}
 }
 
 func TestCheckFailsClosed(t *testing.T) {
