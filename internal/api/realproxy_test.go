@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -152,7 +153,9 @@ func newFrontedApp(t *testing.T) *frontedApp {
 	t.Cleanup(up.Close)
 	reg := prometheus.NewRegistry()
 	g := facesGate(t, app.provider, policyWith(t, facesHostRoutes), reg)
-	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test"}))
+	resource := &api.ProtectedResource{Resource: authntest.Audience, AuthorizationServers: []string{app.provider.Issuer},
+		Scopes: func(context.Context) ([]string, error) { return []string{"read:messages"}, nil }}
+	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Resource: resource}))
 	t.Cleanup(pg.Close)
 	app.policygate, app.upstream = strings.TrimPrefix(pg.URL, "http://"), strings.TrimPrefix(up.URL, "http://")
 	return app
@@ -217,6 +220,18 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 		{name: "host_table_admin", host: "admin.example.com", path: "/api/public", header: []string{"Authorization", "Bearer " + p.Token(t, map[string]any{"scope": "admin"})}, wantStatus: 200, wantSub: "auth0|alice"},
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
+	t.Run("metadata_from_policygate", func(t *testing.T) {
+		app.drain()
+		res, err := client.Get(base + "/.well-known/oauth-protected-resource")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), `"authorization_servers"`) || app.last() != nil {
+			t.Errorf("RFC 9728 document through the proxy: %d %s; want policygate's, not the upstream's", res.StatusCode, body)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app.drain()
