@@ -143,7 +143,7 @@ func TestCheckContract(t *testing.T) {
 			wantSet: "x-decision-id", wantRemove: "x-auth-subject x-auth-scopes x-auth-issuer"},
 		{name: "duplicate_raw_header_map", req: raw("Bearer "+plain, "Bearer "+plain), wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
 		{name: "scoped_without_scope", req: get("/api/private-scoped", auth("Bearer "+plain)), wantStatus: 403, wantError: "insufficient_scope",
-			wantChal: `error="insufficient_scope", error_description="the access token lacks a required scope", scope="read:messages"`},
+			wantChal: `error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages"`},
 		{name: "unknown_route", req: get("/api/nope", auth("Bearer "+scoped)), wantStatus: 403, wantError: "access_denied", wantChal: "-"},
 		{name: "wrong_method", req: checkRequest("POST", host, "/api/private", auth("Bearer "+plain)), wantStatus: 403, wantError: "access_denied", wantChal: "-"},
 
