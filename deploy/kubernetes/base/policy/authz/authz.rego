@@ -83,16 +83,8 @@ decision := {
 		some name, condition in rule.claims
 		not _condition_holds(condition, name, key, granted)
 	}
-	reason := _with_custom(_reason(rules, [required, any_of, missing, failed]))
+	reason := _reason(rules, [required, any_of, missing, failed])
 }
-
-# The extension point (docs/policy.md): a module of the author's own in
-# package authz defines custom_denials, a set of names; any of them turns
-# what the rules allow into denied_by_policy. It never allows.
-_with_custom(reason) := "denied_by_policy" if {
-	reason in {"public", "authenticated", "scopes_granted"}
-	some _ in data.authz.custom_denials
-} else := reason
 
 # A host with its own table is decided by it; any other host by the
 # default table. The engine matched input.routes in the same table.
@@ -101,13 +93,15 @@ _table := table if {
 } else := data.authz.routes
 
 # The order is the precedence: a broken rule, then the most restrictive
-# requirement among the matching rules.
+# requirement among the matching rules, then the extension point
+# (docs/policy.md): a module of the author's own in package authz defines
+# custom_denials, a set of names, and any of them denies what the rules
+# would allow. Only then do the allowing reasons come.
 _reason(rules, sets) := "invalid_rule" if {
 	some rule in rules
 	not _valid_rule(rule)
-} else := "public" if {
-	not _authentication_required(rules)
 } else := "unauthenticated" if {
+	_authentication_required(rules)
 	not input.authenticated == true
 } else := "issuer_not_accepted" if {
 	some rule in rules
@@ -121,6 +115,10 @@ _reason(rules, sets) := "invalid_rule" if {
 	count(sets[2]) > 0
 } else := "claim_mismatch" if {
 	count(sets[3]) > 0
+} else := "denied_by_policy" if {
+	some _ in data.authz.custom_denials
+} else := "public" if {
+	not _authentication_required(rules)
 } else := "scopes_granted" if {
 	count(sets[0]) + count(sets[1]) > 0
 } else := "authenticated"
