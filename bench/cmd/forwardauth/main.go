@@ -17,7 +17,8 @@
 //	            hop in front of it (the yardstick: with Go's default
 //	            transport, as proxy mode has, and with more idle upstream
 //	            connections kept), and what proxy mode would cost with
-//	            more idle upstream connections (a what-if build, whatif.go)
+//	            more idle upstream connections and no forced flush (a
+//	            what-if build, whatif.go)
 //	ids         /authz naming /api/items/ID with -ids distinct IDs on one
 //	            pattern route against /authz naming one literal route
 //
@@ -139,7 +140,7 @@ func experiments(o options, w *world) []experiment {
 	}
 	if w.bins["policygate-idle"] != "" {
 		p := &all["proxy"][0]
-		p.rows = append(p.rows, row{"what-if: policygate proxy, idle conns raised -> bare chi", direct("policygate-proxy-idle", "replayed")})
+		p.rows = append(p.rows, row{"what-if: policygate proxy, idle conns raised, no forced flush -> bare chi", direct("policygate-proxy-idle", "replayed")})
 	}
 	var out []experiment
 	for _, name := range []string{"oathkeeper", "proxy", "ids"} {

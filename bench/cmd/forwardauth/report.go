@@ -91,7 +91,7 @@ func report(out io.Writer, o options, exps []experiment, results map[string]map[
 			fmt.Fprintf(out, "server CPU added per request: plain hop %.1f us, plain hop with idle conns raised %.1f us, proxy mode %.1f us (the upstream's not counted)\n",
 				cpu(1)-cpu(0), cpu(2)-cpu(0), cpu(4)-cpu(3))
 			if len(e.rows) > 5 {
-				fmt.Fprintf(out, "what-if, proxy mode with idle conns raised: %.1f us added per request (1/req/s), %.1f us server CPU added\n", us(5)-us(3), cpu(5)-cpu(3))
+				fmt.Fprintf(out, "what-if, proxy mode with idle conns raised and no forced flush: %.1f us added per request (1/req/s), %.1f us server CPU added\n", us(5)-us(3), cpu(5)-cpu(3))
 			}
 			goals = append(goals, goal{"proxy mode adds <= one plain hop (ratio of added us)", mode / hop, mode <= hop, "x"})
 		}

@@ -55,7 +55,7 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 		}
 	}
 	if strings.Contains(o.only, "proxy") {
-		if w.bins["policygate-idle"], err = buildIdleWhatIf(ctx, repo, work, 2*o.connections); err != nil {
+		if w.bins["policygate-idle"], err = buildWhatIf(ctx, repo, work, 2*o.connections); err != nil {
 			return nil, err
 		}
 	}
