@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/authz/authztest"
 )
 
 // runMainEnv makes the test binary run main() instead of the tests, so
@@ -240,11 +244,26 @@ no route,GET,/nope,,,403 no_route
 // The policy is the server's: POLICY_DIR, and a bundle file when asked.
 func TestDecidePolicySource(t *testing.T) {
 	dir := copyPolicies(t)
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
-	got := runProcess(t, t.TempDir(), map[string]string{"POLICY_DIR": dir}, `{"scope": "read:admin"}`,
-		"decide", "--claims", "-", "GET", "/api/private-scoped")
+	writeFile(t, filepath.Join(dir, "authz", "data.json"), `{
+		"routes": {"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:admin"]}}},
+		"hosts": {"admin.example.com": {"routes": {"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["admin"]}}}}}
+	}`)
+	env := map[string]string{"POLICY_DIR": dir}
+	got := runProcess(t, t.TempDir(), env, `{"scope": "read:admin"}`, "decide", "--claims", "-", "GET", "/api/private-scoped")
 	if got.code != 0 || !strings.Contains(got.stdout, "policy folder "+dir) || !strings.Contains(got.stdout, "required scopes:  read:admin") {
 		t.Errorf("POLICY_DIR: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	// --host picks the host's table (normalised as the faces do).
+	got = runProcess(t, t.TempDir(), env, `{"scope": "read:admin"}`, "decide", "--claims", "-", "--host", "Admin.Example.com:443", "GET", "/api/private-scoped")
+	if got.code != 1 || !strings.Contains(got.stdout, "request:          GET /api/private-scoped host admin.example.com") ||
+		!strings.Contains(got.stdout, "missing scopes:   admin") || !strings.Contains(got.stdout, "GET /api/private-scoped requires scope admin") {
+		t.Errorf("--host: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	// A table's host column too.
+	tableDir := t.TempDir()
+	writeFile(t, filepath.Join(tableDir, "hosts.csv"), "method,path,host,scopes,expect\nGET,/api/private-scoped,admin.example.com,admin,allow\nGET,/api/private-scoped,,admin,insufficient_scope\n")
+	if got := runProcess(t, tableDir, env, "", "decide", "--table", "hosts.csv"); got.code != 0 {
+		t.Errorf("host table: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
 }
 
@@ -261,5 +280,69 @@ func TestDecideChallengeNamesMetadata(t *testing.T) {
 	want := `WWW-Authenticate: Bearer realm="policygate", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`
 	if got.code != 1 || !strings.Contains(got.stdout, want) {
 		t.Errorf("exit %d, want 1 and %q:\n%s%s", got.code, want, got.stdout, got.stderr)
+	}
+}
+
+// --bundle evaluates a bundle archive; OPA_CONFIG's bundles are fetched
+// once, and its decision logs are not sent anywhere.
+func TestDecideBundles(t *testing.T) {
+	dir := copyPolicies(t)
+	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:bundle"))
+	archive := authztest.Build(t, dir, authztest.Options{Revision: "rev-7"})
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "b.tar.gz"), archive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := runProcess(t, work, nil, "", "decide", "--bundle", "b.tar.gz", "GET", "/api/private-scoped")
+	if got.code != 1 || !strings.Contains(got.stdout, "policy:           bundle file b.tar.gz, revision rev-7") || !strings.Contains(got.stdout, "read:bundle") {
+		t.Errorf("--bundle: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	writeFile(t, filepath.Join(work, "broken.tar.gz"), "not a bundle")
+	if got := runProcess(t, work, nil, "", "decide", "--bundle", "broken.tar.gz", "GET", "/"); got.code != 2 || !strings.HasPrefix(got.stderr, "decide: bundle file broken.tar.gz: ") {
+		t.Errorf("broken bundle: exit %d, stderr %q", got.code, got.stderr)
+	}
+
+	var bundleGets, logPosts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/bundles/authz.tar.gz":
+			bundleGets.Add(1)
+			w.Write(archive)
+		case strings.HasPrefix(r.URL.Path, "/logs"):
+			logPosts.Add(1)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	writeFile(t, filepath.Join(work, "opa.yaml"), `services: {s: {url: `+srv.URL+`}}
+bundles: {authz: {service: s, resource: bundles/authz.tar.gz}}
+decision_logs: {service: s, reporting: {min_delay_seconds: 1, max_delay_seconds: 1}}
+`)
+	got = runProcess(t, work, map[string]string{"OPA_CONFIG": "opa.yaml"}, `{"scope": "read:bundle"}`, "decide", "--claims", "-", "GET", "/api/private-scoped")
+	if got.code != 0 || !strings.Contains(got.stdout, "bundles from OPA_CONFIG (downloaded once), revision rev-7") || bundleGets.Load() != 1 || logPosts.Load() != 0 {
+		t.Errorf("OPA_CONFIG: exit %d, %d bundle downloads, %d decision-log posts\n%s%s", got.code, bundleGets.Load(), logPosts.Load(), got.stdout, got.stderr)
+	}
+}
+
+func TestDownloadOnce(t *testing.T) {
+	out, err := downloadOnce([]byte(`services: {s: {url: "https://bundles.example.com"}}
+bundles: {a: {service: s, polling: {min_delay_seconds: 10}}, b: {service: s}}
+decision_logs: {service: s}
+status: {service: s, prometheus: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	bundles, _ := m["bundles"].(map[string]any)
+	for _, name := range []string{"a", "b"} {
+		if b, _ := bundles[name].(map[string]any); b["trigger"] != "manual" {
+			t.Errorf("bundle %s = %v, want trigger manual", name, b)
+		}
+	}
+	if m["decision_logs"] != nil || m["status"] != nil || m["services"] == nil {
+		t.Errorf("downloadOnce() = %s, want services and bundles only", out)
 	}
 }

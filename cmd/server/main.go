@@ -248,7 +248,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	serveErr := make(chan error, 2)
-	shutdownGRPC, err := startGRPC(cfg.GRPC, opts.Gate, denial.NewRenderer(cfg.realm(), opts.Resource.MetadataURL()), readiness(opts.Readiness, &shuttingDown), logger, serveErr)
+	shutdownGRPC, err := startGRPC(cfg.GRPC, tracedGRPCGate(tr, opts.Gate), denial.NewRenderer(cfg.realm(), opts.Resource.MetadataURL()), readiness(opts.Readiness, &shuttingDown), logger, serveErr)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/policygate/policygate/internal/extauthz"
 	"github.com/policygate/policygate/internal/tracing"
 )
 
@@ -73,4 +74,12 @@ func tracedHandler(tr *tracing.Tracing, h http.Handler) http.Handler {
 		return h
 	}
 	return tr.Handler(h)
+}
+
+// tracedGRPCGate gives each gRPC Check its server span when tracing is on.
+func tracedGRPCGate(tr *tracing.Tracing, g extauthz.Gate) extauthz.Gate {
+	if tr == nil {
+		return g
+	}
+	return tr.GRPCGate(g)
 }

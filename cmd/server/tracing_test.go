@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	grpcmd "google.golang.org/grpc/metadata"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/tracing/tracingtest"
@@ -61,5 +68,61 @@ func TestRunTracing(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Envoy's gRPC Check: the 401 names the metadata document (--dev sets
+// PUBLIC_URL), and the check is a server span in the trace Envoy sends.
+func TestRunGRPCChallengeAndSpans(t *testing.T) {
+	recv := tracingtest.NewReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL)
+	t.Chdir(t.TempDir())
+	s := startServer(t, []string{"--dev"}, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "GRPC_LISTEN_ADDR": "127.0.0.1:0", "OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL,
+	})
+	m := grpcListeningRE.FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		t.Fatalf("no grpc listening line:\n%s", s.stderr.String())
+	}
+	conn, err := grpc.NewClient(m[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const trace = "5bf92f3577b34da6a3ce929d0e0e4736"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ctx = grpcmd.AppendToOutgoingContext(ctx, "traceparent", "00-"+trace+"-00f067aa0ba902b7-01")
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Host: "localhost", Path: "/api/private"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var challenge string
+	for _, h := range resp.GetDeniedResponse().GetHeaders() {
+		if strings.EqualFold(h.GetHeader().GetKey(), "WWW-Authenticate") {
+			challenge = h.GetHeader().GetValue()
+		}
+	}
+	if want := `, resource_metadata="` + s.url + `/.well-known/oauth-protected-resource"`; resp.GetDeniedResponse().GetStatus().GetCode() != 401 || !strings.HasSuffix(challenge, want) {
+		t.Errorf("Check denial = %v, challenge %q, want 401 ending in %q", resp.GetDeniedResponse().GetStatus(), challenge, want)
+	}
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(15 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	var names []string
+	for _, sp := range recv.Spans() {
+		if sp.TraceID == trace {
+			names = append(names, sp.Name)
+		}
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "policygate.check,policygate.decide" {
+		t.Errorf("spans in Envoy's trace = %v, want policygate.check and policygate.decide", names)
 	}
 }

@@ -144,7 +144,7 @@ func TestHTTPContract(t *testing.T) {
 		{"query_token_not_read", "GET", "/api/private?access_token=" + plain, nil, 401, "unauthorized", `Bearer realm="test"`},
 		{"scoped_with_scope_claim", "GET", "/api/private-scoped", bearer(scoped), 200, "", "-"},
 		{"scoped_with_permissions", "GET", "/api/private-scoped", bearer(rbac), 200, "", "-"},
-		{"scoped_without_scope", "GET", "/api/private-scoped", bearer(plain), 403, "insufficient_scope", `error="insufficient_scope", error_description="the access token lacks a required scope", scope="read:messages"`},
+		{"scoped_without_scope", "GET", "/api/private-scoped", bearer(plain), 403, "insufficient_scope", `error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages"`},
 		{"scoped_case_and_prefix", "GET", "/api/private-scoped", bearer(caseScope), 403, "insufficient_scope", `scope="read:messages"`},
 		{"scoped_no_credentials", "GET", "/api/private-scoped", nil, 401, "unauthorized", `Bearer realm="test"`},
 		{"unknown_route", "GET", "/api/nope", nil, 404, "not_found", "-"},

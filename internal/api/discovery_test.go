@@ -125,7 +125,7 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 		{name: "invalid_token", path: "/api/private", header: bearer(expired), wantStatus: 401,
 			wantChal: `Bearer realm="test", error="invalid_token", error_description="token has expired", ` + meta},
 		{name: "insufficient_scope", path: "/api/private-scoped", header: bearer(plain), wantStatus: 403,
-			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks a required scope", scope="read:messages", ` + meta},
+			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages", ` + meta},
 		{name: "refused_path", path: "/api/private/..", wantStatus: 404},
 		{name: "allowed", path: "/api/private", header: bearer(plain), wantStatus: 200},
 	}
@@ -171,7 +171,7 @@ func TestChallengesOnEveryFace(t *testing.T) {
 		{name: "malformed", auth: "Bearer a b", wantStatus: 401, wantChal: `Bearer realm="test", error="invalid_request", error_description="bearer token must be a single token68 value"` + meta},
 		{name: "invalid_token", auth: "Bearer " + expired, wantStatus: 401, wantChal: `Bearer realm="test", error="invalid_token", error_description="token has expired"` + meta},
 		{name: "insufficient_scope", auth: "Bearer " + plain, wantStatus: 403,
-			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks a required scope", scope="read:messages"` + meta},
+			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages"` + meta},
 	}
 	for face, h := range faces {
 		for _, tt := range tests {

@@ -25,6 +25,7 @@ type traced struct {
 	handler  http.Handler
 	provider *authntest.Provider
 	tracing  *tracing.Tracing
+	gate     *gate.Gate // with the verify and decide spans when tracing
 }
 
 func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter, opts ...sdktrace.TracerProviderOption) *traced {
@@ -57,8 +58,9 @@ func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter,
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := tr.Handler(api.NewServer(api.Options{Gate: gate.New(tr.Verifier(v), tr.Decider(engine)), Realm: "test"}))
-	return &traced{handler: h, provider: p, tracing: tr}
+	g := gate.New(tr.Verifier(v), tr.Decider(engine))
+	h := tr.Handler(api.NewServer(api.Options{Gate: g, Realm: "test"}))
+	return &traced{handler: h, provider: p, tracing: tr, gate: g}
 }
 
 func (s *traced) get(t testing.TB, path, token, traceparent string) *httptest.ResponseRecorder {
