@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/authn/authntest"
+)
+
+// docsNginxDiscovery is the nginx server block of docs/discovery.md.
+func docsNginxDiscovery(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/discovery.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- nginx-discovery:[^>]*-->\n```nginx\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/discovery.md has no nginx-discovery block")
+	}
+	return string(m[1])
+}
+
+// freeAddr returns a loopback address nothing listens on (yet).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runNginx runs nginx with server (a server block) inside a minimal http
+// block, until the test ends, and waits until addr answers.
+func runNginx(t *testing.T, nginx, server, addr string) {
+	t.Helper()
+	prefix := t.TempDir()
+	tmp := filepath.Join(prefix, "tmp")
+	for _, d := range []string{"logs", "tmp"} {
+		os.MkdirAll(filepath.Join(prefix, d), 0o755)
+	}
+	conf := filepath.Join(prefix, "nginx.conf")
+	writeFile(t, conf, fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log stderr warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+%[3]s
+}
+`, prefix, tmp, server))
+	var stderr bytes.Buffer
+	cmd := exec.Command(nginx, "-p", prefix, "-c", conf)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nginx: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { stopProcess(t, "nginx", cmd, exited) })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx does not answer on %s:\n%s", addr, stderr.String())
+		}
+	}
+}
+
+// An MCP-style client behind nginx (forward-auth, the docs' block): the
+// 401 alone leads it to the metadata document, the document to the
+// authorization server and scopes, and a token for the published resource
+// gets it in.
+func TestNginxDiscovery(t *testing.T) {
+	nginx := findNginx(t)
+	server := docsNginxDiscovery(t)
+	p := authntest.NewProvider(t)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
+	}))
+	t.Cleanup(upstream.Close)
+	nginxAddr := freeAddr(t)
+	public := "http://" + nginxAddr
+	t.Chdir(t.TempDir())
+	s := startServer(t, nil, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
+		"AUTH_AUDIENCE": authntest.Audience + "," + public, "PUBLIC_URL": public,
+	})
+	for old, new := range map[string]string{
+		"listen 8080;":          "listen " + nginxAddr + ";",
+		"http://127.0.0.1:3010": s.url,
+		"http://127.0.0.1:8000": upstream.URL,
+	} {
+		if !strings.Contains(server, old) {
+			t.Fatalf("the docs' nginx block no longer has %q", old)
+		}
+		server = strings.ReplaceAll(server, old, new)
+	}
+	runNginx(t, nginx, server, nginxAddr)
+
+	// 1. No token: 401, and the challenge says where to look.
+	resp, err := http.Get(public + "/api/private-scoped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	m := regexp.MustCompile(`resource_metadata="([^"]+)"`).FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
+	if resp.StatusCode != 401 || m == nil || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer realm="`) {
+		t.Fatalf("GET without a token through nginx = %d, WWW-Authenticate %q; want 401 naming resource_metadata", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if m[1] != public+"/.well-known/oauth-protected-resource" {
+		t.Errorf("resource_metadata = %q, want the PUBLIC_URL's document", m[1])
+	}
+
+	// 2. The document, through nginx.
+	resp, err = http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc metadataDoc
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || doc.Resource != public || strings.Join(doc.AuthorizationServers, ",") != p.Issuer ||
+		strings.Join(doc.ScopesSupported, ",") != "read:messages" {
+		t.Fatalf("metadata through nginx = %d %+v (%v)", resp.StatusCode, doc, err)
+	}
+
+	// 3. A token for that resource (RFC 8707 audience) with the scope.
+	token := p.Token(t, map[string]any{"aud": doc.Resource, "sub": "mcp-client", "scope": strings.Join(doc.ScopesSupported, " ")})
+	req, _ := http.NewRequest("GET", public+"/api/private-scoped", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `upstream saw subject "mcp-client"` {
+		t.Errorf("GET with the token through nginx = %d %q", resp.StatusCode, body)
+	}
+}
