@@ -168,3 +168,105 @@ func TestNginxDiscovery(t *testing.T) {
 		t.Errorf("GET with the token through nginx = %d %q", resp.StatusCode, body)
 	}
 }
+
+// The same journey behind Caddy's forward_auth (the docs' Caddyfile).
+func TestCaddyDiscovery(t *testing.T) {
+	caddy, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("caddy is not installed")
+		}
+		t.Skip("caddy is not installed; CI runs this test")
+	}
+	doc, err := os.ReadFile("../../docs/discovery.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- caddy-discovery:[^>]*-->\n```caddy\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/discovery.md has no caddy-discovery block")
+	}
+	site := string(m[1])
+	p := authntest.NewProvider(t)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
+	}))
+	t.Cleanup(upstream.Close)
+	caddyAddr := freeAddr(t)
+	public := "http://" + caddyAddr
+	dir := t.TempDir()
+	t.Chdir(t.TempDir())
+	s := startServer(t, nil, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
+		"AUTH_AUDIENCE": authntest.Audience + "," + public, "PUBLIC_URL": public,
+	})
+	for old, new := range map[string]string{
+		"api.example.com {": public + " {",
+		"127.0.0.1:3010":    strings.TrimPrefix(s.url, "http://"),
+		"127.0.0.1:8000":    strings.TrimPrefix(upstream.URL, "http://"),
+	} {
+		if !strings.Contains(site, old) {
+			t.Fatalf("the docs' Caddyfile no longer has %q", old)
+		}
+		site = strings.ReplaceAll(site, old, new)
+	}
+	conf := filepath.Join(dir, "Caddyfile")
+	writeFile(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
+	var stderr bytes.Buffer
+	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { stopProcess(t, "caddy", cmd, exited) })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", caddyAddr, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("caddy exited: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy does not answer on %s:\n%s", caddyAddr, stderr.String())
+		}
+	}
+
+	resp, err := http.Get(public + "/api/private-scoped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	meta := regexp.MustCompile(`resource_metadata="([^"]+)"`).FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
+	if resp.StatusCode != 401 || meta == nil || meta[1] != public+"/.well-known/oauth-protected-resource" {
+		t.Fatalf("GET without a token through caddy = %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	resp, err = http.Get(meta[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d metadataDoc
+	err = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if err != nil || d.Resource != public || strings.Join(d.AuthorizationServers, ",") != p.Issuer {
+		t.Fatalf("metadata through caddy = %d %+v (%v)", resp.StatusCode, d, err)
+	}
+	token := p.Token(t, map[string]any{"aud": d.Resource, "sub": "mcp-client", "scope": "read:messages"})
+	req, _ := http.NewRequest("GET", public+"/api/private-scoped", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `upstream saw subject "mcp-client"` {
+		t.Errorf("GET with the token through caddy = %d %q", resp.StatusCode, body)
+	}
+}
