@@ -211,7 +211,7 @@ func checkShape(t *testing.T, decision map[string]any) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"allowed", "missing_scopes", "reason", "required_scopes"}; !slices.Equal(keys, want) {
+	if want := []string{"allowed", "any_scopes", "failed_claims", "missing_scopes", "reason", "required_scopes"}; !slices.Equal(keys, want) {
 		t.Errorf("decision keys = %q, want %q", keys, want)
 	}
 	if _, ok := decision["allowed"].(bool); !ok {
@@ -221,7 +221,7 @@ func checkShape(t *testing.T, decision map[string]any) {
 	if r, _ := decision["reason"].(string); !slices.Contains(reasons, r) {
 		t.Errorf("reason = %#v, want one of %q", decision["reason"], reasons)
 	}
-	for _, k := range []string{"required_scopes", "missing_scopes"} {
+	for _, k := range []string{"required_scopes", "any_scopes", "missing_scopes", "failed_claims"} {
 		list, ok := decision[k].([]any)
 		if !ok {
 			t.Errorf("%s = %#v, want an array", k, decision[k])

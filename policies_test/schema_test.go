@@ -69,8 +69,8 @@ func TestInputSchemaCatchesTypos(t *testing.T) {
 	}
 }
 
-// The reasons the Rego can give are exactly authz.Reasons(): the heads of
-// the _reason chain and the default decision's.
+// The reasons the Rego can give are exactly authz.Reasons(): the string
+// heads of the _reason chain and the default decision's.
 func TestReasonsMatchGo(t *testing.T) {
 	compiler, _ := compileShipped(t)
 	var got []string

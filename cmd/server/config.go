@@ -170,7 +170,7 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	var opsErrs []error
 	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
 	errs = append(errs, opsErrs...)
-	loadFaces(&c.Faces, env, bad)
+	loadFaces(&c.Faces, env, dev, bad)
 	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
 		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
 )
@@ -48,7 +49,8 @@ const (
 )
 
 // loadFaces fills c from env; bad reports a problem naming its variable.
-func loadFaces(c *FacesConfig, env func(string) string, bad func(variable, format string, args ...any)) {
+// Dev mode keeps the admin listener on loopback, like LISTEN_ADDR.
+func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(variable, format string, args ...any)) {
 	v := env("TRUSTED_PROXIES")
 	if v == "" {
 		v = defaultTrustedProxies
@@ -93,8 +95,10 @@ func loadFaces(c *FacesConfig, env func(string) string, bad func(variable, forma
 		c.AdminAddr = defaultProxyAdminAddr
 	}
 	if c.AdminAddr != "" {
-		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		if host, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 			bad("ADMIN_ADDR", "%q is not host:port (e.g. 127.0.0.1:9090)", c.AdminAddr)
+		} else if dev && !authn.IsLoopbackHost(host) {
+			bad("ADMIN_ADDR", "dev mode listens on loopback only (e.g. 127.0.0.1:9090), not %q", c.AdminAddr)
 		}
 	}
 }

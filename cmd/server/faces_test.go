@@ -35,6 +35,7 @@ func TestLoadConfigFaces(t *testing.T) {
 	base := map[string]string{"AUTH_ISSUER": "https://idp.example.com/", "AUTH_AUDIENCE": "https://api.example.com"}
 	tests := []struct {
 		name    string
+		dev     bool
 		env     map[string]string
 		check   func(FacesConfig) string // "" when fine
 		wantErr []string
@@ -69,6 +70,7 @@ func TestLoadConfigFaces(t *testing.T) {
 		{name: "proxy_settings_without_proxy", env: map[string]string{"UPSTREAM_TIMEOUT": "5s", "UPSTREAM_STRIP_TOKEN": "true"},
 			wantErr: []string{"UPSTREAM_TIMEOUT", "UPSTREAM_STRIP_TOKEN"}},
 		{name: "bad_timeout", env: map[string]string{"UPSTREAM_URL": "http://a:1", "UPSTREAM_TIMEOUT": "0s"}, wantErr: []string{"UPSTREAM_TIMEOUT"}},
+		{name: "dev_admin_public", dev: true, env: map[string]string{"ADMIN_ADDR": ":9090"}, wantErr: []string{"ADMIN_ADDR"}},
 		{name: "upstream_with_query", env: map[string]string{"UPSTREAM_URL": "http://a:1/?x=1"}, wantErr: []string{"UPSTREAM_URL"}},
 	}
 	for _, tt := range tests {
@@ -80,7 +82,7 @@ func TestLoadConfigFaces(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			c, err := loadConfig(envFunc(env), false)
+			c, err := loadConfig(envFunc(env), tt.dev)
 			checkConfigErrors(t, err, tt.wantErr)
 			if tt.check != nil {
 				if msg := tt.check(c.Faces); msg != "" {

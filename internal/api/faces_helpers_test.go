@@ -28,6 +28,16 @@ const facesRoutes = `{"routes": {
 	"/healthz": {"GET": {"access": "public"}}
 }}`
 
+// facesHostRoutes adds a host table: on admin.example.com, /api/public
+// needs a token and nothing else exists.
+const facesHostRoutes = `{"routes": {
+	"/api/public": {"GET": {"access": "public"}},
+	"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:messages"]}}
+},
+"hosts": {"admin.example.com": {"routes": {
+	"/api/public": {"GET": {"access": "authenticated", "scopes": ["admin"]}}
+}}}}`
+
 // policyWith writes the shipped policy (its Rego) with data as data.json
 // into a temp folder and returns the folder.
 func policyWith(t testing.TB, data string) string {
@@ -68,6 +78,7 @@ func facesGate(t testing.TB, p *authntest.Provider, policyDir string, reg *prome
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+		CacheSize: authn.DefaultCacheSize, // as the server runs
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
 // authzCall is one call of a proxy to /authz.
@@ -90,6 +93,8 @@ func TestForwardAuth(t *testing.T) {
 		{name: "forwarded_malformed", call: authzCall{header: fwd("GET", "/api/private", "Authorization", "Basic eA==")}, wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
 		{name: "forwarded_missing_scope", call: authzCall{header: fwd("GET", "/api/private-scoped", auth(plain)...)}, wantStatus: 403, wantError: "insufficient_scope", wantChal: `scope="read:messages"`},
 		{name: "forwarded_no_route", call: authzCall{header: fwd("GET", "/nothing/here", auth(scoped)...)}, wantStatus: 403, wantError: "access_denied"},
+		{name: "forwarded_head_uses_get_rules", call: authzCall{header: fwd("HEAD", "/api/private-scoped", auth(scoped)...)}, wantStatus: 200, wantSub: "alice"},
+		{name: "forwarded_head_needs_get_scope", call: authzCall{header: fwd("HEAD", "/api/private-scoped", auth(plain)...)}, wantStatus: 403, wantError: "insufficient_scope", wantChal: `scope="read:messages"`},
 		{name: "forwarded_wrong_method", call: authzCall{header: fwd("DELETE", "/api/private", auth(scoped)...)}, wantStatus: 403, wantError: "access_denied"},
 		{name: "forwarded_lower_case_method", call: authzCall{header: fwd("get", "/api/public")}, wantStatus: 403, wantError: "invalid_request"},
 		{name: "forwarded_missing_uri", call: authzCall{header: http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Host": {"a"}}}, wantStatus: 403, wantError: "invalid_request"},
@@ -182,6 +187,52 @@ func TestForwardAuthTrustedProxies(t *testing.T) {
 		rec := authzCall{remote: tc.remote, header: fwd("GET", "/api/public")}.do(t, h)
 		if rec.Code != tc.want {
 			t.Errorf("caller %s: /authz = %d, want %d", tc.remote, rec.Code, tc.want)
+		}
+	}
+}
+
+// TestForwardAuthHostTables: a host with its own table is decided by it,
+// whichever family names the host; any other host uses the default table.
+func TestForwardAuthHostTables(t *testing.T) {
+	p := authntest.NewProvider(t)
+	reg := prometheus.NewRegistry()
+	h := api.NewServer(api.Options{Gate: facesGate(t, p, policyWith(t, facesHostRoutes), reg), Registry: reg, Realm: "test"})
+	admin := "Bearer " + p.Token(t, map[string]any{"scope": "admin"})
+	tests := []struct {
+		name string
+		call authzCall
+		want int
+	}{
+		{"default_host_public", authzCall{header: fwd("GET", "/api/public")}, 200},
+		{"other_host_default_table", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"other.example.com"}})}, 200},
+		{"forwarded_host_table", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"Admin.Example.com:443"}})}, 401},
+		{"forwarded_host_table_scoped", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 200},
+		{"original_host_table", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/api/public"}, "X-Original-Host": {"admin.example.com"}})}, 401},
+		{"original_url_host_wins", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://admin.example.com/api/public"}, "X-Original-Host": {"api.example.com"}})}, 401},
+		{"envoy_host_table", authzCall{target: "/authz/api/public", host: "admin.example.com"}, 401},
+		{"host_table_has_no_default_routes", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/private-scoped"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if rec := tt.call.do(t, h); rec.Code != tt.want {
+				t.Errorf("/authz = %d %s, want %d", rec.Code, rec.Body.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestForwardAuthNoCORS: /authz answers proxies, never browsers, so CORS
+// never applies there, even when configured.
+func TestForwardAuthNoCORS(t *testing.T) {
+	s := newStack(t)
+	h := api.NewServer(api.Options{Gate: s.gate, Realm: "test", CORSOrigins: []string{"https://app.example.com"}})
+	for _, call := range []authzCall{
+		{method: "OPTIONS", target: "/authz/api/public", header: http.Header{"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {"GET"}}},
+		{header: with(fwd("GET", "/api/public"), "Origin", "https://app.example.com")},
+	} {
+		rec := call.do(t, h)
+		if v := rec.Header().Get("Access-Control-Allow-Origin"); v != "" || rec.Code == http.StatusNoContent {
+			t.Errorf("%s %s: %d, Access-Control-Allow-Origin %q; want no CORS", call.method, call.target, rec.Code, v)
 		}
 	}
 }

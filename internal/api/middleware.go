@@ -101,7 +101,13 @@ func (s *server) observe(next http.Handler) http.Handler {
 
 		level := slog.LevelDebug
 		switch {
-		case sw.status >= 500 || sw.outcome.Err != nil:
+		case sw.outcome.Err != nil:
+			level = slog.LevelError
+		case sw.status == http.StatusServiceUnavailable:
+			// Not ready (starting, or draining at shutdown, when every
+			// readiness probe gets one): a state, not a fault.
+			level = slog.LevelInfo
+		case sw.status >= 500:
 			level = slog.LevelError
 		case sw.status >= 400:
 			level = slog.LevelInfo

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +28,7 @@ func (failingGate) Refuse(reason, description string) gate.Outcome {
 	return gate.Outcome{Kind: gate.Refused, Reason: reason, Description: description}
 }
 
-func TestPolicyErrorIsLoggedAtWarnLevel(t *testing.T) {
+func TestPolicyErrorIsLoggedAtErrorLevel(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := api.NewServer(api.Options{Gate: failingGate{}, Logger: logger})
@@ -40,6 +41,24 @@ func TestPolicyErrorIsLoggedAtWarnLevel(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log %q lacks %s", logs.String(), want)
 		}
+	}
+}
+
+// A readiness probe answered 503 while starting or draining is a state, not
+// a fault: it must not add an error line per probe.
+func TestNotReadyIsLoggedAtInfoLevel(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var draining atomic.Bool
+	draining.Store(true)
+	h := api.NewServer(api.Options{Gate: failingGate{}, Logger: logger, ShuttingDown: &draining})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("GET /readyz while draining = %d, want 503", rec.Code)
+	}
+	if !strings.Contains(logs.String(), `"level":"INFO"`) || strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("log %q: want the 503 at INFO, no ERROR", logs.String())
 	}
 }
 

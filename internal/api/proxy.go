@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/policygate/policygate/internal/denial"
@@ -49,11 +50,12 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(o.Upstream)
 			pr.Out.Host = pr.In.Host // the host the decision used
-			pr.SetXForwarded()
 			out, _ := pr.In.Context().Value(outcomeKey{}).(*gate.Outcome)
 			setIdentity(pr.Out.Header, out, o.StripToken)
+			pr.SetXForwarded()
 		},
 		Transport:     transport,
+		BufferPool:    copyBuffers{},
 		FlushInterval: -1, // server-sent events reach the client as they are written
 		ErrorLog:      slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -106,6 +108,7 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	path, _ := gate.SplitTarget(r.RequestURI)
 	return s.gate.Check(r.Context(), gate.Request{
 		Method: r.Method, Host: r.Host, Path: path, Authorization: r.Header.Values("Authorization"),
+		StrictHosts: true, // the client picks the Host, not the service
 	})
 }
 
@@ -118,6 +121,12 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 		if isIdentityName(name) {
 			delete(h, name)
 		}
+	}
+	// A forward-auth proxy or gate behind the upstream must not read
+	// another request than the one decided here (X-Forwarded-Host is set
+	// again by SetXForwarded).
+	for _, name := range requestInfoHeaders {
+		delete(h, name)
 	}
 	if stripToken {
 		delete(h, "Authorization")
@@ -154,3 +163,12 @@ func isIdentityName(name string) bool {
 	}
 	return len(name) > len(prefix) && eq(name, prefix) || len(name) == len(decision) && eq(name, decision)
 }
+
+// copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it
+// would otherwise allocate for every request.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }

@@ -122,6 +122,7 @@ func TestProxyAllowAndDeny(t *testing.T) {
 		{name: "spoofed_identity_anonymous", path: "/api/public", header: spoof, wantStatus: 200},
 		{name: "spoofed_identity_with_token", path: "/api/private-scoped", header: with(auth(scoped).Clone(), "X-Auth-Subject", "root", "X_Auth_Subject", "root"), wantStatus: 200, wantSub: "auth0|alice"},
 		{name: "connection_names_identity", path: "/api/private-scoped", header: with(auth(scoped).Clone(), "Connection", "X-Auth-Subject, X-Decision-Id, X-Auth-Scopes"), wantStatus: 200, wantSub: "auth0|alice"},
+		{name: "forwarded_family_not_passed", path: "/api/public", header: http.Header{"X-Forwarded-Uri": {"/admin"}, "X-Original-Uri": {"/admin"}, "X-Original-Url": {"http://x/admin"}, "X-Forwarded-Method": {"DELETE"}}, wantStatus: 200},
 		{name: "admin_not_on_proxy_listener", path: "/metrics", wantStatus: 403, wantError: "access_denied"},
 		{name: "authz_not_on_proxy_listener", path: "/authz", header: http.Header{"X-Forwarded-Uri": {"/api/public"}}, wantStatus: 403, wantError: "access_denied"},
 		{name: "dev_token_absent", path: "/dev/token", wantStatus: 403, wantError: "access_denied"},
@@ -166,6 +167,11 @@ func TestProxyAllowAndDeny(t *testing.T) {
 			}
 			if up.host != strings.TrimPrefix(env.proxy.URL, "http://") || up.header.Get("X-Forwarded-For") != "127.0.0.1" || up.header.Get("X-Forwarded-Host") == "" {
 				t.Errorf("upstream Host %q, X-Forwarded-For %q, X-Forwarded-Host %q", up.host, up.header.Get("X-Forwarded-For"), up.header.Get("X-Forwarded-Host"))
+			}
+			for _, h := range []string{"X-Forwarded-Uri", "X-Forwarded-Method", "X-Original-Uri", "X-Original-Url", "X-Original-Method"} {
+				if v := up.header.Get(h); v != "" {
+					t.Errorf("upstream saw client %s: %q", h, v)
+				}
 			}
 			if tt.header.Get("Authorization") != "" && up.header.Get("Authorization") != tt.header.Get("Authorization") {
 				t.Errorf("upstream Authorization = %q, want the client's", up.header.Get("Authorization"))
@@ -356,5 +362,61 @@ func TestProxyAdminListener(t *testing.T) {
 	_, body := env.get(t, "/healthz", nil)
 	if body != "upstream says hi" {
 		t.Errorf("proxy /healthz = %q, want the upstream's", body)
+	}
+}
+
+// TestProxyStrictHosts: in proxy mode, once the policy has a host table, a
+// host without its own table is refused rather than given the default
+// table; the upstream sees the Host that was decided.
+func TestProxyStrictHosts(t *testing.T) {
+	p := authntest.NewProvider(t)
+	hosts := make(chan string, 16)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts <- r.Host
+		io.WriteString(w, "upstream")
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	reg := prometheus.NewRegistry()
+	g := facesGate(t, p, policyWith(t, facesHostRoutes), reg)
+	srv := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test",
+		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}))
+	t.Cleanup(srv.Close)
+	admin := "Bearer " + p.Token(t, map[string]any{"scope": "admin"})
+	for _, tc := range []struct {
+		name, host, auth string
+		want             int
+	}{
+		{"host_with_table", "admin.example.com", admin, 200},
+		{"host_with_table_upper_case", "ADMIN.example.com", admin, 200},
+		{"host_with_table_no_token", "admin.example.com", "", 401},
+		{"host_without_table", "other.example.com", admin, 403},
+		{"address_without_table", "", "", 403},
+		{"trailing_dot", "admin.example.com.", admin, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/public", nil)
+			if tc.host != "" {
+				req.Host = tc.host
+			}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("Host %q: %d, want %d", tc.host, res.StatusCode, tc.want)
+			}
+			var got []string
+			for len(hosts) > 0 {
+				got = append(got, <-hosts)
+			}
+			if tc.want == 200 && (len(got) != 1 || got[0] != tc.host) || tc.want != 200 && len(got) != 0 {
+				t.Errorf("upstream saw Hosts %q, want %q only on an allow", got, tc.host)
+			}
+		})
 	}
 }

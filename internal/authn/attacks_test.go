@@ -95,14 +95,7 @@ func newAttackLab(t *testing.T) *attackLab {
 	lab.evilURL = evil.URL
 
 	lab.keys = authn.NewKeySet(authn.KeySetConfig{JWKSURL: lab.p.JWKSURL()})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go lab.keys.Run(ctx)
-	select {
-	case <-lab.keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", lab.keys.LastError())
-	}
+	authntest.StartKeys(t, lab.keys)
 	return lab
 }
 

@@ -32,14 +32,7 @@ func newVerifierCache(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfi
 		cfg.JWKSURL = p.JWKSURL()
 	}
 	keys := authn.NewKeySet(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go keys.Run(ctx)
-	select {
-	case <-keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", keys.LastError())
-	}
+	authntest.StartKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
 		CacheSize: cacheSize,
@@ -237,10 +230,8 @@ func TestUnknownKIDRateLimit(t *testing.T) {
 func BenchmarkVerify(b *testing.B) {
 	p := authntest.NewProvider(b)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go keys.Run(ctx)
-	<-keys.Ready()
+	authntest.StartKeys(b, keys)
+	ctx := context.Background()
 	// The signature path: cache hits are BenchmarkVerifyCached.
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: -1})
 	if err != nil {

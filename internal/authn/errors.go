@@ -21,18 +21,18 @@ var (
 // Error carries a short, client-safe description of why a credential was
 // refused, and the sentinel it belongs to.
 type Error struct {
-	Kind        error  // one of the sentinels above
+	Err         error  // one of the sentinels above
 	Description string // safe to show to the client; never contains the token
 }
 
-func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Description }
+func (e *Error) Error() string { return e.Err.Error() + ": " + e.Description }
 
 // Unwrap lets errors.Is match the sentinel.
-func (e *Error) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() error { return e.Err }
 
-func malformed(desc string) error { return &Error{Kind: ErrMalformedRequest, Description: desc} }
+func malformed(desc string) error { return &Error{Err: ErrMalformedRequest, Description: desc} }
 
-func invalid(desc string) error { return &Error{Kind: ErrInvalidToken, Description: desc} }
+func invalid(desc string) error { return &Error{Err: ErrInvalidToken, Description: desc} }
 
 // Description returns the client-safe description of err, or "" if err is
 // not from this package.

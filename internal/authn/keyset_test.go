@@ -2,14 +2,9 @@ package authn_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,175 +12,8 @@ import (
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
-
-// faultLab is a provider whose JWKS endpoint the test breaks and mends, a
-// key set fetching from it and verifiers with the token cache on and off.
-type faultLab struct {
-	p    *authntest.Provider
-	keys *authn.KeySet
-	// verifiers by cache mode: a cached success must never outlive the
-	// key set's verdict, so every fault is checked through both.
-	verifiers map[string]*authn.Verifier
-}
-
-// startFaultLab starts a key set on p with cfg (JWKSURL filled in) and does
-// not wait for its first fetch.
-func startFaultLab(t *testing.T, p *authntest.Provider, cfg authn.KeySetConfig) *faultLab {
-	t.Helper()
-	cfg.JWKSURL = p.JWKSURL()
-	lab := &faultLab{p: p, keys: authn.NewKeySet(cfg), verifiers: map[string]*authn.Verifier{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go lab.keys.Run(ctx)
-	for name, size := range map[string]int{"cache_off": 0, "cache_on": authn.DefaultCacheSize} {
-		v, err := authn.NewVerifier(lab.keys, authn.VerifierConfig{
-			Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second, CacheSize: size,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lab.verifiers[name] = v
-	}
-	return lab
-}
-
-func (lab *faultLab) awaitReady(t *testing.T) {
-	t.Helper()
-	select {
-	case <-lab.keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", lab.keys.LastError())
-	}
-}
-
-// verifyAll verifies tok with every verifier and reports the errors.
-func (lab *faultLab) verifyAll(t *testing.T, tok string) map[string]error {
-	t.Helper()
-	errs := map[string]error{}
-	for name, v := range lab.verifiers {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, errs[name] = v.Verify(ctx, authn.Token(tok))
-		cancel()
-	}
-	return errs
-}
-
-func (lab *faultLab) mustAccept(t *testing.T, what, tok string) {
-	t.Helper()
-	for mode, err := range lab.verifyAll(t, tok) {
-		if err != nil {
-			t.Errorf("%s: Verify(%s) = %v, want success", mode, what, err)
-		}
-	}
-}
-
-func (lab *faultLab) mustRefuse(t *testing.T, what, tok string, want error) {
-	t.Helper()
-	for mode, err := range lab.verifyAll(t, tok) {
-		if !errors.Is(err, want) {
-			t.Errorf("%s: Verify(%s) = %v, want %v", mode, what, err, want)
-		}
-	}
-}
-
-// awaitFailedFetches waits, within a bound, until at least n more fetches
-// than before ran and the latest one failed.
-func (lab *faultLab) awaitFailedFetches(t *testing.T, before, n int64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for lab.keys.Fetches() < before+n+1 || lab.keys.LastError() == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %d fetches the last error is %v; want %d failed fetches", lab.keys.Fetches()-before, lab.keys.LastError(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// awaitRefresh waits, within a bound, until a fetch that started after the
-// call has finished. Fetches never overlap, so the second one to start
-// after now marks the end of the first.
-func (lab *faultLab) awaitRefresh(t *testing.T) {
-	t.Helper()
-	before := lab.keys.Fetches()
-	deadline := time.Now().Add(10 * time.Second)
-	for lab.keys.Fetches() < before+2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refresh within 10s: %v", lab.keys.LastError())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// unknownKID is a token the key set must refetch for: a kid it has not seen.
-func unknownKID(t *testing.T, p *authntest.Provider, kid string) string {
-	return authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "RS256", "kid": kid}, p.Claims())
-}
-
-// The faults an identity provider shows, as JWKS handlers.
-var (
-	status503 = func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
-	}
-	status500 = func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"error":"internal"}`, http.StatusInternalServerError)
-	}
-	// hangUp closes the connection without an answer: the provider is down.
-	hangUp = func(w http.ResponseWriter, r *http.Request) {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			conn.Close()
-		}
-	}
-)
-
-func body(contentType, s string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", contentType)
-		w.Write([]byte(s))
-	}
-}
-
-// weakJWKS serves a 1024-bit RSA key: too weak to be used, so not a key set.
-func weakJWKS(t *testing.T) string {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": "key-1", "use": "sig", "alg": "RS256",
-		"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes()),
-	}}})
-	return string(b)
-}
-
-// garbage are answers that are not a usable key set.
-func garbage(t *testing.T) []struct {
-	name    string
-	handler http.HandlerFunc
-} {
-	return []struct {
-		name    string
-		handler http.HandlerFunc
-	}{
-		{"status_503", status503},
-		{"status_500", status500},
-		{"status_404", http.NotFound},
-		{"connection_closed", hangUp},
-		{"html", body("text/html", "<html><body>maintenance</body></html>")},
-		{"not_json", body("application/json", "keys: none")},
-		{"truncated_json", body("application/json", string(authntest.JWKS(authntest.NewKey(t, "key-1")))[:100])},
-		{"empty_object", body("application/json", "{}")},
-		{"empty_key_list", body("application/json", `{"keys":[]}`)},
-		{"keys_null", body("application/json", `{"keys":null}`)},
-		{"only_symmetric_key", body("application/json", `{"keys":[{"kty":"oct","kid":"key-1","k":"c2VjcmV0"}]}`)},
-		{"only_weak_rsa_key", body("application/json", weakJWKS(t))},
-		{"duplicate_kids", body("application/json", strings.Replace(string(authntest.JWKS(authntest.NewKey(t, "key-1"), authntest.NewKey(t, "key-2"))), `"kid":"key-2"`, `"kid":"key-1"`, 1))},
-		{"encryption_keys_only", body("application/json", strings.ReplaceAll(string(authntest.JWKS(authntest.NewKey(t, "key-1"))), `"use":"sig"`, `"use":"enc"`))},
-		{"too_large", body("application/json", `{"keys":[],"pad":"`+strings.Repeat("a", 1<<20)+`"}`)},
-	}
-}
 
 // TestProviderDownAtStart: while the provider has never answered, the key
 // set is not ready and nothing is granted (ErrKeysUnavailable, which the
@@ -206,7 +34,7 @@ func TestProviderDownAtStart(t *testing.T) {
 			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
 
 			p.SetHandler(nil)
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			lab.mustAccept(t, "valid token after recovery", p.Token(t, nil))
 			if err := lab.keys.LastError(); err != nil {
 				t.Errorf("LastError() after recovery = %v, want nil", err)
@@ -225,7 +53,7 @@ func TestProviderDownLater(t *testing.T) {
 			p := authntest.NewProvider(t)
 			p.SetMaxAge(0) // refresh as often as MinRefresh allows
 			lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			valid := p.Token(t, nil)
 			lab.mustAccept(t, "valid token", valid)
 
@@ -248,7 +76,7 @@ func TestProviderDownLater(t *testing.T) {
 func TestProviderSlow(t *testing.T) {
 	p := authntest.NewProvider(t)
 	lab := startFaultLab(t, p, authn.KeySetConfig{UnknownKIDInterval: time.Millisecond, FetchTimeout: 30 * time.Second})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 
 	entered := make(chan struct{}, 16)
 	release := make(chan struct{})
@@ -310,20 +138,16 @@ func TestKeyRotationWithinSeconds(t *testing.T) {
 				cfg = authn.KeySetConfig{MinRefresh: 20 * time.Millisecond, UnknownKIDInterval: time.Hour}
 			}
 			lab := startFaultLab(t, p, cfg)
-			lab.awaitReady(t)
+			authntest.AwaitKeys(t, lab.keys)
 			k2 := authntest.NewKey(t, "key-2")
 			p.SetKeys(p.Key(), k2)
 			tok := authntest.Sign(t, k2, p.Claims())
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				errs := lab.verifyAll(t, tok)
-				if errs["cache_off"] == nil && errs["cache_on"] == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("token of the new key still refused after 5s: %v", errs)
-				}
-				time.Sleep(10 * time.Millisecond)
+			var errs map[string]error
+			if !testwait.Until(5*time.Second, func() bool {
+				errs = lab.verifyAll(t, tok)
+				return errs["cache_off"] == nil && errs["cache_on"] == nil
+			}) {
+				t.Fatalf("token of the new key still refused after 5s: %v", errs)
 			}
 			lab.mustAccept(t, "token of the old key", p.Token(t, nil))
 		})
@@ -336,7 +160,7 @@ func TestRemovedKeyRefused(t *testing.T) {
 	p := authntest.NewProvider(t)
 	p.SetMaxAge(0)
 	lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, UnknownKIDInterval: time.Hour})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	old := p.Token(t, nil)
 	lab.mustAccept(t, "token of key-1", old)
 
@@ -355,7 +179,7 @@ func TestKeyReplacedUnderSameKID(t *testing.T) {
 	p := authntest.NewProvider(t)
 	p.SetMaxAge(0)
 	lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, UnknownKIDInterval: time.Hour})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	old := p.Token(t, nil)
 	lab.mustAccept(t, "token of the first key-1", old)
 	p.SetKeys(authntest.NewKey(t, "key-1"))
@@ -371,7 +195,7 @@ func TestRandomKIDBurst(t *testing.T) {
 	p := authntest.NewProvider(t)
 	const interval = 200 * time.Millisecond
 	lab := startFaultLab(t, p, authn.KeySetConfig{UnknownKIDInterval: interval})
-	lab.awaitReady(t)
+	authntest.AwaitKeys(t, lab.keys)
 	v := lab.verifiers["cache_on"]
 	before := p.JWKSRequests()
 	start := time.Now()
@@ -401,50 +225,4 @@ func TestRandomKIDBurst(t *testing.T) {
 		t.Errorf("500 random kids in %v caused %d JWKS requests, want at most %d (one per %v)", elapsed, got, limit, interval)
 	}
 	lab.mustAccept(t, "valid token after the burst", p.Token(t, nil))
-}
-
-// TestKeyFetchRefusesDowngradeRedirect: keys are fetched over https (http
-// only for loopback), and a redirect must obey the same rule, or a
-// provider's redirect to plain http would let the network swap the keys.
-// The refused target is a host name that only looks like loopback
-// (127.attacker.example): a reserved name, so a regression that followed
-// it would fail to resolve rather than reach beyond this machine.
-func TestKeyFetchRefusesDowngradeRedirect(t *testing.T) {
-	for _, tt := range []struct {
-		name      string
-		target    func(p *authntest.Provider) string
-		wantReady bool
-	}{
-		{"to_loopback_http", func(p *authntest.Provider) string { return p.JWKSURL() + "?moved=1" }, true},
-		{"to_non_loopback_http", func(p *authntest.Provider) string {
-			return strings.Replace(p.JWKSURL(), "127.0.0.1", "127.attacker.example", 1) + "?moved=1"
-		}, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			p := authntest.NewProvider(t)
-			p.SetHandler(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Query().Get("moved") != "" {
-					p.ServeKeys(w, r)
-					return
-				}
-				http.Redirect(w, r, tt.target(p), http.StatusFound)
-			})
-			lab := startFaultLab(t, p, authn.KeySetConfig{MaxRetryDelay: 20 * time.Millisecond})
-			if tt.wantReady {
-				lab.awaitReady(t)
-				lab.mustAccept(t, "valid token", p.Token(t, nil))
-				return
-			}
-			lab.awaitFailedFetches(t, 0, 2)
-			select {
-			case <-lab.keys.Ready():
-				t.Fatal("keys were fetched through a redirect to plain http")
-			default:
-			}
-			if err := lab.keys.LastError(); err == nil || !strings.Contains(err.Error(), "https") {
-				t.Errorf("LastError() = %v, want a refusal naming https", err)
-			}
-			lab.mustRefuse(t, "valid token", p.Token(t, nil), authn.ErrKeysUnavailable)
-		})
-	}
 }

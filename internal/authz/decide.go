@@ -25,10 +25,18 @@ type Decision struct {
 	ID      string // decision id, also in the decision log
 	Allowed bool
 	Reason  string // one of the Reason* constants for the shipped policy
-	// RequiredScopes are the scopes every matching rule requires (all of
-	// them); MissingScopes those the token lacks.
+	// RequiredScopes are the scopes the rules that apply require, all of
+	// them; AnyScopes the union of their any-of lists (one of each rule's
+	// list is needed). MissingScopes are the required scopes the token
+	// lacks plus the whole list of every any-of rule it meets none of.
+	// A challenge's scope parameter is RequiredScopes and AnyScopes
+	// together: a superset of what one token needs.
 	RequiredScopes []string
+	AnyScopes      []string
 	MissingScopes  []string
+	// FailedClaims names the claims whose conditions failed (never the
+	// values they want), for claim_mismatch.
+	FailedClaims []string
 	// Routes are the route keys that matched (input.routes), sorted.
 	Routes []string
 }
@@ -125,7 +133,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		if d, ok := cache.get(key, hash, version); ok {
 			observeCacheHit(ctx)
 			d.ID, d.Routes = id, routes
-			d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
+			d.cloneLists()
 			return d, nil
 		}
 	}
@@ -297,7 +305,20 @@ func decodeDecision(result ast.Value) (Decision, error) {
 	if d.MissingScopes, err = stringList(m, "missing_scopes"); err != nil {
 		return Decision{}, err
 	}
+	if d.AnyScopes, err = stringList(m, "any_scopes"); err != nil {
+		return Decision{}, err
+	}
+	if d.FailedClaims, err = stringList(m, "failed_claims"); err != nil {
+		return Decision{}, err
+	}
 	return d, nil
+}
+
+// cloneLists gives d its own copies of its lists: a cached decision's
+// are shared.
+func (d *Decision) cloneLists() {
+	d.RequiredScopes, d.AnyScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.AnyScopes)
+	d.MissingScopes, d.FailedClaims = slices.Clone(d.MissingScopes), slices.Clone(d.FailedClaims)
 }
 
 func valueAt(m ast.Object, key string) ast.Value {

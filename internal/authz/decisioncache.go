@@ -189,10 +189,11 @@ func (u *inputUse) fields() map[string]bool {
 	return read
 }
 
-// decisionCache remembers decisions by input key and policy version. Like
-// the token cache (internal/authn/cache.go), each shard keeps two
-// generations for an approximate LRU with O(1) work, bounded at
-// 2 x shards x gen entries. Keys are bucketed by their hash and confirmed
+// decisionCache remembers decisions by input key and policy version. Each
+// shard keeps two generations for an approximate LRU with O(1) work: a
+// generation holds a shard's share of size, so any working set of up to
+// size keys (spread over the shards) stays whole, and the cache is bounded
+// at 2 x size entries. Keys are bucketed by their hash and confirmed
 // by comparison: a hash collision never returns another input's decision.
 type decisionCache struct {
 	shards       []decisionShard
@@ -229,7 +230,7 @@ func newDecisionCache(size int) *decisionCache {
 	if size >= 1024 {
 		shards = 16
 	}
-	c := &decisionCache{shards: make([]decisionShard, shards), gen: max(size/(2*shards), 1)}
+	c := &decisionCache{shards: make([]decisionShard, shards), gen: max(size/shards, 1)}
 	for i := range c.shards {
 		c.shards[i].cur.buckets = map[int][]*decisionEntry{}
 	}
@@ -262,7 +263,7 @@ func (c *decisionCache) get(key ast.Value, h int, version uint64) (Decision, boo
 
 func (c *decisionCache) put(key ast.Value, h int, version uint64, d Decision) {
 	d.ID = ""
-	d.RequiredScopes, d.MissingScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.MissingScopes)
+	d.cloneLists()
 	e := &decisionEntry{key: key, version: version, decision: d}
 	s := c.shard(h)
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func TestAnalyzeInput(t *testing.T) {
 		u := use(t, engineFor(t, nil, Config{PolicyDir: "../../policies"}))
 		// Never the path or the claims: ids in paths and distinct tokens
 		// share decisions.
-		want := [][]string{{"authenticated"}, {"host"}, {"method"}, {"routes"}, {"scopes"}}
+		want := [][]string{{"authenticated"}, {"bound", "claims"}, {"bound", "params"}, {"host"}, {"method"}, {"routes"}, {"scopes"}}
 		if !u.cacheable || u.whole || !slices.EqualFunc(u.paths, want, slices.Equal) {
 			t.Errorf("shipped policy reads %q (whole %v, cacheable %v), want %q", u.paths, u.whole, u.cacheable, want)
 		}
@@ -204,11 +205,40 @@ func TestDecisionCacheNeverMixesKeys(t *testing.T) {
 	for i := range 100 {
 		c.put(ast.Number(fmt.Sprint(i)), i, 1, Decision{})
 	}
-	if n := c.len(); n > 4 {
-		t.Errorf("cache of 4 holds %d entries", n)
+	if n := c.len(); n > 8 {
+		t.Errorf("cache of 4 holds %d entries, want at most 2 x 4", n)
 	}
 	if c := newDecisionCache(-1); c != nil {
 		t.Errorf("newDecisionCache(-1) = %v, want nil (off)", c)
+	}
+}
+
+// A working set that fits is served from the cache: 9 000 keys in a cache
+// of 10 000, walked in order and then at random, all hit once seen (the
+// two-generation cache once kept only about half its nominal size).
+func TestDecisionCacheHitRatio(t *testing.T) {
+	const size, keys = 10_000, 9_000
+	c := newDecisionCache(size)
+	key := func(i int) (ast.Value, int) { v := ast.Number(fmt.Sprint(i)); return v, v.Hash() }
+	for i := range keys {
+		k, h := key(i)
+		c.put(k, h, 1, Decision{Reason: "r"})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	misses := 0
+	for n := range 3 * keys {
+		i := n % keys
+		if n >= keys {
+			i = rng.IntN(keys)
+		}
+		k, h := key(i)
+		if _, ok := c.get(k, h, 1); !ok {
+			misses++
+			c.put(k, h, 1, Decision{Reason: "r"})
+		}
+	}
+	if misses != 0 {
+		t.Errorf("%d of %d lookups of a working set that fits missed, want 0", misses, 3*keys)
 	}
 }
 

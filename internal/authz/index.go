@@ -135,34 +135,117 @@ type rule struct {
 	claims []string // claims its conditions name
 }
 
-// Rule keys and the access values a rule may have; the policy accepts
-// exactly these (its _valid_rule).
+// What a rule may say; the policy accepts exactly these (its _valid_rule),
+// and docs/policy.md describes them.
 var (
-	ruleKeys     = map[string]bool{"access": true, "scopes": true}
 	accessValues = map[string]bool{"public": true, "authenticated": true}
+	operators    = map[string]bool{"equals": true, "contains_any": true, "equals_param": true}
 )
 
+// parseRule checks one rule and reads what its conditions bind: the path
+// parameters (equals_param, each one of the key's) and the claims they
+// name (issuers binds iss, audiences aud).
 func parseRule(v ast.Value, params []keyParam) (*rule, error) {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return nil, fmt.Errorf("a rule must be an object, not %s", ast.ValueName(v))
 	}
 	var errs []error
-	for _, k := range obj.Keys() {
-		if s, ok := k.Value.(ast.String); !ok || !ruleKeys[string(s)] {
-			errs = append(errs, fmt.Errorf("unknown rule key %v", k))
-		}
-	}
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	rl := &rule{}
 	if a, ok := stringAt(obj, "access"); !ok || !accessValues[a] {
-		errs = append(errs, errors.New(`"access" must be "public" or "authenticated"`))
+		bad(`"access" must be "public" or "authenticated"`)
 	}
-	if s := obj.Get(ast.InternedTerm("scopes")); s != nil && !stringArrayValue(s.Value) {
-		errs = append(errs, errors.New(`"scopes" must be an array of strings`))
-	}
+	obj.Foreach(func(k, v *ast.Term) {
+		key, _ := k.Value.(ast.String)
+		switch key {
+		case "access":
+		case "scopes":
+			if !stringArrayValue(v.Value) {
+				bad(`"scopes" must be an array of strings`)
+			}
+		case "any_scopes", "issuers", "audiences":
+			if !stringArrayValue(v.Value) || v.Value.(*ast.Array).Len() == 0 {
+				bad("%v must be a non-empty array of strings", k)
+				return
+			}
+			if key == "issuers" {
+				rl.claims = append(rl.claims, "iss")
+			} else if key == "audiences" {
+				rl.claims = append(rl.claims, "aud")
+			}
+		case "claims":
+			conds, ok := v.Value.(ast.Object)
+			if !ok {
+				bad(`"claims" must be an object of claim names to conditions`)
+				return
+			}
+			conds.Foreach(func(name, c *ast.Term) {
+				claim, _ := name.Value.(ast.String)
+				param, err := parseCondition(c.Value, params)
+				if err != nil {
+					bad("claim %v: %v", name, err)
+					return
+				}
+				rl.claims = append(rl.claims, string(claim))
+				if param != "" {
+					rl.params = append(rl.params, param)
+				}
+			})
+		default:
+			bad("unknown rule key %v", k)
+		}
+	})
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &rule{}, nil
+	slices.Sort(rl.claims)
+	rl.claims = slices.Compact(rl.claims)
+	return rl, nil
+}
+
+// parseCondition checks one claim condition and returns the parameter it
+// binds, if any.
+func parseCondition(v ast.Value, params []keyParam) (string, error) {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return "", errors.New("a condition must be an object")
+	}
+	var ops []string
+	var param string
+	var err error
+	obj.Foreach(func(k, v *ast.Term) {
+		op, _ := k.Value.(ast.String)
+		switch {
+		case op == "unless_scopes":
+			if !stringArrayValue(v.Value) || v.Value.(*ast.Array).Len() == 0 {
+				err = errors.New(`"unless_scopes" must be a non-empty array of strings`)
+			}
+		case !operators[string(op)]:
+			err = fmt.Errorf("unknown operator %v (want equals, contains_any or equals_param)", k)
+		case op == "contains_any":
+			ops = append(ops, string(op))
+			if a, ok := v.Value.(*ast.Array); !ok || a.Len() == 0 {
+				err = errors.New(`"contains_any" must be a non-empty array`)
+			}
+		case op == "equals_param":
+			ops = append(ops, string(op))
+			s, ok := v.Value.(ast.String)
+			if !ok || !slices.ContainsFunc(params, func(p keyParam) bool { return p.name == string(s) }) {
+				err = fmt.Errorf(`"equals_param" %v is not a {parameter} of the route key`, v)
+			}
+			param = string(s)
+		default:
+			ops = append(ops, string(op))
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(ops) != 1 {
+		return "", errors.New("a condition must have exactly one of equals, contains_any, equals_param")
+	}
+	return param, nil
 }
 
 func stringArrayValue(v ast.Value) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/devissuer"
 )
 
@@ -36,14 +37,7 @@ func devServer(t *testing.T) (*devissuer.Issuer, *httptest.Server) {
 func verifierFor(t *testing.T, issuer, jwksURL string) *authn.Verifier {
 	t.Helper()
 	keys := authn.NewKeySet(authn.KeySetConfig{Issuer: issuer, JWKSURL: jwksURL})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go keys.Run(ctx)
-	select {
-	case <-keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", keys.LastError())
-	}
+	authntest.StartKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: issuer, Audience: devissuer.Audience, Algorithms: []string{"RS256"}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/extauthz"
 	"github.com/policygate/policygate/internal/gate"
 )
 
@@ -77,6 +78,8 @@ func TestCheckContract(t *testing.T) {
 	expired := p.Token(t, map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})
 	wrongAud := p.Token(t, map[string]any{"aud": "https://other.example.com"})
 	forged := authntest.Sign(t, authntest.NewKey(t, "key-1"), p.Claims())
+	badSub := p.Token(t, map[string]any{"sub": "alice\r\nx-auth-subject: admin"})
+	nonASCII := p.Token(t, map[string]any{"sub": "zoë"})
 	const host = "api.example.com"
 	get := func(path string, headers map[string]string) *authv3.CheckRequest {
 		return checkRequest("GET", host, path, headers)
@@ -143,6 +146,10 @@ func TestCheckContract(t *testing.T) {
 			wantChal: `error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages"`},
 		{name: "unknown_route", req: get("/api/nope", auth("Bearer "+scoped)), wantStatus: 403, wantError: "access_denied", wantChal: "-"},
 		{name: "wrong_method", req: checkRequest("POST", host, "/api/private", auth("Bearer "+plain)), wantStatus: 403, wantError: "access_denied", wantChal: "-"},
+
+		// An identity that cannot be sent as headers is never half sent.
+		{name: "identity_with_newline", req: get("/api/private", auth("Bearer "+badSub)), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
+		{name: "identity_non_ascii", req: get("/api/private", auth("Bearer "+nonASCII)), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 
 		// Path tricks the gate refuses.
 		{name: "path_double_slash", req: get("/api//private", auth("Bearer "+plain)), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
@@ -289,5 +296,22 @@ func checkAllow(t *testing.T, a answer, wantSet, wantRemove string) {
 	}
 	if a.decisionID == "" || a.headers["x-decision-id"] != a.decisionID {
 		t.Errorf("decision id: metadata %q, header %q; want the same, not empty", a.decisionID, a.headers["x-decision-id"])
+	}
+}
+
+// TestIdentityBackstop: behind a gate without the identity check, the
+// face itself refuses an allow whose identity cannot be sent.
+func TestIdentityBackstop(t *testing.T) {
+	s := newStack(t, authn.KeySetConfig{})
+	bare := gate.New(s.verifier, s.decider)
+	_, addr := serve(t, extauthz.Config{Gate: bare, Renderer: s.render})
+	client := authv3.NewAuthorizationClient(dial(t, addr, nil))
+	tok := s.provider.Token(t, map[string]any{"sub": "alice\nx: y"})
+	resp, err := client.Check(context.Background(), checkRequest("GET", "api.example.com", "/api/private", auth("Bearer "+tok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := read(t, resp); a.status != 403 || a.code != codes.PermissionDenied || !strings.Contains(a.body, `"invalid_request"`) {
+		t.Fatalf("Check() = %v %d %s, want a 403 invalid_request denial", a.code, a.status, a.body)
 	}
 }

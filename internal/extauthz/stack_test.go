@@ -28,6 +28,8 @@ const realm = "test"
 // gate.
 type stack struct {
 	provider *authntest.Provider
+	verifier gate.Verifier
+	decider  gate.Decider
 	gate     *gate.Gate
 	render   *denial.Renderer
 }
@@ -59,7 +61,7 @@ func newStack(t testing.TB, keysCfg authn.KeySetConfig) *stack {
 		}
 	}
 	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
-	return &stack{provider: p, gate: g, render: denial.NewRenderer(realm, "")}
+	return &stack{provider: p, verifier: v, decider: engine, gate: g, render: denial.NewRenderer(realm, "")}
 }
 
 // serve starts a gRPC listener for cfg on 127.0.0.1 and returns its

@@ -121,3 +121,30 @@ func FuzzPathRules(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeHost: never a panic; an accepted host is lower-case ASCII
+// without a port or trailing dot, and normalising it again changes nothing.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, seed := range []string{"api.example.com", "API.example.com:8443", "[::1]:80", "[fe80::1%25eth0]",
+		"a.example.", "exämple.com", "a:1:2", "[::ffff:127.0.0.1]", "", ":80", "[", "a..b"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		n, err := gate.NormalizeHost(h)
+		if err != nil {
+			if n != "" {
+				t.Fatalf("NormalizeHost(%q) = %q with error %v", h, n, err)
+			}
+			return
+		}
+		if n == "" || strings.HasSuffix(n, ".") || n != strings.ToLower(n) || strings.ContainsFunc(n, func(r rune) bool { return r >= 0x80 }) {
+			t.Fatalf("NormalizeHost(%q) = %q", h, n)
+		}
+		if !strings.HasPrefix(n, "[") && strings.Contains(n, ":") {
+			t.Fatalf("NormalizeHost(%q) = %q keeps a port", h, n)
+		}
+		if again, err := gate.NormalizeHost(n); err != nil || again != n {
+			t.Fatalf("NormalizeHost(%q) = %q, but NormalizeHost(%q) = %q, %v", h, n, n, again, err)
+		}
+	})
+}

@@ -7,6 +7,8 @@ package gate
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authz"
@@ -33,6 +35,10 @@ type Request struct {
 	Path string
 	// Authorization holds every value of the Authorization header.
 	Authorization []string
+	// StrictHosts refuses a host without its own table once the policy
+	// has any host table (authz.Input.StrictHosts): proxy mode, where the
+	// client picks the Host but not the service.
+	StrictHosts bool
 }
 
 // Kind classifies an outcome; each face maps it to its protocol.
@@ -151,7 +157,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	if authErr == nil {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
-	in := authz.Input{Method: req.Method, Host: host, Path: path}
+	in := authz.Input{Method: req.Method, Host: host, Path: path, StrictHosts: req.StrictHosts}
 	if authErr == nil {
 		in.Claims, in.Scopes = claims.Payload, claims.Scopes
 		in.Issuer, _ = claims.Payload["iss"].(string) // verified against the configured issuer
@@ -177,11 +183,16 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 		return authFailure(out, authErr)
 	}
 	switch d.Reason {
-	case "unauthenticated":
+	case authz.ReasonUnauthenticated:
 		out.Kind, out.Description = Unauthenticated, "an access token is required"
-	case "insufficient_scope":
-		out.Kind, out.Scopes = InsufficientScope, d.RequiredScopes
-		out.Description = scopeDescription(req.Method, d.Routes, d.RequiredScopes)
+	case authz.ReasonInsufficientScope:
+		// RFC 6750's scope lists scopes all needed: the any-of lists make
+		// it a superset (docs/policy.md).
+		out.Kind, out.Scopes = InsufficientScope, slices.Compact(slices.Sorted(slices.Values(slices.Concat(d.RequiredScopes, d.AnyScopes))))
+		out.Description = scopeDescription(req.Method, d.Routes, d.RequiredScopes, d.AnyScopes)
+	case authz.ReasonClaimMismatch:
+		// Named by claim, never by the value a condition wants.
+		out.Kind, out.Description = Forbidden, "the access token's claims do not satisfy the route: "+strings.Join(d.FailedClaims, ", ")
 	default:
 		out.Kind, out.Description = Forbidden, "access denied by policy"
 	}

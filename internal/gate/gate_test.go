@@ -51,7 +51,7 @@ func (f failingDecider) Decide(context.Context, authz.Input) (authz.Decision, er
 type noVerifier struct{}
 
 func (noVerifier) Verify(context.Context, authn.Token) (*authn.Claims, error) {
-	return nil, &authn.Error{Kind: authn.ErrInvalidToken, Description: "nope"}
+	return nil, &authn.Error{Err: authn.ErrInvalidToken, Description: "nope"}
 }
 
 func TestCheckFailsClosed(t *testing.T) {
@@ -149,5 +149,18 @@ func TestRefuseCounts(t *testing.T) {
 	out := gate.New(noVerifier{}, allowingDecider{}, gate.WithObserver(obs)).Refuse(gate.ReasonRequestInfo, "two header families")
 	if out.Kind != gate.Refused || !slices.Equal(obs.seen, []string{"denied/invalid_request_info"}) {
 		t.Errorf("Refuse() = %v, observed %q", out.Kind, obs.seen)
+	}
+}
+
+// TestClampKeepsPolicyReasons: every reason of the shipped policy is a
+// metric label of its own.
+func TestClampKeepsPolicyReasons(t *testing.T) {
+	for _, r := range authz.Reasons() {
+		if got := gate.ClampReason(r); got != r {
+			t.Errorf("ClampReason(%q) = %q", r, got)
+		}
+	}
+	if got := gate.ClampReason("made_up"); got != gate.ReasonOther {
+		t.Errorf(`ClampReason("made_up") = %q, want other`, got)
 	}
 }

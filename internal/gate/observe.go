@@ -1,5 +1,7 @@
 package gate
 
+import "github.com/policygate/policygate/internal/authz"
+
 // Observer is told of every outcome the gate produces, once: the
 // decision metrics live behind it, so the gate stays free of Prometheus
 // and no face counts a decision twice or forgets one.
@@ -26,13 +28,9 @@ const (
 	ReasonOther           = "other"            // a reason not listed here (label clamp)
 )
 
-// policyReasons are the reasons the shipped policy returns.
-// TODO(input v2): point at the authz package's reason constants once they
-// exist, so a test proves the Rego and Go sets equal.
-var policyReasons = []string{
-	"public", "authenticated", "scopes_granted",
-	"unauthenticated", "insufficient_scope", "invalid_rule", "no_route",
-}
+// policyReasons are the reasons the shipped policy returns; a test in
+// policies_test proves the Rego returns exactly these.
+var policyReasons = authz.Reasons()
 
 var gateReasons = []string{
 	ReasonInvalidPath, ReasonInvalidHost, ReasonInvalidMethod, ReasonMethodOverride,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/policygate/policygate/internal/atomicwriter"
 	"github.com/policygate/policygate/internal/policywatch"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // TestWatchConfigMapUpdate: a folder mounted from a ConfigMap changes only
@@ -33,7 +34,7 @@ func TestWatchConfigMapUpdate(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(ts, "authz"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(ts, "authz", "data.json"), `{"v": 2}`)
+	testfile.Write(t, filepath.Join(ts, "authz", "data.json"), `{"v": 2}`)
 	select {
 	case <-reloads:
 		t.Fatal("writing the next version's hidden folder caused a reload before ..data names it")

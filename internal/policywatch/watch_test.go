@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/policywatch"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 const waitLimit = 10 * time.Second // generous: only a broken watcher takes this long
@@ -47,22 +48,15 @@ func waitReload(t *testing.T, reloads <-chan struct{}, what string) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestWatchReloadsAfterChange(t *testing.T) {
 	dir, tests := t.TempDir(), t.TempDir()
 	os.Mkdir(filepath.Join(dir, "authz"), 0o755)
 	reloads := watch(t, dir, tests)
 
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), "{}")
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), "{}")
 	waitReload(t, reloads, "writing a file in a subfolder")
 
-	writeFile(t, filepath.Join(tests, "authz_test.rego"), "package x")
+	testfile.Write(t, filepath.Join(tests, "authz_test.rego"), "package x")
 	waitReload(t, reloads, "writing a file in the second folder")
 
 	// A folder created after the start is watched too.
@@ -71,12 +65,12 @@ func TestWatchReloadsAfterChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReload(t, reloads, "creating a folder")
-	writeFile(t, filepath.Join(sub, "mask.rego"), "package system.log")
+	testfile.Write(t, filepath.Join(sub, "mask.rego"), "package system.log")
 	waitReload(t, reloads, "writing into a new folder")
 
 	// An editor's atomic save: write a temp file, rename it over the old.
 	tmp := filepath.Join(dir, "authz", ".data.json.tmp")
-	writeFile(t, tmp, `{"a": 1}`)
+	testfile.Write(t, tmp, `{"a": 1}`)
 	if err := os.Rename(tmp, filepath.Join(dir, "authz", "data.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +88,7 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	reloads := watch(t, dir)
 	const writes = 50
 	for i := range writes {
-		writeFile(t, filepath.Join(dir, "a.rego"), "package a\n"+string(rune('a'+i%26)))
+		testfile.Write(t, filepath.Join(dir, "a.rego"), "package a\n"+string(rune('a'+i%26)))
 	}
 	waitReload(t, reloads, "a burst of writes")
 	// Let any trailing reload of the burst arrive, then count.
@@ -109,7 +103,7 @@ func TestWatchIgnoresEditorFiles(t *testing.T) {
 	dir := t.TempDir()
 	reloads := watch(t, dir)
 	for _, name := range []string{".authz.rego.swp", "authz.rego~", "4913"} {
-		writeFile(t, filepath.Join(dir, name), "x")
+		testfile.Write(t, filepath.Join(dir, name), "x")
 	}
 	select {
 	case <-reloads:
@@ -132,7 +126,7 @@ func TestWatchFolderReplaced(t *testing.T) {
 	os.Mkdir(dir, 0o755)
 	reloads := watch(t, dir)
 
-	writeFile(t, filepath.Join(parent, "notes.txt"), "beside the policy folder")
+	testfile.Write(t, filepath.Join(parent, "notes.txt"), "beside the policy folder")
 	select {
 	case <-reloads:
 		t.Fatal("a file beside the policy folder caused a reload")
@@ -147,6 +141,6 @@ func TestWatchFolderReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReload(t, reloads, "creating the folder again")
-	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), "package authz")
+	testfile.Write(t, filepath.Join(dir, "authz", "authz.rego"), "package authz")
 	waitReload(t, reloads, "writing into the new folder")
 }

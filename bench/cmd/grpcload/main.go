@@ -82,7 +82,9 @@ type target struct {
 	name    string
 	addr    string
 	cmd     *exec.Cmd
-	exited  chan error
+	log     string        // the target's log file
+	done    chan struct{} // closed when the process has exited
+	exitErr error         // set before done closes
 	clients []authv3.AuthorizationClient
 	conns   []*grpc.ClientConn
 }
@@ -162,7 +164,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			t.cmd = exec.Command(bin, args...)
 		}
 		t.cmd.Dir = work
-		logFile, err := os.Create(filepath.Join(work, name+".log"))
+		t.log = filepath.Join(work, name+".log")
+		logFile, err := os.Create(t.log)
 		if err != nil {
 			return err
 		}
@@ -171,8 +174,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if err := t.cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
-		t.exited = make(chan error, 1)
-		go func() { t.exited <- t.cmd.Wait() }()
+		t.done = make(chan struct{})
+		go func() { t.exitErr = t.cmd.Wait(); close(t.done) }()
 		targets[name] = t
 		for range o.conns {
 			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -221,8 +224,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	for _, name := range targetNames {
 		select {
-		case err := <-targets[name].exited:
-			return fmt.Errorf("%s exited during the run: %v", name, err)
+		case <-targets[name].done:
+			return fmt.Errorf("%s exited during the run: %v", name, targets[name].exitErr)
 		default:
 		}
 	}
@@ -254,8 +257,9 @@ func (t *target) waitReady(ctx context.Context, limit time.Duration, route, toke
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-t.exited:
-			return fmt.Errorf("%s exited at start: %v", t.name, err)
+		case <-t.done:
+			b, _ := os.ReadFile(t.log)
+			return fmt.Errorf("%s exited at start: %v\n%s", t.name, t.exitErr, b)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -312,10 +316,10 @@ func (t *target) stop() {
 	}
 	t.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-t.exited:
+	case <-t.done:
 	case <-time.After(10 * time.Second):
 		t.cmd.Process.Kill()
-		<-t.exited
+		<-t.done
 	}
 }
 

@@ -12,7 +12,8 @@ token := t if {
 }
 
 claims := payload if {
-	[true, _, payload] := io.jwt.decode_verify(token, {"cert": data.jwks, "iss": data.issuer, "aud": data.audience, "alg": "RS256"})
+	[valid, _, payload] := io.jwt.decode_verify(token, {"cert": data.jwks, "iss": data.issuer, "aud": data.audience, "alg": "RS256"})
+	valid
 }
 
 scopes contains s if some s in split(claims.scope, " ")

@@ -13,17 +13,21 @@ _deny_no_route := {
 	"allowed": false,
 	"reason": "no_route",
 	"required_scopes": [],
+	"any_scopes": [],
 	"missing_scopes": [],
+	"failed_claims": [],
 }
 
 _allow(reason, required) := {
 	"allowed": true, "reason": reason,
-	"required_scopes": required, "missing_scopes": [],
+	"required_scopes": required, "any_scopes": [],
+	"missing_scopes": [], "failed_claims": [],
 }
 
 _deny(reason, required, missing) := {
 	"allowed": false, "reason": reason,
-	"required_scopes": required, "missing_scopes": missing,
+	"required_scopes": required, "any_scopes": [],
+	"missing_scopes": missing, "failed_claims": [],
 }
 
 _public := ["/api/public"]

@@ -7,25 +7,32 @@
 #   -> rule. The engine matches the request against the table and passes
 #   the matching keys (input.routes); this policy looks their rules up by
 #   key, stays generic and denies by default. Its one entrypoint is
-#   data.authz.decision. The input is described by schemas/input.json.
+#   data.authz.decision. The input is described by schemas/input.json; the
+#   rule kinds by docs/policy.md. Conditions read only input.bound (the
+#   parameters and claims the applicable rules name), never input.claims,
+#   input.params or input.path, so decisions are cached per route and per
+#   bound value.
 # schemas:
 #   - input: schema.input
 package authz
 
 # METADATA
 # description: |
-#   The decision: an object with allowed, reason, required_scopes and
-#   missing_scopes, always defined. Every rule of every matching route
-#   that applies to the method must be satisfied; a request no rule
-#   applies to gets this default denial, and so does anything the policy
-#   cannot evaluate.
+#   The decision: an object with allowed, reason, required_scopes (all of
+#   them needed), any_scopes (one of each rule's list needed),
+#   missing_scopes and failed_claims (names only), always defined. Every
+#   rule of every matching route that applies to the method must be
+#   satisfied; a request no rule applies to gets this default denial, and
+#   so does anything the policy cannot evaluate.
 # scope: document
 # entrypoint: true
 default decision := {
 	"allowed": false,
 	"reason": "no_route",
 	"required_scopes": [],
+	"any_scopes": [],
 	"missing_scopes": [],
+	"failed_claims": [],
 }
 
 # Evaluated on every request, so it is written for OPA's evaluator: one rule
@@ -46,20 +53,37 @@ decision := {
 	"allowed": reason in {"public", "authenticated", "scopes_granted"},
 	"reason": reason,
 	"required_scopes": sort(required),
+	"any_scopes": sort(any_of),
 	"missing_scopes": sort(missing),
+	"failed_claims": sort(failed),
 } if {
 	table := _table
 	methods := {input.method, "*", object.get({"HEAD": "GET"}, input.method, "*")}
-	rules := [rule |
+	matched := [[key, rule] |
 		some key in input.routes
 		some method in methods
 		rule := table[key][method]
 	]
-	count(rules) > 0
-	required := {scope | some rule in rules; some scope in rule.scopes; is_string(scope)}
+	count(matched) > 0
+	rules := [rule | some [_, rule] in matched]
 	granted := {scope | input.authenticated == true; some scope in input.scopes}
-	missing := required - granted
-	reason := _reason(rules, required, missing)
+	required := {scope | some rule in rules; some scope in rule.scopes; is_string(scope)}
+	any_of := {scope | some rule in rules; some scope in rule.any_scopes; is_string(scope)}
+
+	# A rule's any_scopes unmet: the challenge names its whole list.
+	unmet := {scope |
+		some rule in rules
+		not _any_granted(rule.any_scopes, granted)
+		some scope in rule.any_scopes
+		is_string(scope)
+	}
+	missing := (required - granted) | unmet
+	failed := {name |
+		some [key, rule] in matched
+		some name, condition in rule.claims
+		not _condition_holds(condition, name, key, granted)
+	}
+	reason := _reason(rules, [required, any_of, missing, failed])
 }
 
 # A host with its own table is decided by it; any other host by the
@@ -69,18 +93,34 @@ _table := table if {
 } else := data.authz.routes
 
 # The order is the precedence: a broken rule, then the most restrictive
-# requirement among the matching rules.
-_reason(rules, required, missing) := "invalid_rule" if {
+# requirement among the matching rules, then the extension point
+# (docs/policy.md): a module of the author's own in package authz defines
+# custom_denials, a set of names, and any of them denies what the rules
+# would allow. Only then do the allowing reasons come.
+_reason(rules, sets) := "invalid_rule" if {
 	some rule in rules
 	not _valid_rule(rule)
+} else := "unauthenticated" if {
+	_authentication_required(rules)
+	not input.authenticated == true
+} else := "issuer_not_accepted" if {
+	some rule in rules
+	issuers := rule.issuers
+	not input.bound.claims.iss in issuers
+} else := "audience_not_accepted" if {
+	some rule in rules
+	audiences := rule.audiences
+	not _any_of(input.bound.claims.aud, audiences)
+} else := "insufficient_scope" if {
+	count(sets[2]) > 0
+} else := "claim_mismatch" if {
+	count(sets[3]) > 0
+} else := "denied_by_policy" if {
+	some _ in data.authz.custom_denials
 } else := "public" if {
 	not _authentication_required(rules)
-} else := "unauthenticated" if {
-	not input.authenticated == true
-} else := "insufficient_scope" if {
-	count(missing) > 0
 } else := "scopes_granted" if {
-	count(required) > 0
+	count(sets[0]) + count(sets[1]) > 0
 } else := "authenticated"
 
 _authentication_required(rules) if {
@@ -88,23 +128,106 @@ _authentication_required(rules) if {
 	rule.access == "authenticated"
 }
 
-# Listing scopes implies authentication, whatever access says.
+# Listing scopes or any condition implies authentication, whatever access
+# says.
 _authentication_required(rules) if {
 	some rule in rules
-	is_array(rule.scopes)
+	some key, _ in rule
+	key in {"scopes", "any_scopes", "issuers", "audiences", "claims"}
 }
 
-# A rule is an object with a known access value and, optionally, an array of
-# scope names. Anything else, such as a misspelt "scope" key, is rejected
-# rather than guessed at (the engine refuses such a table at activation;
-# this keeps the policy safe alone). Each head unifies only with an object
-# of exactly these keys.
-_valid_rule({"access": access}) if access in {"public", "authenticated"}
+_any_granted(scopes, granted) if {
+	some scope in scopes
+	scope in granted
+}
 
-_valid_rule({"access": access, "scopes": scopes}) if {
-	access in {"public", "authenticated"}
-	is_array(scopes)
-	every scope in scopes {
-		is_string(scope)
+# value is one of wanted, or an array holding one of them (a claim such as
+# aud or a roles list may be either).
+_any_of(value, wanted) if value in wanted
+
+_any_of(value, wanted) if {
+	is_array(value)
+	some v in value
+	v in wanted
+}
+
+# A claim condition holds when the token has one of its unless_scopes, or
+# the claim (from input.bound: a missing claim fails) passes its operator.
+_condition_holds(condition, _, _, granted) if {
+	some scope in condition.unless_scopes
+	scope in granted
+}
+
+_condition_holds(condition, name, _, _) if input.bound.claims[name] == condition.equals
+
+_condition_holds(condition, name, _, _) if _any_of(input.bound.claims[name], condition.contains_any)
+
+_condition_holds(condition, name, key, _) if {
+	input.bound.claims[name] == input.bound.params[key][condition.equals_param]
+}
+
+# A rule is an object with a known access value and known keys of the right
+# types; anything else, such as a misspelt "scope" key, is rejected rather
+# than guessed at. The engine refuses such a table at activation with the
+# same rules (internal/authz/index.go); this keeps the policy safe alone.
+# The common shapes come first: an object pattern is cheaper to try than
+# the general check.
+_valid_rule({"access": "public"})
+
+_valid_rule({"access": "authenticated"})
+
+_valid_rule({"access": "authenticated", "scopes": scopes}) if _strings(scopes)
+
+_valid_rule(rule) if {
+	rule.access in {"public", "authenticated"}
+	every key, value in rule {
+		_valid_field(key, value)
+	}
+}
+
+_valid_field("access", _)
+
+_valid_field("scopes", value) if _strings(value)
+
+_valid_field(key, value) if {
+	key in {"any_scopes", "issuers", "audiences"}
+	_strings(value)
+	count(value) > 0
+}
+
+_valid_field("claims", conditions) if {
+	is_object(conditions)
+	every _, condition in conditions {
+		_valid_condition(condition)
+	}
+}
+
+# Exactly one operator, and optionally unless_scopes.
+_valid_condition(condition) if {
+	is_object(condition)
+	count(object.keys(condition) - {"unless_scopes"}) == 1
+	every operator, value in condition {
+		_valid_operator(operator, value)
+	}
+}
+
+_valid_operator("equals", _)
+
+_valid_operator("contains_any", value) if {
+	is_array(value)
+	count(value) > 0
+}
+
+_valid_operator("equals_param", value) if is_string(value)
+
+_valid_operator("unless_scopes", value) if {
+	_strings(value)
+	count(value) > 0
+}
+
+_strings(value) if {
+	is_array(value)
+	every s in value {
+		is_string(s)
 	}
 }

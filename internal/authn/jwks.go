@@ -1,0 +1,95 @@
+package authn
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// minRSABits is the smallest RSA modulus we accept in a key set.
+const minRSABits = 2048
+
+// verificationKey is one public key from the set, ready for use.
+type verificationKey struct {
+	kid string
+	alg string // the key's own "alg", or "" when the provider did not pin one
+	pub any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+}
+
+// keyIndex is an immutable snapshot of the key set.
+type keyIndex struct {
+	byKID   map[string]*verificationKey
+	all     []*verificationKey
+	fetched time.Time
+}
+
+// parseKeySet keeps the usable public signature keys of a JWKS. Symmetric
+// keys are never used: HMAC with a published key set is an attack, not a
+// configuration.
+func parseKeySet(body []byte) (*keyIndex, error) {
+	set, err := jwk.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	idx := &keyIndex{byKID: make(map[string]*verificationKey, set.Len())}
+	var skipped []string
+	for i := range set.Len() {
+		key, _ := set.Key(i)
+		vk, err := toVerificationKey(key)
+		if err != nil {
+			kid, _ := key.KeyID()
+			skipped = append(skipped, fmt.Sprintf("%q: %v", kid, err))
+			continue
+		}
+		if vk.kid != "" {
+			if _, dup := idx.byKID[vk.kid]; dup {
+				return nil, fmt.Errorf("duplicate kid %q", vk.kid)
+			}
+			idx.byKID[vk.kid] = vk
+		}
+		idx.all = append(idx.all, vk)
+	}
+	if len(idx.all) == 0 {
+		if len(skipped) > 0 {
+			return nil, fmt.Errorf("no usable signing key (skipped %s)", strings.Join(skipped, "; "))
+		}
+		return nil, errors.New("no keys")
+	}
+	return idx, nil
+}
+
+func toVerificationKey(key jwk.Key) (*verificationKey, error) {
+	if use, ok := key.KeyUsage(); ok && use != "sig" {
+		return nil, fmt.Errorf("use %q is not sig", use)
+	}
+	kid, _ := key.KeyID()
+	vk := &verificationKey{kid: kid}
+	if alg, ok := key.Algorithm(); ok {
+		vk.alg = alg.String()
+	}
+	pubKey, err := key.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("no public key: %w", err)
+	}
+	var raw any
+	if err := jwk.Export(pubKey, &raw); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	switch pub := raw.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is weaker than %d", pub.N.BitLen(), minRSABits)
+		}
+	case *ecdsa.PublicKey, ed25519.PublicKey:
+	default:
+		return nil, fmt.Errorf("key type %T cannot verify signatures here", raw)
+	}
+	vk.pub = raw
+	return vk, nil
+}

@@ -1,0 +1,143 @@
+package authn
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// jwkJSON is the public JWK of key with fields set (or removed, for "").
+func jwkJSON(t *testing.T, key any, fields map[string]string) map[string]any {
+	t.Helper()
+	pub, err := jwk.PublicKeyOf(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fields {
+		if v == "" {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func jwksOf(t *testing.T, keys ...map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"keys": keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestParseKeySet: a JWKS becomes the public signature keys it holds;
+// symmetric and encryption-only keys are skipped, and a set with a weak
+// RSA key, a kid twice or no usable key is refused.
+func TestParseKeySet(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsa1 := jwkJSON(t, rsaKey, map[string]string{"kid": "rsa-1", "use": "sig", "alg": "RS256"})
+	ec1 := jwkJSON(t, ecKey, map[string]string{"kid": "ec-1", "alg": "ES256"})
+	ed1 := jwkJSON(t, edKey, map[string]string{"kid": "ed-1"})
+	noKID := jwkJSON(t, rsaKey, map[string]string{"kid": "", "use": "sig"})
+	// Built by hand: jwx refuses to export so small a key itself.
+	weak := map[string]any{"kty": "RSA", "kid": "weak-1", "use": "sig", "alg": "RS256",
+		"n": base64.RawURLEncoding.EncodeToString(weakKey.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(weakKey.E)).Bytes())}
+	enc := jwkJSON(t, rsaKey, map[string]string{"kid": "enc-1", "use": "enc"})
+	oct := map[string]any{"kty": "oct", "kid": "oct-1", "k": "c2VjcmV0"}
+
+	tests := []struct {
+		name     string
+		body     []byte
+		wantKIDs []string // the keys kept, in order, by kid ("" for none); nil: refused
+		wantAlgs []string // their pinned algorithms, in the same order
+		wantErr  string   // for a refused set, a substring of the error
+	}{
+		{name: "rsa_ec_ed25519", body: jwksOf(t, rsa1, ec1, ed1),
+			wantKIDs: []string{"rsa-1", "ec-1", "ed-1"}, wantAlgs: []string{"RS256", "ES256", ""}},
+		{name: "key_without_kid", body: jwksOf(t, noKID), wantKIDs: []string{""}, wantAlgs: []string{""}},
+		{name: "unusable_keys_skipped", body: jwksOf(t, oct, enc, rsa1),
+			wantKIDs: []string{"rsa-1"}, wantAlgs: []string{"RS256"}},
+		{name: "only_symmetric_key", body: jwksOf(t, oct), wantErr: "no usable signing key"},
+		// jwx refuses an RSA key under 2048 bits while parsing, so one weak
+		// key refuses the whole set (minRSABits holds the line should jwx
+		// ever let it through).
+		{name: "weak_rsa_key_refuses_set", body: jwksOf(t, weak, rsa1), wantErr: "1024 bits"},
+		{name: "only_encryption_key", body: jwksOf(t, enc), wantErr: `use "enc" is not sig`},
+		{name: "duplicate_kid", body: jwksOf(t, rsa1, jwkJSON(t, ecKey, map[string]string{"kid": "rsa-1"})), wantErr: `duplicate kid "rsa-1"`},
+		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "no keys"},
+		{name: "not_json", body: []byte("keys: none"), wantErr: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			idx, err := parseKeySet(tc.body)
+			if tc.wantKIDs == nil {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseKeySet() = %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseKeySet() = %v, want success", err)
+			}
+			if len(idx.all) != len(tc.wantKIDs) {
+				t.Fatalf("parseKeySet() kept %d keys, want %d", len(idx.all), len(tc.wantKIDs))
+			}
+			for i, key := range idx.all {
+				if key.kid != tc.wantKIDs[i] || key.alg != tc.wantAlgs[i] {
+					t.Errorf("key %d = kid %q alg %q, want kid %q alg %q", i, key.kid, key.alg, tc.wantKIDs[i], tc.wantAlgs[i])
+				}
+				if key.kid != "" && idx.byKID[key.kid] != key {
+					t.Errorf("byKID[%q] is not key %d", key.kid, i)
+				}
+			}
+			if want := len(tc.wantKIDs) - countEmpty(tc.wantKIDs); len(idx.byKID) != want {
+				t.Errorf("byKID holds %d keys, want %d", len(idx.byKID), want)
+			}
+		})
+	}
+}
+
+func countEmpty(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		if s == "" {
+			n++
+		}
+	}
+	return n
+}
