@@ -19,16 +19,17 @@ import (
 	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
-// docsNginxDiscovery is the nginx server block of docs/discovery.md.
-func docsNginxDiscovery(t *testing.T) string {
+// forwardAuthBlock is a configuration block of docs/forward-auth.md, the
+// one the faces' own tests run, by its policygate-test marker.
+func forwardAuthBlock(t *testing.T, name, lang string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/discovery.md")
+	doc, err := os.ReadFile("../../docs/forward-auth.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- nginx-discovery:[^>]*-->\n```nginx\n(.*?)```").FindSubmatch(doc)
+	m := regexp.MustCompile("(?s)<!-- policygate-test: " + name + " -->\n```" + lang + "\n(.*?)```").FindSubmatch(doc)
 	if m == nil {
-		t.Fatal("docs/discovery.md has no nginx-discovery block")
+		t.Fatalf("docs/forward-auth.md has no %s block", name)
 	}
 	return string(m[1])
 }
@@ -96,13 +97,13 @@ http {
 	}
 }
 
-// An MCP-style client behind nginx (forward-auth, the docs' block): the
+// An MCP-style client behind nginx (forward-auth, docs/forward-auth.md): the
 // 401 alone leads it to the metadata document, the document to the
 // authorization server and scopes, and a token for the published resource
 // gets it in.
 func TestNginxDiscovery(t *testing.T) {
 	nginx := findNginx(t)
-	server := docsNginxDiscovery(t)
+	server := forwardAuthBlock(t, "nginx", "nginx")
 	p := authntest.NewProvider(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
@@ -116,12 +117,12 @@ func TestNginxDiscovery(t *testing.T) {
 		"AUTH_AUDIENCE": authntest.Audience + "," + public, "PUBLIC_URL": public,
 	})
 	for old, new := range map[string]string{
-		"listen 8080;":          "listen " + nginxAddr + ";",
+		"listen 80;":            "listen " + nginxAddr + ";",
 		"http://127.0.0.1:3010": s.url,
-		"http://127.0.0.1:8000": upstream.URL,
+		"http://127.0.0.1:8080": upstream.URL,
 	} {
 		if !strings.Contains(server, old) {
-			t.Fatalf("the docs' nginx block no longer has %q", old)
+			t.Fatalf("forward-auth.md's nginx block no longer has %q", old)
 		}
 		server = strings.ReplaceAll(server, old, new)
 	}
@@ -169,7 +170,7 @@ func TestNginxDiscovery(t *testing.T) {
 	}
 }
 
-// The same journey behind Caddy's forward_auth (the docs' Caddyfile).
+// The same journey behind Caddy's forward_auth (docs/forward-auth.md).
 func TestCaddyDiscovery(t *testing.T) {
 	caddy, err := exec.LookPath("caddy")
 	if err != nil {
@@ -178,15 +179,7 @@ func TestCaddyDiscovery(t *testing.T) {
 		}
 		t.Skip("caddy is not installed; CI runs this test")
 	}
-	doc, err := os.ReadFile("../../docs/discovery.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)<!-- caddy-discovery:[^>]*-->\n```caddy\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/discovery.md has no caddy-discovery block")
-	}
-	site := string(m[1])
+	site := forwardAuthBlock(t, "caddy", "caddyfile")
 	p := authntest.NewProvider(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
@@ -203,10 +196,10 @@ func TestCaddyDiscovery(t *testing.T) {
 	for old, new := range map[string]string{
 		"api.example.com {": public + " {",
 		"127.0.0.1:3010":    strings.TrimPrefix(s.url, "http://"),
-		"127.0.0.1:8000":    strings.TrimPrefix(upstream.URL, "http://"),
+		"127.0.0.1:8080":    strings.TrimPrefix(upstream.URL, "http://"),
 	} {
 		if !strings.Contains(site, old) {
-			t.Fatalf("the docs' Caddyfile no longer has %q", old)
+			t.Fatalf("forward-auth.md's Caddyfile no longer has %q", old)
 		}
 		site = strings.ReplaceAll(site, old, new)
 	}
