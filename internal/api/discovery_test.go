@@ -127,6 +127,8 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 		{name: "insufficient_scope", path: "/api/private-scoped", header: bearer(plain), wantStatus: 403,
 			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages", ` + meta},
 		{name: "refused_path", path: "/api/private/..", wantStatus: 404},
+		{name: "host_is_never_used", path: "http://evil.example.com/api/private", header: http.Header{"X-Forwarded-Host": {"evil.example.com"}}, wantStatus: 401,
+			wantChal: `Bearer realm="test", ` + meta},
 		{name: "allowed", path: "/api/private", header: bearer(plain), wantStatus: 200},
 	}
 	for _, tt := range tests {
@@ -147,8 +149,14 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 // metadata document in its 401 and insufficient_scope 403 challenges; proxy
 // mode serves the document itself.
 func TestChallengesOnEveryFace(t *testing.T) {
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testChallengesOnEveryFace(t, mode.size) })
+	}
+}
+
+func testChallengesOnEveryFace(t *testing.T, decisionCacheSize int) {
 	p := authntest.NewProvider(t)
-	g := facesGate(t, p, policyWith(t, facesRoutes), prometheus.NewRegistry())
+	g := facesGate(t, p, policyWith(t, facesRoutes), decisionCacheSize, prometheus.NewRegistry())
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("upstream")) }))
 	t.Cleanup(upstream.Close)
 	u, _ := url.Parse(upstream.URL)
