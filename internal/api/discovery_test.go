@@ -127,6 +127,8 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 		{name: "insufficient_scope", path: "/api/private-scoped", header: bearer(plain), wantStatus: 403,
 			wantChal: `Bearer realm="test", error="insufficient_scope", error_description="GET /api/private-scoped requires scope read:messages", scope="read:messages", ` + meta},
 		{name: "refused_path", path: "/api/private/..", wantStatus: 404},
+		{name: "host_is_never_used", path: "http://evil.example.com/api/private", header: http.Header{"X-Forwarded-Host": {"evil.example.com"}}, wantStatus: 401,
+			wantChal: `Bearer realm="test", ` + meta},
 		{name: "allowed", path: "/api/private", header: bearer(plain), wantStatus: 200},
 	}
 	for _, tt := range tests {

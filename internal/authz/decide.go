@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,27 +18,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
-
-// Decision is the policy's answer.
-type Decision struct {
-	ID      string // decision id, also in the decision log
-	Allowed bool
-	Reason  string // one of the Reason* constants for the shipped policy
-	// RequiredScopes are the scopes the rules that apply require, all of
-	// them; AnyScopes the union of their any-of lists (one of each rule's
-	// list is needed). MissingScopes are the required scopes the token
-	// lacks plus the whole list of every any-of rule it meets none of.
-	// A challenge's scope parameter is RequiredScopes and AnyScopes
-	// together: a superset of what one token needs.
-	RequiredScopes []string
-	AnyScopes      []string
-	MissingScopes  []string
-	// FailedClaims names the claims whose conditions failed (never the
-	// values they want), for claim_mismatch.
-	FailedClaims []string
-	// Routes are the route keys that matched (input.routes), sorted.
-	Routes []string
-}
 
 // ErrNotReady: no policy is active yet.
 var ErrNotReady = errors.New("no policy is active")
@@ -283,82 +261,6 @@ func newDecisionID() (string, error) {
 	s[23] = '-'
 	hex.Encode(s[24:], b[10:])
 	return string(s[:]), nil
-}
-
-// decodeDecision reads the fields Go relies on; anything ill-typed is an
-// error (the caller denies).
-func decodeDecision(result ast.Value) (Decision, error) {
-	m, ok := result.(ast.Object)
-	if !ok {
-		return Decision{}, fmt.Errorf("decision is %s, want an object", ast.ValueName(result))
-	}
-	allowed, ok := valueAt(m, "allowed").(ast.Boolean)
-	if !ok {
-		return Decision{}, errors.New(`decision has no boolean "allowed"`)
-	}
-	reason, _ := valueAt(m, "reason").(ast.String)
-	d := Decision{Allowed: bool(allowed), Reason: string(reason)}
-	var err error
-	if d.RequiredScopes, err = stringList(m, "required_scopes"); err != nil {
-		return Decision{}, err
-	}
-	if d.MissingScopes, err = stringList(m, "missing_scopes"); err != nil {
-		return Decision{}, err
-	}
-	if d.AnyScopes, err = stringList(m, "any_scopes"); err != nil {
-		return Decision{}, err
-	}
-	if d.FailedClaims, err = stringList(m, "failed_claims"); err != nil {
-		return Decision{}, err
-	}
-	return d, nil
-}
-
-// cloneLists gives d its own copies of its lists: a cached decision's
-// are shared.
-func (d *Decision) cloneLists() {
-	d.RequiredScopes, d.AnyScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.AnyScopes)
-	d.MissingScopes, d.FailedClaims = slices.Clone(d.MissingScopes), slices.Clone(d.FailedClaims)
-}
-
-func valueAt(m ast.Object, key string) ast.Value {
-	if t := m.Get(ast.InternedTerm(key)); t != nil {
-		return t.Value
-	}
-	return nil
-}
-
-// stringList reads an array (or set) of strings, sorted; absent or null
-// is empty.
-func stringList(m ast.Object, key string) ([]string, error) {
-	var out []string
-	bad := false
-	add := func(t *ast.Term) {
-		if s, ok := t.Value.(ast.String); ok {
-			out = append(out, string(s))
-		} else {
-			bad = true
-		}
-	}
-	switch v := valueAt(m, key).(type) {
-	case nil, ast.Null:
-		return nil, nil
-	case *ast.Array:
-		if v.Len() == 0 {
-			return nil, nil
-		}
-		out = make([]string, 0, v.Len())
-		v.Foreach(add)
-	case ast.Set:
-		v.Foreach(add)
-	default:
-		return nil, fmt.Errorf("decision %q is %s, want an array", key, ast.ValueName(v))
-	}
-	if bad {
-		return nil, fmt.Errorf("decision %q holds a non-string", key)
-	}
-	slices.Sort(out)
-	return out, nil
 }
 
 func (s *snapshot) errOrMissing() error {

@@ -52,8 +52,9 @@ func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
 	return x, nil
 }
 
-// hostKeys are what a host table may say besides its routes.
-var hostKeys = map[string]bool{"routes": true}
+// hostKeys are what a host table may say besides its routes: the issuers
+// and audiences every token on that host must match (binding iss, aud).
+var hostKeys = map[string]bool{"routes": true, "issuers": true, "audiences": true}
 
 func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
 	obj, ok := v.(ast.Object)
@@ -66,12 +67,27 @@ func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
 			*errs = append(*errs, fmt.Sprintf("%s: unknown key %v", where, k))
 		}
 	}
+	var claims []string
+	for _, k := range []string{"issuers", "audiences"} {
+		v := obj.Get(ast.InternedTerm(k))
+		if v == nil {
+			continue
+		}
+		if !stringArrayValue(v.Value) || v.Value.(*ast.Array).Len() == 0 {
+			*errs = append(*errs, fmt.Sprintf("%s: %q must be a non-empty array of strings", where, k))
+		}
+		claims = append(claims, map[string]string{"issuers": "iss", "audiences": "aud"}[k])
+	}
 	routes := obj.Get(ast.InternedTerm("routes"))
 	if routes == nil {
 		*errs = append(*errs, where+": has no routes")
 		return nil
 	}
-	return buildTable(where+".routes", routes.Value, errs)
+	t := buildTable(where+".routes", routes.Value, errs)
+	if t != nil {
+		t.claims = claims
+	}
+	return t
 }
 
 func buildTable(where string, v ast.Value, errs *[]string) *routeTable {

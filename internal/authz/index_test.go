@@ -166,13 +166,15 @@ func TestInputsMatchSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := mustIndex(t, `{"/api/public": {"GET": {"access": "public"}}, "/users/{id}/files/*": {"*": {"access": "authenticated"}}}`, "")
+	x := mustIndex(t, `{"/api/public": {"GET": {"access": "public"}},
+		"/users/{id}/files/*": {"*": {"access": "authenticated", "audiences": ["a"], "claims": {"sub": {"equals_param": "id"}, "n": {"equals": 1.5}}}}}`, "")
 	claims := map[string]any{"sub": "alice", "aud": []any{"a", "b"}, "n": json.Number("1.5"), "nested": map[string]any{"x": nil}}
 	inputs := []Input{
 		{Method: "GET", Path: []string{"api", "public"}},
 		{Method: "GET", Path: []string{}},
 		{Method: "PUT", Host: "api.example.com", Path: []string{"users", "alice", "files", "x", ""}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read:files"}},
 		{Method: "GET", Path: []string{"nowhere"}, Claims: map[string]any{}, Scopes: nil},
+		{Method: "HEAD", Path: []string{"users", "bob", "files", "x"}, Claims: map[string]any{"aud": "a"}, Scopes: []string{}},
 	}
 	for i, in := range inputs {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -187,6 +189,9 @@ func TestInputsMatchSchema(t *testing.T) {
 			}
 			if rs[0].Bindings["ok"] != true {
 				t.Errorf("input %v does not match the schema: %v", v, rs[0].Bindings["errs"])
+			}
+			if i == 2 && !strings.Contains(v.String(), `"bound": {"claims": {"aud": ["a", "b"], "n": 1.5, "sub": "alice"}, "params": {"/users/{id}/files/*": {"id": "alice"}}}`) {
+				t.Errorf("input %v: bound is not what the rule names", v)
 			}
 		})
 	}

@@ -120,13 +120,18 @@ var emptyBound = ast.NewObject(
 func (r *request) bound() (ast.Value, error) {
 	var params, claims [][2]*ast.Term
 	var seen map[string]bool
-	for _, k := range r.keys {
+	for i, k := range r.keys {
 		var names [][2]*ast.Term
+		rules := make([]*rule, 0, 4)
+		if i == 0 && len(k.table.claims) > 0 {
+			rules = append(rules, &rule{claims: k.table.claims}) // the host table's own conditions
+		}
 		for _, m := range methodsFor(r.Method) {
-			rl := k.rules[m]
-			if rl == nil {
-				continue
+			if rl := k.rules[m]; rl != nil {
+				rules = append(rules, rl)
 			}
+		}
+		for _, rl := range rules {
 			for _, name := range rl.params {
 				if i := k.paramIndex(name); i >= 0 && !containsKey(names, name) {
 					names = append(names, [2]*ast.Term{ast.StringTerm(name), ast.StringTerm(r.Path[i])})

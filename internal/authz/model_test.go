@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -245,5 +246,44 @@ custom_denials contains "email_not_verified" if {
 	u := e.evaluator.prepared.Load().use
 	if !slices.ContainsFunc(u.paths, func(p []string) bool { return slices.Equal(p, []string{"claims", "email_verified"}) }) {
 		t.Errorf("cache key paths = %q, want claims.email_verified among them", u.paths)
+	}
+}
+
+// A host table's issuers and audiences bind iss and aud on that host, and
+// refuse tokens meant for another service behind the same gate.
+func TestHostTableConditions(t *testing.T) {
+	const data = `{"routes": {"/data": {"GET": {"access": "authenticated"}}},
+		"hosts": {"b.example.com": {"routes": {"/data": {"GET": {"access": "authenticated"}}}, "audiences": ["https://b"], "issuers": ["https://i/"]}}}`
+	e := engineFor(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": data}, Config{})
+	tok := func(host, aud string) Input {
+		return Input{Method: "GET", Host: host, Path: []string{"data"}, Claims: map[string]any{"sub": "s", "iss": "https://i/", "aud": aud}}
+	}
+	tests := []struct {
+		name       string
+		in         Input
+		wantReason string
+	}{
+		{name: "own_audience", in: tok("b.example.com", "https://b"), wantReason: ReasonAuthenticated},
+		{name: "token_for_service_a", in: tok("b.example.com", "https://a"), wantReason: ReasonAudienceRefused},
+		{name: "default_table_no_audience_rule", in: tok("a.example.com", "https://a"), wantReason: ReasonAuthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := decide(t, e, tt.in); d.Reason != tt.wantReason {
+				t.Errorf("Decide() = %+v, want %s", d, tt.wantReason)
+			}
+		})
+	}
+	for _, bad := range []string{
+		`{"hosts": {"b.example.com": {"routes": {}, "audiences": []}}}`,
+		`{"hosts": {"b.example.com": {"routes": {}, "issuers": "https://i/"}}}`,
+	} {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(bad), &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRouteTables(map[string]any{"authz": v}); err == nil {
+			t.Errorf("checkRouteTables(%s) = nil, want a refusal", bad)
+		}
 	}
 }

@@ -29,8 +29,9 @@ type routeIndex struct {
 
 // routeTable is one table as a tree of segments.
 type routeTable struct {
-	root routeNode
-	keys int
+	root   routeNode
+	keys   int
+	claims []string // claims the table's own conditions bind (a host's iss, aud)
 }
 
 type routeNode struct {
@@ -43,6 +44,7 @@ type routeNode struct {
 // routeKey is one key of a table and its rules by method.
 type routeKey struct {
 	key    string
+	table  *routeTable      // the table the key belongs to
 	term   *ast.Term        // the key as a string term, shared by every input
 	params []keyParam       // its placeholders, in order
 	rules  map[string]*rule // by method ("*" for any)
@@ -219,6 +221,7 @@ func validHost(h string) bool {
 }
 
 func (t *routeTable) add(k *routeKey, segs []string) {
+	k.table = t
 	n := &t.root
 	for i, s := range segs {
 		switch {

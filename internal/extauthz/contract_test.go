@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
@@ -313,5 +314,21 @@ func TestIdentityBackstop(t *testing.T) {
 	}
 	if a := read(t, resp); a.status != 403 || a.code != codes.PermissionDenied || !strings.Contains(a.body, `"invalid_request"`) {
 		t.Fatalf("Check() = %v %d %s, want a 403 invalid_request denial", a.code, a.status, a.body)
+	}
+}
+
+// TestMessageLimit: a check larger than MaxRecvMsgSize is refused by the
+// transport (Envoy then answers with status_on_error), never decided.
+func TestMessageLimit(t *testing.T) {
+	_, client := startCheck(t, authn.KeySetConfig{}, 0)
+	req := checkRequest("GET", "api.example.com", "/api/public", nil)
+	req.Attributes.Request.Http.Body = strings.Repeat("a", extauthz.MaxRecvMsgSize)
+	_, err := client.Check(context.Background(), req)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("Check(%d-byte body) error = %v, want ResourceExhausted", extauthz.MaxRecvMsgSize, err)
+	}
+	req.Attributes.Request.Http.Body = ""
+	if resp, err := client.Check(context.Background(), req); err != nil || resp.GetOkResponse() == nil {
+		t.Fatalf("Check() after the refusal = %v, %v; want OK on the same connection", resp, err)
 	}
 }

@@ -69,7 +69,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		return nil, status.Error(codes.Canceled, "the caller cancelled the check")
 	}
 	resp, httpStatus := s.respond(out)
-	s.log(req, out, httpStatus, time.Since(start))
+	s.log(cr.GetAttributes().GetRequest().GetHttp().GetId(), req, out, httpStatus, time.Since(start))
 	return resp, nil
 }
 
@@ -135,7 +135,7 @@ func (s *Server) respond(out gate.Outcome) (*authv3.CheckResponse, int) {
 
 // log writes one line per check: successes at debug, refusals at info,
 // faults at error. The query is not logged: it may hold a credential.
-func (s *Server) log(req gate.Request, out gate.Outcome, httpStatus int, elapsed time.Duration) {
+func (s *Server) log(requestID string, req gate.Request, out gate.Outcome, httpStatus int, elapsed time.Duration) {
 	level := slog.LevelDebug
 	switch {
 	case out.Err != nil:
@@ -150,6 +150,9 @@ func (s *Server) log(req gate.Request, out gate.Outcome, httpStatus int, elapsed
 		slog.String("face", "grpc"), slog.String("method", req.Method), slog.String("host", req.Host),
 		slog.String("path", req.Path), slog.Int("status", httpStatus), slog.String("reason", out.Reason),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+	}
+	if requestID != "" { // Envoy's x-request-id
+		attrs = append(attrs, slog.String("request_id", requestID))
 	}
 	if out.DecisionID != "" {
 		attrs = append(attrs, slog.String("decision_id", out.DecisionID))

@@ -36,6 +36,12 @@ type stack struct {
 
 func newStack(t testing.TB, keysCfg authn.KeySetConfig) *stack {
 	t.Helper()
+	return newCachedStack(t, keysCfg, 0)
+}
+
+// newCachedStack is newStack with a token cache of tokenCacheSize (0: off).
+func newCachedStack(t testing.TB, keysCfg authn.KeySetConfig, tokenCacheSize int) *stack {
+	t.Helper()
 	p := authntest.NewProvider(t)
 	keysCfg.JWKSURL = p.JWKSURL()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -44,6 +50,7 @@ func newStack(t testing.TB, keysCfg authn.KeySetConfig) *stack {
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
+		CacheSize: tokenCacheSize,
 	})
 	if err != nil {
 		t.Fatal(err)

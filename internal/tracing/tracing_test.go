@@ -99,7 +99,7 @@ func spanTree(t *testing.T, spans tracetest.SpanStubs) map[string]tracetest.Span
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -197,12 +197,12 @@ func noSecrets(t *testing.T, spans tracetest.SpanStubs, token string, values ...
 	for _, s := range spans {
 		var texts []string
 		for _, kv := range s.Attributes {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, e := range s.Events {
 			texts = append(texts, e.Name)
 			for _, kv := range e.Attributes {
-				texts = append(texts, kv.Value.Emit())
+				texts = append(texts, kv.Value.String())
 			}
 		}
 		texts = append(texts, s.Status.Description)

@@ -11,13 +11,22 @@ type memory struct {
 	before, after int   // goroutines
 }
 
-// summary is the median of a target's rounds in one scenario.
-type summary struct{ rps, p50, p99 float64 }
+// summary is the median of a target's rounds in one scenario. cpuUS is
+// the server's CPU time per request (microseconds), which depends less
+// than req/s on how much of the shared machine the server was given.
+type summary struct{ rps, p50, p99, cpuUS float64 }
 
 func median(rs []result, f func(result) float64) float64 {
 	v := make([]float64, len(rs))
 	for i, r := range rs {
 		v[i] = f(r)
+	}
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
 	}
 	slices.Sort(v)
 	if len(v)%2 == 1 {
@@ -31,15 +40,29 @@ func summarize(rs []result) summary {
 		rps: median(rs, result.rps),
 		p50: median(rs, func(r result) float64 { return float64(r.p50us) }),
 		p99: median(rs, func(r result) float64 { return float64(r.p99us) }),
+		cpuUS: median(rs, func(r result) float64 {
+			return 1e6 * r.serverCPU / max(1, float64(r.requests))
+		}),
 	}
+}
+
+// pairedRatio is the median over rounds of a's req/s divided by b's in the
+// same round: the two ran seconds apart, so a change in the
+// machine's other load between rounds cancels out of it.
+func pairedRatio(a, b []result) float64 {
+	v := make([]float64, min(len(a), len(b)))
+	for i := range v {
+		v[i] = a[i].rps() / b[i].rps()
+	}
+	return medianOf(v)
 }
 
 // report prints the ratio table, the memory line and the goals.
 func report(out io.Writer, o options, results map[string]map[string][]result, m memory) {
 	fmt.Fprintf(out, "\nGET %s, wrk -t%d -c%d, %s per run, %d round(s), medians; policygate LOG_LEVEL=%s\n\n",
 		o.route, o.threads, o.connections, o.duration, o.rounds, o.logLevel)
-	fmt.Fprintln(out, "| scenario | target | req/s ÷ Auth0 | req/s ÷ bare chi | p99 ÷ Auth0 | req/s | p50 ms | p99 ms |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| scenario | target | req/s ÷ Auth0 | req/s ÷ bare chi | p99 ÷ Auth0 | req/s | p50 ms | p99 ms | server CPU us/req | paired req/s ÷ Auth0 | paired req/s ÷ bare chi |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
 	sums := map[string]map[string]summary{}
 	for _, sc := range []string{"distinct", "replayed"} {
 		sums[sc] = map[string]summary{}
@@ -49,11 +72,13 @@ func report(out io.Writer, o options, results map[string]map[string][]result, m 
 		auth0, bare := sums[sc]["auth0"], sums[sc]["bare-chi"]
 		for _, name := range targetNames {
 			s := sums[sc][name]
-			fmt.Fprintf(out, "| %s | %s | %.2fx | %.2fx | %.2fx | %.0f | %.2f | %.2f |\n",
-				sc, name, s.rps/auth0.rps, s.rps/bare.rps, s.p99/auth0.p99, s.rps, s.p50/1000, s.p99/1000)
+			fmt.Fprintf(out, "| %s | %s | %.2fx | %.2fx | %.2fx | %.0f | %.2f | %.2f | %.1f | %.2fx | %.2fx |\n",
+				sc, name, s.rps/auth0.rps, s.rps/bare.rps, s.p99/auth0.p99, s.rps, s.p50/1000, s.p99/1000, s.cpuUS,
+				pairedRatio(results[sc][name], results[sc]["auth0"]), pairedRatio(results[sc][name], results[sc]["bare-chi"]))
 		}
 	}
-	fmt.Fprintln(out, "\n(absolute numbers depend on the machine and on wrk sharing its cores; compare the ratios)")
+	fmt.Fprintln(out, "\n(absolute numbers depend on the machine and on wrk sharing its cores; compare the ratios.")
+	fmt.Fprintln(out, "The goals read the first ratios, of medians; \"paired\" ratios are medians of per-round ratios.)")
 	fmt.Fprintf(out, "\npolicygate memory: RSS max %.1f MiB sampled, VmHWM %.1f MiB; goroutines %d before, %d after\n",
 		float64(m.maxRSS)/1024, float64(m.hwm)/1024, m.before, m.after)
 

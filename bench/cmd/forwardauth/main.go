@@ -16,7 +16,9 @@
 //	            beside the bare upstream and one plain httputil.ReverseProxy
 //	            hop in front of it (the yardstick: with Go's default
 //	            transport, as proxy mode has, and with more idle upstream
-//	            connections kept)
+//	            connections kept), and what proxy mode would cost with
+//	            more idle upstream connections and no forced flush (a
+//	            what-if build, whatif.go)
 //	ids         /authz naming /api/items/ID with -ids distinct IDs on one
 //	            pattern route against /authz naming one literal route
 //
@@ -103,7 +105,8 @@ type experiment struct {
 	rows []row
 }
 
-func experiments(o options, uriFiles map[string]string) []experiment {
+func experiments(o options, w *world) []experiment {
+	uriFiles := w.uriFiles
 	fwd := func(server, path, uris, tokens string) load {
 		return load{server: server, path: path, forwarded: true, uris: uriFiles[uris], tokens: tokens}
 	}
@@ -134,6 +137,10 @@ func experiments(o options, uriFiles map[string]string) []experiment {
 			{"/authz one literal route", fwd("policygate", "/authz", "literal", "replayed")},
 			{fmt.Sprintf("/authz %d ids, one pattern route", o.ids), fwd("policygate", "/authz", "ids", "replayed")},
 		}}},
+	}
+	if w.bins["policygate-idle"] != "" {
+		p := &all["proxy"][0]
+		p.rows = append(p.rows, row{"what-if: policygate proxy, idle conns raised, no forced flush -> bare chi", direct("policygate-proxy-idle", "replayed")})
 	}
 	var out []experiment
 	for _, name := range []string{"oathkeeper", "proxy", "ids"} {
@@ -170,7 +177,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer w.provider.Close()
-	exps := experiments(o, w.uriFiles)
+	exps := experiments(o, w)
 	if len(exps) == 0 {
 		return fmt.Errorf("-only %q names no experiment (oathkeeper, proxy, ids)", o.only)
 	}
@@ -195,6 +202,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintf(out, "load average before: %s\n", loadAverage())
 	results := map[string]map[string][]result{}
+	// The ids rows' decision cache lookups during measured runs: hits, misses.
+	lookups := map[string][2]float64{}
 	offsets := map[string]int{} // where each server's walk through the distinct tokens goes on
 	for round := range o.rounds {
 		for _, e := range exps {
@@ -217,9 +226,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				if r.load.tokens == "distinct" {
 					offset = offsets[s.name]
 				}
+				hits0, misses0, counted := cacheLookups(ctx, s.base)
 				res, err := r.load.run(ctx, o, s, w.script, w.tokenFiles, offset, o.duration)
 				if err != nil {
 					return err
+				}
+				if hits, misses, ok := cacheLookups(ctx, s.base); e.name == "ids" && counted && ok {
+					l := lookups[r.label]
+					lookups[r.label] = [2]float64{l[0] + hits - hits0, l[1] + misses - misses0}
 				}
 				if r.load.tokens == "distinct" {
 					offsets[s.name] = (offsets[s.name] + res.requests/o.threads) % o.tokens
@@ -236,6 +250,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	report(out, o, exps, results)
+	report(out, o, exps, results, lookups)
 	return nil
 }

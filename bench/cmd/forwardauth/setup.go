@@ -54,6 +54,11 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 			return nil, err
 		}
 	}
+	if strings.Contains(o.only, "proxy") {
+		if w.bins["policygate-idle"], err = buildWhatIf(ctx, repo, work, 2*o.connections); err != nil {
+			return nil, err
+		}
+	}
 	if w.policyDir, err = policyCopy(repo, work); err != nil {
 		return nil, err
 	}
@@ -62,9 +67,13 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 		return nil, err
 	}
 	ttl := max(time.Hour, 3*time.Duration(o.rounds)*12*(o.duration+o.warmup))
-	fmt.Fprintf(out, "minting %d distinct and %d replayed tokens (RS256, 2048-bit) ...\n", o.tokens, o.clients)
+	nDistinct := 0 // only the oathkeeper experiment sends distinct tokens
+	if strings.Contains(o.only, "oathkeeper") {
+		nDistinct = o.tokens
+	}
+	fmt.Fprintf(out, "minting %d distinct and %d replayed tokens (RS256, 2048-bit) ...\n", nDistinct, o.clients)
 	mintStart := time.Now()
-	distinct, err := w.provider.MintMany(o.tokens, "bench|distinct", "openid read:messages", ttl)
+	distinct, err := w.provider.MintMany(nDistinct, "bench|distinct", "openid read:messages", ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +116,8 @@ func lines(v []string) []byte { return []byte(strings.Join(v, "\n") + "\n") }
 func startServers(ctx context.Context, o options, w *world, needed map[string]bool) (map[string]*server, error) {
 	servers := map[string]*server{}
 	addrs := map[string]string{}
-	for _, name := range []string{"bare-chi", "hop", "hop-tuned", "policygate", "policygate-proxy", "oathkeeper", "oathkeeper-quiet"} {
-		if name == "bare-chi" && (needed["hop"] || needed["hop-tuned"] || needed["policygate-proxy"]) {
+	for _, name := range []string{"bare-chi", "hop", "hop-tuned", "policygate", "policygate-proxy", "policygate-proxy-idle", "oathkeeper", "oathkeeper-quiet"} {
+		if name == "bare-chi" && (needed["hop"] || needed["hop-tuned"] || needed["policygate-proxy"] || needed["policygate-proxy-idle"]) {
 			needed[name] = true
 		}
 		if !needed[name] {
@@ -122,8 +131,8 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		base := "http://" + addr
 		var cmd *exec.Cmd
 		ready := base + "/api/public"
-		policygate := func(extra ...string) *exec.Cmd {
-			c := exec.Command(w.bins["policygate"])
+		policygate := func(bin string, extra ...string) *exec.Cmd {
+			c := exec.Command(w.bins[bin])
 			c.Env = append([]string{
 				"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 				"AUTH_ISSUER=" + w.provider.Issuer, "AUTH_AUDIENCE=" + idp.Audience, "AUTH_JWKS_URL=" + w.provider.JWKSURL(),
@@ -139,13 +148,17 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		case "hop-tuned":
 			cmd = exec.Command(w.bins["hop"], "-addr", addr, "-upstream", "http://"+addrs["bare-chi"], "-max-idle-per-host", strconv.Itoa(2*o.connections))
 		case "policygate":
-			cmd, ready = policygate(), base+"/readyz"
-		case "policygate-proxy":
+			cmd, ready = policygate("policygate"), base+"/readyz"
+		case "policygate-proxy", "policygate-proxy-idle":
 			admin, err := freeAddr()
 			if err != nil {
 				return servers, err
 			}
-			cmd, ready = policygate("UPSTREAM_URL=http://"+addrs["bare-chi"], "ADMIN_ADDR="+admin), "http://"+admin+"/readyz"
+			bin := "policygate"
+			if name == "policygate-proxy-idle" {
+				bin = "policygate-idle"
+			}
+			cmd, ready = policygate(bin, "UPSTREAM_URL=http://"+addrs["bare-chi"], "ADMIN_ADDR="+admin), "http://"+admin+"/readyz"
 		case "oathkeeper", "oathkeeper-quiet":
 			level := "info"
 			if name == "oathkeeper-quiet" {

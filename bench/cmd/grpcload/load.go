@@ -25,6 +25,19 @@ type result struct {
 
 func (r result) rps() float64 { return float64(r.allowed+r.denied) / r.duration.Seconds() }
 
+// cpuPerCheck is the server's CPU time per answered check, in µs: what a
+// check costs the target whatever the load client took of the cores.
+func (r result) cpuPerCheck() float64 { return 1e6 * r.serverCPU / float64(max(1, r.allowed+r.denied)) }
+
+// requests builds one check per token.
+func requests(route string, tokens []string) []*authv3.CheckRequest {
+	reqs := make([]*authv3.CheckRequest, len(tokens))
+	for i, t := range tokens {
+		reqs[i] = check(route, t)
+	}
+	return reqs
+}
+
 // check is what Envoy sends for GET route with a bearer token: the same
 // attributes for both targets.
 func check(route, token string) *authv3.CheckRequest {
@@ -43,11 +56,12 @@ func check(route, token string) *authv3.CheckRequest {
 }
 
 // load sends checks from workers goroutines over the clients for d. With
-// distinct, each check takes the next token of the list from *offset on
+// distinct, each check takes the next request of the list from *offset on
 // (so every token is new to the target); otherwise each worker replays
-// the tokens of its own clients. Every answer is counted: allowed,
+// the requests of its own clients. Requests are built beforehand, so the
+// client spends its share of the cores on the calls alone. Every answer is counted: allowed,
 // denied, or a gRPC error.
-func load(ctx context.Context, clients []authv3.AuthorizationClient, route string, tokens []string, distinct bool, offset *int, workers int, d time.Duration) result {
+func load(ctx context.Context, clients []authv3.AuthorizationClient, reqs []*authv3.CheckRequest, distinct bool, offset *int, workers int, d time.Duration) result {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	type tally struct {
@@ -63,13 +77,12 @@ func load(ctx context.Context, clients []authv3.AuthorizationClient, route strin
 			t.lat = make([]time.Duration, 0, 1<<14)
 			client := clients[w%len(clients)]
 			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
-				var tok string
+				var req *authv3.CheckRequest
 				if distinct {
-					tok = tokens[(*offset+int(next.Add(1)))%len(tokens)]
+					req = reqs[(*offset+int(next.Add(1)))%len(reqs)]
 				} else {
-					tok = tokens[(w+i*workers)%len(tokens)]
+					req = reqs[(w+i*workers)%len(reqs)]
 				}
-				req := check(route, tok)
 				t0 := time.Now()
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				resp, err := client.Check(cctx, req)
@@ -94,7 +107,7 @@ func load(ctx context.Context, clients []authv3.AuthorizationClient, route strin
 		lat = append(lat, t.lat...)
 	}
 	if distinct {
-		*offset = (*offset + int(next.Load())) % len(tokens)
+		*offset = (*offset + int(next.Load())) % len(reqs)
 	}
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {

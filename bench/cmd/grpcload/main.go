@@ -195,6 +195,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
+	reqs := map[string][]*authv3.CheckRequest{"distinct": requests(o.route, distinct), "replayed": requests(o.route, replayed)}
 	results := map[string]map[string][]result{"distinct": {}, "replayed": {}}
 	offsets := map[string]*int{}
 	for _, name := range targetNames {
@@ -208,17 +209,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			}
 			for _, name := range order {
 				t := targets[name]
-				load(ctx, t.clients, o.route, replayed, false, nil, o.workers, o.warmup)
-				tokens := replayed
-				if sc == "distinct" {
-					tokens = distinct
-				}
+				load(ctx, t.clients, reqs["replayed"], false, nil, o.workers, o.warmup)
 				cpu0 := processCPU(t.cmd.Process.Pid)
-				r := load(ctx, t.clients, o.route, tokens, sc == "distinct", offsets[name], o.workers, o.duration)
+				r := load(ctx, t.clients, reqs[sc], sc == "distinct", offsets[name], o.workers, o.duration)
 				r.serverCPU = processCPU(t.cmd.Process.Pid) - cpu0
 				results[sc][name] = append(results[sc][name], r)
-				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%%\n",
-					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99), 100*r.serverCPU/r.duration.Seconds())
+				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)\n",
+					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99), 100*r.serverCPU/r.duration.Seconds(), r.cpuPerCheck())
 			}
 		}
 	}
@@ -235,22 +232,36 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 func report(out io.Writer, o options, results map[string]map[string][]result) {
 	fmt.Fprintf(out, "\nCheck GET %s, %d workers over %d connections, %s per run, %d round(s), medians\n\n", o.route, o.workers, o.conns, o.duration, o.rounds)
-	fmt.Fprintln(out, "| scenario | target | checks/s | p50 ms | p99 ms | checks/s ÷ peer | p99 ÷ peer | denied+errors |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| scenario | target | checks/s | p50 ms | p99 ms | server µs/check | checks/s ÷ peer | p99 ÷ peer | peer's CPU ÷ ours | denied+errors |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, sc := range []string{"distinct", "replayed"} {
 		peer := results[sc]["opa-envoy"]
-		prps, pp99 := median(peer, result.rps), median(peer, func(r result) float64 { return ms(r.p99) })
+		prps, pp99, pcpu := median(peer, result.rps), median(peer, func(r result) float64 { return ms(r.p99) }), median(peer, result.cpuPerCheck)
 		for _, name := range targetNames {
 			rs := results[sc][name]
 			rps, p50, p99 := median(rs, result.rps), median(rs, func(r result) float64 { return ms(r.p50) }), median(rs, func(r result) float64 { return ms(r.p99) })
+			cpu := median(rs, result.cpuPerCheck)
 			bad := 0
 			for _, r := range rs {
 				bad += r.denied + r.errors
 			}
-			fmt.Fprintf(out, "| %s | %s | %.0f | %.2f | %.2f | %.2fx | %.2fx | %d |\n", sc, name, rps, p50, p99, rps/prps, p99/pp99, bad)
+			fmt.Fprintf(out, "| %s | %s | %.0f | %.2f | %.2f | %.0f | %.2fx | %.2fx | %.2fx | %d |\n", sc, name, rps, p50, p99, cpu, rps/prps, p99/pp99, pcpu/cpu, bad)
 		}
 	}
 	fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios)")
+	pg, peer := results["distinct"]["policygate"], results["distinct"]["opa-envoy"]
+	p99 := func(r result) float64 { return ms(r.p99) }
+	rpsRatio, p99Ratio := median(pg, result.rps)/median(peer, result.rps), median(pg, p99)/median(peer, p99)
+	fmt.Fprintln(out, "\ngoals (distinct tokens):")
+	fmt.Fprintf(out, "  checks/s >= 3x the peer's   %5.2fx  %s\n", rpsRatio, metOrMissed(rpsRatio >= 3))
+	fmt.Fprintf(out, "  p99 <= 1/3 of the peer's    %5.2fx  %s\n", p99Ratio, metOrMissed(p99Ratio <= 1.0/3))
+}
+
+func metOrMissed(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
 }
 
 func (t *target) waitReady(ctx context.Context, limit time.Duration, route, token string) error {

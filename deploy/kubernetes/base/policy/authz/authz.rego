@@ -107,9 +107,17 @@ _reason(rules, sets) := "invalid_rule" if {
 	some rule in rules
 	issuers := rule.issuers
 	not input.bound.claims.iss in issuers
+} else := "issuer_not_accepted" if {
+	_authentication_required(rules)
+	issuers := data.authz.hosts[input.host].issuers
+	not input.bound.claims.iss in issuers
 } else := "audience_not_accepted" if {
 	some rule in rules
 	audiences := rule.audiences
+	not _any_of(input.bound.claims.aud, audiences)
+} else := "audience_not_accepted" if {
+	_authentication_required(rules)
+	audiences := data.authz.hosts[input.host].audiences
 	not _any_of(input.bound.claims.aud, audiences)
 } else := "insufficient_scope" if {
 	count(sets[2]) > 0

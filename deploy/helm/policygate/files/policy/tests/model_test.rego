@@ -192,3 +192,44 @@ test_custom_denials[name] if {
 		with data.authz.custom_denials as tc.denials
 	got == tc.want
 }
+
+# A host table may name the issuers and audiences every token on that host
+# must match; public routes there still need no token.
+_partner_hosts := {"partner.example.com": {
+	"routes": {
+		"/data": {"GET": {"access": "authenticated"}},
+		"/open": {"GET": {"access": "public"}},
+	},
+	"issuers": ["https://partner.example.com/"],
+	"audiences": ["https://partner-api"],
+}}
+
+_partner(route, claims) := {
+	"method": "GET", "host": "partner.example.com", "routes": [route],
+	"authenticated": true, "scopes": [], "bound": _bound({}, claims),
+}
+
+host_condition_cases := {
+	"host_token_accepted": {
+		"input": _partner("/data", {"iss": "https://partner.example.com/", "aud": ["https://partner-api"]}),
+		"want": _want(true, "authenticated", [], [], [], []),
+	},
+	"host_other_issuer": {
+		"input": _partner("/data", {"iss": "https://tenant.example.com/", "aud": "https://partner-api"}),
+		"want": _want(false, "issuer_not_accepted", [], [], [], []),
+	},
+	"host_other_audience": {
+		"input": _partner("/data", {"iss": "https://partner.example.com/", "aud": "https://api"}),
+		"want": _want(false, "audience_not_accepted", [], [], [], []),
+	},
+	"host_public_route_anonymous": {
+		"input": {"method": "GET", "host": "partner.example.com", "routes": ["/open"]},
+		"want": _want(true, "public", [], [], [], []),
+	},
+}
+
+test_host_conditions[name] if {
+	some name, tc in host_condition_cases
+	got := authz.decision with input as tc.input with data.authz.hosts as _partner_hosts
+	got == tc.want
+}
