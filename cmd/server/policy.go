@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,78 +77,4 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	})
 	logger.Info("watching the policy folder; edits take effect without a restart", "dir", cfg.PolicyDir, "tests_must_pass", cfg.PolicyTestsMustPass)
 	return engine, nil
-}
-
-// policyReadiness is /readyz's policy check: ready once a policy is active,
-// and still ready when a newer version was refused (the old one serves);
-// the details say which revision serves and why the newest does not.
-func policyReadiness(engine *authz.Engine) (check func() error, details func() map[string]any) {
-	check = func() error {
-		select {
-		case <-engine.Ready():
-			return nil
-		default:
-		}
-		if s := engine.Status(); s.LastError != "" {
-			return fmt.Errorf("no policy is active yet: %s", s.LastError)
-		}
-		return errors.New("no policy is active yet")
-	}
-	details = func() map[string]any {
-		s := engine.Status()
-		d := map[string]any{
-			"source":      s.Source,
-			"revision":    s.Revision,
-			"activations": s.Activations,
-			"failures":    s.Failures,
-		}
-		if !s.ActivatedAt.IsZero() {
-			d["activated_at"] = s.ActivatedAt.Format(time.RFC3339Nano)
-		}
-		if s.LastError != "" {
-			d["last_error"] = s.LastError
-			d["last_error_at"] = s.LastErrorAt.Format(time.RFC3339Nano)
-		}
-		return d
-	}
-	return check, details
-}
-
-// policyCollector exports the policy lifecycle as Prometheus metrics, read
-// from the engine's status at scrape time (nothing on the request path).
-type policyCollector struct {
-	engine                          *authz.Engine
-	activations, failures, info, at *prometheus.Desc
-}
-
-func newPolicyCollector(engine *authz.Engine) *policyCollector {
-	return &policyCollector{
-		engine: engine,
-		activations: prometheus.NewDesc("policygate_policy_activations_total",
-			"Policy versions activated (the first one included).", nil, nil),
-		failures: prometheus.NewDesc("policygate_policy_reload_failures_total",
-			"Policy versions refused or not fetched (compile errors, failed tests, bad or unsigned bundles, failed downloads); the active policy kept serving.", nil, nil),
-		info: prometheus.NewDesc("policygate_policy_info",
-			"The active policy: 1, labelled with its source and revision.", []string{"source", "revision"}, nil),
-		at: prometheus.NewDesc("policygate_policy_last_activation_timestamp_seconds",
-			"When the active policy was activated.", nil, nil),
-	}
-}
-
-func (c *policyCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.activations
-	ch <- c.failures
-	ch <- c.info
-	ch <- c.at
-}
-
-func (c *policyCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.engine.Status()
-	ch <- prometheus.MustNewConstMetric(c.activations, prometheus.CounterValue, float64(s.Activations))
-	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures))
-	if s.ActivatedAt.IsZero() {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, s.Source, s.Revision)
-	ch <- prometheus.MustNewConstMetric(c.at, prometheus.GaugeValue, float64(s.ActivatedAt.UnixNano())/1e9)
 }

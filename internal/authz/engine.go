@@ -66,9 +66,10 @@ type Config struct {
 	// evaluated and logged) and for a policy calling a non-deterministic
 	// built-in.
 	DecisionCacheSize int
-	// Metrics, when set, receives OPA's own status metrics (bundle loads,
-	// failures, plugin states) if the configuration asks for them
-	// (status: {prometheus: true}).
+	// Metrics, when set, receives the engine's metrics (metrics.go: the
+	// policy lifecycle, the decision cache) and OPA's own status metrics
+	// (bundle loads, failures, plugin states) if the configuration asks
+	// for them (status: {prometheus: true}).
 	Metrics prometheus.Registerer
 }
 
@@ -191,7 +192,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.decisions = nil // log fidelity: every decision is evaluated and logged
 	}
 	if cfg.Metrics != nil {
-		e.registerCacheMetrics(cfg.Metrics)
+		e.registerMetrics(cfg.Metrics)
 	}
 	if e.folder != nil {
 		// The staged bundle is downloaded only when triggered.
@@ -471,28 +472,4 @@ func withConsoleDecisionLogs(config []byte) ([]byte, error) {
 	dl["console"] = true
 	m["decision_logs"] = dl
 	return json.Marshal(m)
-}
-
-// registerCacheMetrics exports the decision cache's lookups as
-// policygate_decision_cache_lookups_total{result="hit"|"miss"}; both stay 0
-// while the cache is off.
-func (e *Engine) registerCacheMetrics(reg prometheus.Registerer) {
-	for _, result := range []string{"hit", "miss"} {
-		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "policygate_decision_cache_lookups_total",
-			Help:        "Decision cache lookups by result (hit, miss).",
-			ConstLabels: prometheus.Labels{"result": result},
-		}, func() float64 {
-			if e.decisions == nil {
-				return 0
-			}
-			if result == "hit" {
-				return float64(e.decisions.hits.Load())
-			}
-			return float64(e.decisions.misses.Load())
-		})
-		if err := reg.Register(c); err != nil {
-			e.logger.Error("decision cache metrics", "err", err.Error())
-		}
-	}
 }
