@@ -20,25 +20,21 @@ import (
 // fixed; bundles (fleet mode) arrive in the background, and /readyz stays
 // 503 until the first is active.
 func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, reg prometheus.Registerer) (*authz.Engine, error) {
+	src := policySource(cfg)
 	engineCfg := authz.Config{
 		Metrics:           reg,
-		PolicyDir:         cfg.PolicyDir,
 		TestsMustPass:     cfg.PolicyTestsMustPass,
 		TestDirs:          cfg.PolicyTestDirs,
-		OPAConfig:         cfg.OPAConfig,
 		DecisionLogs:      cfg.DecisionLog == "stdout",
 		DecisionCacheSize: cfg.DecisionCacheSize,
 		Console:           stdout,
 		Logger:            logger,
-	}
-	if cfg.OPAConfig == nil && cfg.PolicyDir == "" {
-		engineCfg.PolicyFS = policies.FS
-	}
+	}.WithSource(src)
 	// Watch before the first load, so that no edit slips in between.
 	var watcher *policywatch.Watcher
-	if cfg.OPAConfig == nil && cfg.PolicyDir != "" {
+	if dir := src.Folder(); dir != "" {
 		var err error
-		if watcher, err = policywatch.New(append([]string{cfg.PolicyDir}, cfg.PolicyTestDirs...), logger); err != nil {
+		if watcher, err = policywatch.New(append([]string{dir}, cfg.PolicyTestDirs...), logger); err != nil {
 			return nil, err
 		}
 	}
@@ -49,7 +45,7 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		}
 		return nil, err
 	}
-	if cfg.OPAConfig != nil {
+	if src.Bundles() {
 		logger.Info("policy from bundles (OPA_CONFIG); not ready until the first is active")
 		return engine, nil
 	}
@@ -75,6 +71,12 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		// Reload logs and records its own failures.
 		engine.Reload(ctx)
 	})
-	logger.Info("watching the policy folder; edits take effect without a restart", "dir", cfg.PolicyDir, "tests_must_pass", cfg.PolicyTestsMustPass)
+	logger.Info("watching the policy folder; edits take effect without a restart", "dir", src.Folder(), "tests_must_pass", cfg.PolicyTestsMustPass)
 	return engine, nil
+}
+
+// policySource is where the server's policy comes from: OPA_CONFIG's
+// bundles, else the policy folder, else the copy embedded in the binary.
+func policySource(cfg Config) authz.Source {
+	return authz.NewSource(cfg.OPAConfig, cfg.PolicyDir, policies.FS)
 }

@@ -40,6 +40,8 @@ import (
 
 // Config selects where the policy comes from and where OPA writes.
 type Config struct {
+	// PolicyDir, PolicyFS and OPAConfig say where the policy comes from
+	// (a Source, source.go; WithSource sets them).
 	// PolicyDir is a folder of .rego files and data.json (folder mode).
 	PolicyDir string
 	// PolicyFS, when set, is read instead of PolicyDir (e.g. the copy
@@ -146,12 +148,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// The policy reads data (the route table) on every decision; as AST
 	// values it is not converted from Go values each time.
 	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))}
-	e.status.Source = "bundles"
+	src := cfg.source()
+	e.status.Source = src.Name()
 
-	config := cfg.OPAConfig
-	if config == nil {
+	config := src.OPAConfig
+	if !src.Bundles() {
 		var err error
-		if config, err = e.startFolder(ctx, cfg); err != nil {
+		if config, err = e.startFolder(ctx, src, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -212,21 +215,21 @@ func (e *Engine) stagePlugins() map[string]plugins.Factory {
 	return map[string]plugins.Factory{stageName: stageFactory{s: &e.folder.stage}}
 }
 
-// startFolder loads the first version of a policy folder and stages it.
-func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
-	f := &folder{fsys: cfg.PolicyFS, name: "embedded", testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs}
-	if f.fsys == nil {
-		if fi, err := os.Stat(cfg.PolicyDir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("policy %s: not a readable folder", cfg.PolicyDir)
+// startFolder loads the first version of a policy folder (src, on disk or
+// embedded) and stages it.
+func (e *Engine) startFolder(ctx context.Context, src Source, cfg Config) ([]byte, error) {
+	f := &folder{fsys: src.FS, name: src.Name(), testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs}
+	if !src.Embedded() {
+		if fi, err := os.Stat(src.Dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("policy %s: not a readable folder", src.Dir)
 		}
-		f.dir, f.name = cfg.PolicyDir, cfg.PolicyDir
+		f.dir = src.Dir
 	}
 	p, err := f.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	e.folder = f
-	e.status.Source = f.name
 	if err := f.write(p); err != nil {
 		return nil, err
 	}
