@@ -9,27 +9,71 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Where the route tables live in data.
-var (
-	routesPath = []string{"authz", "routes"}
-	hostsPath  = []string{"authz", "hosts"}
-)
-
-// buildIndex checks the route tables of one data version and indexes them.
-// routes and hosts are data.authz.routes and data.authz.hosts, nil when
-// absent. A table that is not canonical (see parseKey, validHost) or holds
-// a rule the policy would not accept is refused with every problem named,
-// so the version is refused as a compile error would be.
+// buildIndex checks the route tables of one data version and indexes them
+// (routes and hosts are data.authz.routes and data.authz.hosts, nil when
+// absent), with nothing else of data.authz and no configured checks.
 func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
+	return buildTables(tables{routes: routes, hosts: hosts}, checks{})
+}
+
+// tables are the parts of data.authz the engine reads, nil when absent:
+// the default table (routes) and its own conditions (issuers, audiences),
+// the host tables, and the declared identity headers.
+type tables struct {
+	routes, issuers, audiences, hosts, headers ast.Value
+}
+
+// tablesOf picks the parts the engine reads out of data.authz.
+func tablesOf(authz ast.Value) tables {
+	obj, ok := authz.(ast.Object)
+	if !ok {
+		return tables{}
+	}
+	get := func(k string) ast.Value {
+		if t := obj.Get(ast.InternedTerm(k)); t != nil {
+			return t.Value
+		}
+		return nil
+	}
+	return tables{routes: get("routes"), issuers: get("issuers"), audiences: get("audiences"), hosts: get("hosts"), headers: get("headers")}
+}
+
+// checks are what the configuration adds to the data's own rules.
+type checks struct {
+	// audiences are every configured audience. With more than one, every
+	// table must name the audiences it accepts: a token for service A
+	// must never pass at service B behind the same gate.
+	audiences []string
+}
+
+// buildTables checks the route tables of one data version and indexes
+// them. A table that is not canonical (see parseKey, validHost), holds a
+// rule the policy would not accept, or leaves out what c requires is
+// refused with every problem named, so the version is refused as a
+// compile error would be.
+func buildTables(d tables, c checks) (*routeIndex, error) {
 	var errs []string
 	x := &routeIndex{}
-	if routes != nil {
-		x.def = buildTable("routes", routes, &errs)
+	declared := parseDeclared(d.headers, &errs)
+	x.declared = declared
+	for name := range declared {
+		x.declaredNames = append(x.declaredNames, name)
 	}
-	if hosts != nil {
-		obj, ok := hosts.(ast.Object)
+	slices.Sort(x.declaredNames)
+	if d.routes != nil {
+		x.def = buildTable("routes", d.routes, declared, &errs)
+		claims, auds := tableConditions("data.authz", d.issuers, d.audiences, &errs)
+		if x.def != nil {
+			x.def.claims = claims
+		}
+		c.checkAudiences("routes (the default table: data.authz.audiences)", d.audiences != nil, auds, &errs)
+	} else if d.issuers != nil || d.audiences != nil {
+		errs = append(errs, "data.authz: issuers or audiences without a default table (routes)")
+	}
+	if d.hosts != nil {
+		obj, ok := d.hosts.(ast.Object)
 		if !ok {
-			errs = append(errs, fmt.Sprintf("hosts: is %s, want an object of host tables", ast.ValueName(hosts)))
+			errs = append(errs, fmt.Sprintf("hosts: is %s, want an object of host tables", ast.ValueName(d.hosts)))
 		} else {
 			x.hosts = make(map[string]*routeTable, obj.Len())
 			obj.Foreach(func(k, v *ast.Term) {
@@ -39,7 +83,7 @@ func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
 					errs = append(errs, where+": not a lower-case ASCII host name without port or trailing dot")
 					return
 				}
-				if t := buildHost(where, v.Value, &errs); t != nil {
+				if t := buildHost(where, v.Value, declared, c, &errs); t != nil {
 					x.hosts[string(host)] = t
 				}
 			})
@@ -52,11 +96,29 @@ func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
 	return x, nil
 }
 
+// checkAudiences refuses a table that does not name its audiences, or names
+// one that is not configured, when several audiences are configured.
+func (c checks) checkAudiences(where string, named bool, auds []string, errs *[]string) {
+	configured := slices.Compact(slices.Sorted(slices.Values(c.audiences)))
+	if len(configured) < 2 {
+		return
+	}
+	if !named {
+		*errs = append(*errs, fmt.Sprintf("%s: several audiences are configured (%s): the table must name the audiences it accepts", where, strings.Join(configured, ", ")))
+		return
+	}
+	for _, a := range auds {
+		if !slices.Contains(configured, a) {
+			*errs = append(*errs, fmt.Sprintf("%s: audience %q is not configured (%s)", where, a, strings.Join(configured, ", ")))
+		}
+	}
+}
+
 // hostKeys are what a host table may say besides its routes: the issuers
 // and audiences every token on that host must match (binding iss, aud).
 var hostKeys = map[string]bool{"routes": true, "issuers": true, "audiences": true}
 
-func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
+func buildHost(where string, v ast.Value, declared map[string]bool, c checks, errs *[]string) *routeTable {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		*errs = append(*errs, fmt.Sprintf("%s: is %s, want an object with routes", where, ast.ValueName(v)))
@@ -67,30 +129,52 @@ func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
 			*errs = append(*errs, fmt.Sprintf("%s: unknown key %v", where, k))
 		}
 	}
-	var claims []string
-	for _, k := range []string{"issuers", "audiences"} {
-		v := obj.Get(ast.InternedTerm(k))
-		if v == nil {
-			continue
+	get := func(k string) ast.Value {
+		if t := obj.Get(ast.InternedTerm(k)); t != nil {
+			return t.Value
 		}
-		if !stringArrayValue(v.Value) || v.Value.(*ast.Array).Len() == 0 {
-			*errs = append(*errs, fmt.Sprintf("%s: %q must be a non-empty array of strings", where, k))
-		}
-		claims = append(claims, map[string]string{"issuers": "iss", "audiences": "aud"}[k])
+		return nil
 	}
-	routes := obj.Get(ast.InternedTerm("routes"))
+	claims, auds := tableConditions(where, get("issuers"), get("audiences"), errs)
+	c.checkAudiences(where, get("audiences") != nil, auds, errs)
+	routes := get("routes")
 	if routes == nil {
 		*errs = append(*errs, where+": has no routes")
 		return nil
 	}
-	t := buildTable(where+".routes", routes.Value, errs)
+	t := buildTable(where+".routes", routes, declared, errs)
 	if t != nil {
 		t.claims = claims
 	}
 	return t
 }
 
-func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
+// tableConditions checks a table's own issuers and audiences and returns
+// the claims they bind and the audiences named.
+func tableConditions(where string, issuers, audiences ast.Value, errs *[]string) (claims, auds []string) {
+	for _, kv := range []struct {
+		key, claim string
+		v          ast.Value
+	}{{"issuers", "iss", issuers}, {"audiences", "aud", audiences}} {
+		if kv.v == nil {
+			continue
+		}
+		if !stringArrayValue(kv.v) || kv.v.(*ast.Array).Len() == 0 {
+			*errs = append(*errs, fmt.Sprintf("%s: %q must be a non-empty array of strings", where, kv.key))
+			continue
+		}
+		claims = append(claims, kv.claim)
+		if kv.key == "audiences" {
+			a := kv.v.(*ast.Array)
+			for i := range a.Len() {
+				auds = append(auds, string(a.Elem(i).Value.(ast.String)))
+			}
+		}
+	}
+	return claims, auds
+}
+
+func buildTable(where string, v ast.Value, declared map[string]bool, errs *[]string) *routeTable {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		*errs = append(*errs, fmt.Sprintf("%s: is %s, want an object of route keys", where, ast.ValueName(v)))
@@ -110,7 +194,7 @@ func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
 			return
 		}
 		rk := &routeKey{key: string(key), term: ast.StringTerm(string(key)), params: params}
-		if !parseRules(at, rk, v.Value, errs) {
+		if !parseRules(at, rk, v.Value, declared, errs) {
 			return
 		}
 		t.add(rk, segs)
@@ -118,7 +202,7 @@ func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
 	return t
 }
 
-func parseRules(where string, k *routeKey, v ast.Value, errs *[]string) bool {
+func parseRules(where string, k *routeKey, v ast.Value, declared map[string]bool, errs *[]string) bool {
 	obj, ok := v.(ast.Object)
 	if !ok || obj.Len() == 0 {
 		*errs = append(*errs, where+": want an object of methods to rules")
@@ -134,7 +218,7 @@ func parseRules(where string, k *routeKey, v ast.Value, errs *[]string) bool {
 			ok = false
 			return
 		}
-		rl, err := parseRule(r.Value, k.params)
+		rl, err := parseRule(r.Value, k.params, declared)
 		if err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s: %v", at, err))
 			ok = false
@@ -161,7 +245,7 @@ var (
 // parseRule checks one rule and reads what its conditions bind: the path
 // parameters (equals_param, each one of the key's) and the claims they
 // name (issuers binds iss, audiences aud).
-func parseRule(v ast.Value, params []keyParam) (*rule, error) {
+func parseRule(v ast.Value, params []keyParam, declared map[string]bool) (*rule, error) {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return nil, fmt.Errorf("a rule must be an object, not %s", ast.ValueName(v))
@@ -208,6 +292,13 @@ func parseRule(v ast.Value, params []keyParam) (*rule, error) {
 					rl.params = append(rl.params, param)
 				}
 			})
+		case "headers":
+			claims, err := parseRuleHeaders(v.Value, declared)
+			if err != nil {
+				bad("%v", err)
+				return
+			}
+			rl.claims = append(rl.claims, claims...)
 		default:
 			bad("unknown rule key %v", k)
 		}
