@@ -33,6 +33,9 @@ func headerNameError(name string) error {
 	if !validToken(name) {
 		return fmt.Errorf("header %q is not a valid header name", name)
 	}
+	if strings.Contains(name, "_") {
+		return fmt.Errorf("header %q contains \"_\" (CGI-style servers read it as \"-\")", name)
+	}
 	c := CanonicalHeader(name)
 	if !strings.HasPrefix(c, headerPrefix) || len(c) == len(headerPrefix) {
 		return fmt.Errorf("header %q does not begin with %s", name, headerPrefix)
