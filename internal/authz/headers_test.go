@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 const headerData = `{"headers": ["X-Auth-Tenant", "x-auth-plan"], "routes": {
@@ -139,5 +141,29 @@ func TestDecodeHeaders(t *testing.T) {
 				t.Errorf("Decide() error = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Go refuses at activation every header rule the policy calls invalid_rule
+// and accepts the ones its tests decide with: one schema for both.
+func TestHeaderRuleSchemaMatchesRego(t *testing.T) {
+	declared := ast.MustParseTerm(`["X-Auth-Tenant", "X-Auth-Plan"]`).Value
+	for name, rule := range regoCases(t, "data.headers_test.invalid_header_cases") {
+		t.Run("refused/"+name, func(t *testing.T) {
+			routes, err := ast.InterfaceToValue(map[string]any{"/x": map[string]any{"GET": rule}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := buildTables(tables{routes: routes, headers: declared}, checks{}); err == nil {
+				t.Errorf("buildTables(%v) = nil error; the policy calls it invalid_rule", rule)
+			}
+		})
+	}
+	routes, err := ast.InterfaceToValue(regoCases(t, "data.headers_test._header_routes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buildTables(tables{routes: routes, headers: declared}, checks{}); err != nil {
+		t.Errorf("buildTables(the policy tests' header routes) = %v", err)
 	}
 }
