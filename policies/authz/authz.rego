@@ -88,26 +88,26 @@ decision := {
 	}
 	reason := _reason(rules, [required, any_of, missing, failed])
 	allowed := reason in {"public", "authenticated", "scopes_granted"}
-	headers := _headers(allowed, rules)
+
+	# The headers an allow adds (docs/policy.md): each rule's "headers"
+	# copies a claim from input.bound (a claim the token lacks, or one
+	# that is not a string, sets nothing); then custom_headers, the
+	# extension point, wins on the same name. Only declared names
+	# (data.authz.headers) reach a face: the engine refuses any other.
+	headers := object.union(
+		{name: value |
+			allowed
+			some rule in rules
+			some name, spec in rule.headers
+			value := input.bound.claims[spec.claim]
+			is_string(value)
+		},
+		{name: value |
+			allowed
+			some name, value in data.authz.custom_headers
+		},
+	)
 }
-
-# The headers an allow adds: each rule's "headers" copies a claim (from
-# input.bound: a claim the token lacks, or one that is not a string, sets
-# nothing), then the extension point custom_headers (docs/policy.md), an
-# object a module of the author's own in package authz defines, which wins
-# over a rule's value. Only declared names (data.authz.headers) reach a
-# face: the engine refuses any other. A denial adds none.
-_headers(false, _) := {}
-
-_headers(true, rules) := object.union(
-	{name: value |
-		some rule in rules
-		some name, spec in rule.headers
-		value := input.bound.claims[spec.claim]
-		is_string(value)
-	},
-	{name: value | some name, value in data.authz.custom_headers},
-)
 
 # A host with its own table is decided by it; any other host by the
 # default table. The engine matched input.routes in the same table. A
