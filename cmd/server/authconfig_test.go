@@ -138,7 +138,7 @@ func TestRunTwoIssuers(t *testing.T) {
 		raw, _ := json.Marshal(body)
 		return resp.StatusCode, string(raw)
 	}
-	tokA := a.Token(t, map[string]any{"aud": audA})
+	tokA := a.Token(t, map[string]any{"aud": audA, "org_id": "acme"})
 	// B down from the start: not ready, and the reason names B only; A's
 	// tokens are served all the same.
 	eventually(t, "A's keys fetched", func() bool {
@@ -194,10 +194,14 @@ func TestRunTwoIssuers(t *testing.T) {
 	}
 	for _, tt := range hostTests {
 		t.Run("host/"+tt.name, func(t *testing.T) {
-			if got := forwardAuth(t, s.url, tt.host, "/data", tt.token); got != tt.want {
+			if got, _ := forwardAuth(t, s.url, tt.host, "/data", tt.token); got != tt.want {
 				t.Errorf("/authz for %s /data = %d, want %d", tt.host, got, tt.want)
 			}
 		})
+	}
+	// a.test's policy copies org_id into its declared X-Auth-Tenant.
+	if code, h := forwardAuth(t, s.url, "a.test", "/data", tokA); code != 200 || h.Get("X-Auth-Tenant") != "acme" {
+		t.Errorf("/authz for a.test /data = %d with X-Auth-Tenant %q, want 200 with acme", code, h.Get("X-Auth-Tenant"))
 	}
 	if code, body := readyz(); code != 200 || !strings.Contains(body, a.Issuer) || !strings.Contains(body, b.Issuer) {
 		t.Errorf("/readyz with B down after its first fetch = %d %s, want 200 with details naming both issuers", code, body)
@@ -226,7 +230,7 @@ func TestRunTwoIssuers(t *testing.T) {
 
 // twoServicePolicy writes a policy folder for two services behind one gate:
 // a.test accepts audA from issuer a only, b.test audB1 and audB2; the
-// default table names all three.
+// default table names all three; a.test copies org_id into X-Auth-Tenant.
 func twoServicePolicy(t *testing.T, dir, issuerA, audA, audB1, audB2 string) string {
 	t.Helper()
 	rego, err := os.ReadFile("../../policies/authz/authz.rego")
@@ -235,9 +239,11 @@ func twoServicePolicy(t *testing.T, dir, issuerA, audA, audB1, audB2 string) str
 	}
 	data, err := json.Marshal(map[string]any{
 		"audiences": []string{audA, audB1, audB2},
+		"headers":   []string{"X-Auth-Tenant"},
 		"routes":    map[string]any{"/api/private": map[string]any{"GET": map[string]any{"access": "authenticated"}}},
 		"hosts": map[string]any{
-			"a.test": map[string]any{"audiences": []string{audA}, "issuers": []string{issuerA}, "routes": map[string]any{"/data": map[string]any{"GET": map[string]any{"access": "authenticated"}}}},
+			"a.test": map[string]any{"audiences": []string{audA}, "issuers": []string{issuerA}, "routes": map[string]any{"/data": map[string]any{"GET": map[string]any{
+				"access": "authenticated", "headers": map[string]any{"X-Auth-Tenant": map[string]any{"claim": "org_id"}}}}}},
 			"b.test": map[string]any{"audiences": []string{audB1, audB2}, "routes": map[string]any{"/data": map[string]any{"GET": map[string]any{"access": "authenticated"}}}},
 		},
 	})
@@ -253,8 +259,8 @@ func twoServicePolicy(t *testing.T, dir, issuerA, audA, audB1, audB2 string) str
 }
 
 // forwardAuth asks /authz about GET path on host (the forwarded family,
-// from loopback) and returns the status.
-func forwardAuth(t *testing.T, base, host, path, token string) int {
+// from loopback) and returns the status and headers.
+func forwardAuth(t *testing.T, base, host, path, token string) (int, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/authz", nil)
 	req.Header.Set("X-Forwarded-Method", "GET")
@@ -268,7 +274,7 @@ func forwardAuth(t *testing.T, base, host, path, token string) int {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header
 }
 
 // With several audiences, a fresh start with a policy whose tables do not
