@@ -177,6 +177,7 @@ func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*aut
 		engineCfg.PolicyFS = policies.FS
 		source = "embedded policy"
 	}
+	engineCfg.Audiences = configAudiences(cfg) // refuses what the server refuses
 	engine, err := authz.New(ctx, engineCfg)
 	if err != nil {
 		return nil, "", badInput("%v", oneLine(err))

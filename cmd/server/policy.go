@@ -29,8 +29,10 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		OPAConfig:         cfg.OPAConfig,
 		DecisionLogs:      cfg.DecisionLog == "stdout",
 		DecisionCacheSize: cfg.DecisionCacheSize,
-		Console:           stdout,
-		Logger:            logger,
+		// With several audiences, every route table must name its own.
+		Audiences: configAudiences(cfg),
+		Console:   stdout,
+		Logger:    logger,
 	}
 	if cfg.OPAConfig == nil && cfg.PolicyDir == "" {
 		engineCfg.PolicyFS = policies.FS

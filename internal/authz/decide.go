@@ -110,7 +110,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		key = cacheKey(k)
 		if d, ok := cache.get(key, version); ok {
 			observeCacheHit(ctx)
-			d.ID, d.Routes = id, routes
+			d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 			d.cloneLists()
 			return d, nil
 		}
@@ -137,13 +137,16 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	d, err := decodeDecision(result)
+	if err == nil {
+		err = d.checkHeaders(snap.routes.declared)
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	if cache != nil && e.snap.Load().version == version {
 		cache.put(key, version, d)
 	}
-	d.ID, d.Routes = id, routes
+	d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 	return d, nil
 }
 

@@ -66,6 +66,10 @@ type Config struct {
 	// evaluated and logged) and for a policy calling a non-deterministic
 	// built-in.
 	DecisionCacheSize int
+	// Audiences are every configured audience. With more than one, a
+	// version whose default table or a host table does not name the
+	// audiences it accepts is refused (docs/policy.md).
+	Audiences []string
 	// Metrics, when set, receives OPA's own status metrics (bundle loads,
 	// failures, plugin states) if the configuration asks for them
 	// (status: {prometheus: true}).
@@ -108,6 +112,7 @@ type folder struct {
 	name          string
 	testsMustPass bool
 	testDirs      []string
+	checks        checks // the store's, checked before staging too
 	stage         stage
 	mu            sync.Mutex // one reload at a time
 }
@@ -144,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
 	// The policy reads data (the route table) on every decision; as AST
 	// values it is not converted from Go values each time.
-	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))}
+	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)), checks: checks{audiences: slices.Clone(cfg.Audiences)}}
 	e.status.Source = "bundles"
 
 	config := cfg.OPAConfig
@@ -213,7 +218,7 @@ func (e *Engine) stagePlugins() map[string]plugins.Factory {
 
 // startFolder loads the first version of a policy folder and stages it.
 func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
-	f := &folder{fsys: cfg.PolicyFS, name: "embedded", testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs}
+	f := &folder{fsys: cfg.PolicyFS, name: "embedded", testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs, checks: e.store.checks}
 	if f.fsys == nil {
 		if fi, err := os.Stat(cfg.PolicyDir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("policy %s: not a readable folder", cfg.PolicyDir)
@@ -236,7 +241,7 @@ func (e *Engine) startFolder(ctx context.Context, cfg Config) ([]byte, error) {
 func (f *folder) load(ctx context.Context) (*Policy, error) {
 	p, err := f.read()
 	if err == nil {
-		err = checkRouteTables(p.bundle.Data)
+		err = checkRouteTables(p.bundle.Data, f.checks)
 	}
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
