@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces policygate's load comparison (README "Performance"): builds
+# Reproduces policygate's load comparison (docs/performance.md): builds
 # policygate and the two baselines, drives them in turn with wrk on
 # 127.0.0.1 and prints the ratio table. Flags go to cmd/compare, e.g.
 #   bench/run.sh -duration 30s -rounds 3

@@ -11,6 +11,8 @@
 #   IMAGE      image name and tag             (policygate:$VERSION)
 #   VERSION    stamped into the binary (-X main.version) and the image label
 #              (git describe --tags --always --dirty, else "dev")
+#   REVISION   the commit stamped into the binary (-X main.revision)
+#              (git rev-parse HEAD, else "unknown")
 #   GOARCH     target architecture            (go env GOARCH)
 #   BUILDER    buildah, podman or docker      (the first one installed)
 #   CA_BUNDLE  PEM bundle the image trusts    (/etc/ssl/certs/ca-certificates.crt)
@@ -36,9 +38,10 @@ fi
 ctx=$(mktemp -d "${TMPDIR:-/tmp}/policygate-image.XXXXXX")
 trap 'rm -rf "$ctx"' EXIT
 
-echo "build-image: binary $VERSION for linux/$GOARCH"
+REVISION=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+echo "build-image: binary $VERSION ($REVISION) for linux/$GOARCH"
 CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH \
-  go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$ctx/policygate" ./cmd/server
+  go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.revision=$REVISION" -o "$ctx/policygate" ./cmd/server
 
 mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp"
 chmod 1777 "$ctx/rootfs/tmp" # like any /tmp: writable by the user 65532

@@ -12,10 +12,11 @@ if [ -x "$out" ]; then
   echo "$out"
   exit 0
 fi
-dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/ory/oathkeeper@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-[ -n "$dir" ] || { echo "build.sh: go mod download found no module folder" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Outside any module, so no go.mod or go.sum of this repository changes.
+dir=$(cd "$tmp" && go mod download -json "github.com/ory/oathkeeper@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+[ -n "$dir" ] || { echo "build.sh: go mod download found no module folder" >&2; exit 1; }
 cp -r "$dir/." "$tmp"
 chmod -R u+w "$tmp"
 mkdir -p "$(dirname "$out")"

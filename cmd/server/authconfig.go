@@ -100,25 +100,12 @@ func loadAuthConfig(path string, algorithms []string, env func(string) string, b
 			ic.Algorithms = slices.Clone(algorithms)
 		}
 		for _, a := range ic.Algorithms {
-			if err := checkAlgorithm(a); err != nil {
+			if err := authn.CheckAlgorithm(a); err != nil {
 				bad("AUTH_CONFIG", "%s: algorithms: %v", where, err)
 			}
 		}
 	}
 	return file.Issuers
-}
-
-// checkAlgorithm is AUTH_ALGORITHMS' rule for one name.
-func checkAlgorithm(a string) error {
-	switch {
-	case strings.EqualFold(a, "none"):
-		return errors.New(`"none" is never accepted: unsigned tokens prove nothing`)
-	case strings.HasPrefix(strings.ToUpper(a), "HS"):
-		return fmt.Errorf("%q is not accepted: HMAC with a published key set lets anyone forge tokens", a)
-	case !slices.Contains(authn.SupportedAlgorithms(), a):
-		return fmt.Errorf("%q is not supported (use %s)", a, strings.Join(authn.SupportedAlgorithms(), ", "))
-	}
-	return nil
 }
 
 // envIssuer is the one issuer of AUTH_ISSUER (or AUTH0_DOMAIN), the

@@ -3,22 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/util"
-
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authz"
 )
 
 // Config is the service's whole configuration, read once at start.
@@ -63,43 +58,86 @@ const (
 	defaultListenAddr    = ":3010"
 	defaultDevListenAddr = "127.0.0.1:3010"
 	defaultPolicyDir     = "policies"
-	policyTestDirSuffix  = "_test"
-	maxOPAConfigBytes    = 1 << 20
 	maxClockSkew         = 5 * time.Minute
 	maxDecisionCacheSize = 1_000_000
 	// devCORSOrigin is where Auth0's single-page-app quickstarts run.
 	devCORSOrigin = "http://localhost:3000"
 )
 
+// badFunc records one problem with a variable.
+type badFunc func(variable, format string, args ...any)
+
+// each records every error joined in err (errors.Join) as its own line.
+func (bad badFunc) each(variable string, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			bad(variable, "%v", e)
+		}
+	} else if err != nil {
+		bad(variable, "%v", err)
+	}
+}
+
 // loadConfig fills a Config from getenv, applies defaults and the Auth0
 // aliases, and reports every problem at once, one per line, each naming
-// its variable.
+// its variable. Each setting's grammar is its package's; this composes.
 func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	c := Config{Dev: dev}
 	var errs []error
-	bad := func(variable, format string, args ...any) {
+	bad := badFunc(func(variable, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", variable, fmt.Sprintf(format, args...)))
-	}
+	})
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 
-	// Listening.
+	loadListen(&c, env, bad)
+	loadPolicy(&c, env, getenv, bad)
+	loadCORS(&c, env, bad)
+	var opsErrs []error
+	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	errs = append(errs, opsErrs...)
+	loadFaces(&c.Faces, env, dev, bad)
+	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
+		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
+	}
+	c.LogLevel = parseLogLevel(env("LOG_LEVEL"), bad)
+	loadTokenRules(&c, env, bad)
+	c.GRPC = loadGRPCConfig(env, dev, bad)
+
+	switch {
+	case dev:
+		// Dev mode is its own issuer; real provider settings do not apply.
+	case env("AUTH_CONFIG") != "":
+		c.Issuers = loadAuthConfig(env("AUTH_CONFIG"), c.Algorithms, env, bad)
+	default:
+		loadIssuer(&c, env, bad)
+		c.Issuers = envIssuer(c, bad)
+	}
+	return c, errors.Join(errs...)
+}
+
+// loadListen reads LISTEN_ADDR: loopback only in dev mode.
+func loadListen(c *Config, env func(string) string, bad badFunc) {
 	c.ListenAddr = env("LISTEN_ADDR")
 	if c.ListenAddr == "" {
 		c.ListenAddr = defaultListenAddr
-		if dev {
+		if c.Dev {
 			c.ListenAddr = defaultDevListenAddr
 		}
 	}
 	if host, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		bad("LISTEN_ADDR", "%q is not host:port (e.g. :3010 or 127.0.0.1:3010)", c.ListenAddr)
-	} else if dev && !authn.IsLoopbackHost(host) {
+	} else if c.Dev && !authn.IsLoopbackHost(host) {
 		bad("LISTEN_ADDR", "dev mode listens on loopback only (e.g. 127.0.0.1:3010), not %q", c.ListenAddr)
 	}
+}
 
-	// Policy: a folder, the embedded copy, or bundles (OPA_CONFIG).
+// loadPolicy reads where the policy comes from (a folder, the embedded
+// copy, or bundles from OPA_CONFIG), its test guard, decision logs and the
+// decision cache.
+func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 	fleet := env("OPA_CONFIG") != ""
 	if path := env("OPA_CONFIG"); fleet {
-		config, err := readOPAConfig(path, getenv)
+		config, err := authz.ReadOPAConfig(path, getenv)
 		if err != nil {
 			bad("OPA_CONFIG", "%v", err)
 		}
@@ -127,7 +165,7 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 			bad("POLICY_TESTS_MUST_PASS", "needs a policy folder (POLICY_DIR or ./policies); the embedded policy is tested when built")
 		default:
 			c.PolicyTestsMustPass = true
-			c.PolicyTestDirs, err = policyTestDirs(c.PolicyDir)
+			c.PolicyTestDirs, err = authz.PolicyTestDirs(c.PolicyDir)
 			if err != nil {
 				bad("POLICY_TESTS_MUST_PASS", "%v", err)
 			}
@@ -140,75 +178,55 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	default:
 		bad("DECISION_LOG", "%q is not stdout or off (a log service goes in OPA_CONFIG's decision_logs)", v)
 	}
-
 	if v := env("DECISION_CACHE_SIZE"); v != "" {
 		n, err := strconv.Atoi(v)
 		switch {
 		case err != nil || n < 0 || n > maxDecisionCacheSize:
 			bad("DECISION_CACHE_SIZE", "%q is not a number of decisions from 0 (off) to %d", v, maxDecisionCacheSize)
 		case n == 0:
-			c.DecisionCacheSize = -1
+			c.DecisionCacheSize = -1 // authz.Config: negative is off, 0 the default
 		default:
 			c.DecisionCacheSize = n
 		}
 	}
+}
 
+// loadCORS reads CORS_ALLOWED_ORIGINS (api's grammar); dev mode allows
+// Auth0's quickstart origin when it is unset.
+func loadCORS(c *Config, env func(string) string, bad badFunc) {
 	if v := env("CORS_ALLOWED_ORIGINS"); v != "" {
-		for _, o := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-			if !api.ValidateCORSOrigin(o) {
-				bad("CORS_ALLOWED_ORIGINS", "%q is not an origin such as https://app.example.com (or *)", o)
-			}
-			c.CORSOrigins = append(c.CORSOrigins, o)
-		}
-		if len(c.CORSOrigins) > 1 && slices.Contains(c.CORSOrigins, "*") {
-			bad("CORS_ALLOWED_ORIGINS", `"*" allows every origin; list origins or use "*" alone`)
-		}
-	} else if dev {
+		var err error
+		c.CORSOrigins, err = api.ParseCORSOrigins(v)
+		bad.each("CORS_ALLOWED_ORIGINS", err)
+	} else if c.Dev {
 		c.CORSOrigins = []string{devCORSOrigin}
 	}
+}
 
-	var opsErrs []error
-	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
-	errs = append(errs, opsErrs...)
-	loadFaces(&c.Faces, env, dev, bad)
-	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
-		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
-	}
-
-	switch lvl := strings.ToLower(env("LOG_LEVEL")); lvl {
+// parseLogLevel reads LOG_LEVEL; info when unset.
+func parseLogLevel(lvl string, bad badFunc) slog.Level {
+	switch lvl = strings.ToLower(lvl); lvl {
 	case "", "info":
-		c.LogLevel = slog.LevelInfo
+		return slog.LevelInfo
 	case "debug":
-		c.LogLevel = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn", "warning":
-		c.LogLevel = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", lvl)
+		return slog.LevelError
 	}
+	bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", lvl)
+	return slog.LevelInfo
+}
 
-	// Token verification.
+// loadTokenRules reads AUTH_ALGORITHMS (authn's grammar; RS256 when
+// unset) and AUTH_CLOCK_SKEW.
+func loadTokenRules(c *Config, env func(string) string, bad badFunc) {
 	c.Algorithms = []string{"RS256"}
 	if v := env("AUTH_ALGORITHMS"); v != "" {
-		c.Algorithms = nil
-		for _, a := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-			switch {
-			case strings.EqualFold(a, "none"):
-				bad("AUTH_ALGORITHMS", `"none" is never accepted: unsigned tokens prove nothing`)
-			case strings.HasPrefix(strings.ToUpper(a), "HS"):
-				bad("AUTH_ALGORITHMS", "%q is not accepted: HMAC with a published key set lets anyone forge tokens", a)
-			case !slices.Contains(authn.SupportedAlgorithms(), a):
-				bad("AUTH_ALGORITHMS", "%q is not supported (use %s)", a, strings.Join(authn.SupportedAlgorithms(), ", "))
-			default:
-				if !slices.Contains(c.Algorithms, a) {
-					c.Algorithms = append(c.Algorithms, a)
-				}
-			}
-		}
-		if len(c.Algorithms) == 0 && len(errs) == 0 {
-			bad("AUTH_ALGORITHMS", "lists no algorithm")
-		}
+		var err error
+		c.Algorithms, err = authn.ParseAlgorithms(v)
+		bad.each("AUTH_ALGORITHMS", err)
 	}
 	c.ClockSkew = 30 * time.Second
 	if v := env("AUTH_CLOCK_SKEW"); v != "" {
@@ -222,18 +240,11 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 			c.ClockSkew = d
 		}
 	}
+}
 
-	c.GRPC = loadGRPCConfig(env, dev, bad)
-
-	if dev {
-		// Dev mode is its own issuer; real provider settings do not apply.
-		return c, errors.Join(errs...)
-	}
-	if path := env("AUTH_CONFIG"); path != "" {
-		c.Issuers = loadAuthConfig(path, c.Algorithms, env, bad)
-		return c, errors.Join(errs...)
-	}
-
+// loadIssuer reads the one provider of AUTH_ISSUER, AUTH_AUDIENCE and
+// AUTH_JWKS_URL, with Auth0's aliases AUTH0_DOMAIN and AUTH0_AUDIENCE.
+func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 	issuer, audience, jwksURL := env("AUTH_ISSUER"), env("AUTH_AUDIENCE"), env("AUTH_JWKS_URL")
 	if domain := env("AUTH0_DOMAIN"); domain != "" {
 		d, err := auth0Domain(domain)
@@ -273,8 +284,6 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 		}
 	}
 	c.Issuer, c.Audience, c.JWKSURL = issuer, audience, jwksURL
-	c.Issuers = envIssuer(c, bad)
-	return c, errors.Join(errs...)
 }
 
 // auth0Domain accepts "tenant.auth0.com", with or without https:// and a
@@ -289,70 +298,4 @@ func auth0Domain(v string) (string, error) {
 		return "", fmt.Errorf("%q is not a domain such as tenant.us.auth0.com", v)
 	}
 	return d, nil
-}
-
-// readOPAConfig reads an OPA configuration file (YAML or JSON) and expands
-// its ${VAR}s from getenv, as `opa run` does (the SDK does not): only the
-// braced form, so $VAR and $$ stay as written and a "$" in a credential
-// survives. A variable that is not set is an error, not an empty string: a
-// missing bundle credential should stop the server, not make every
-// download fail.
-func readOPAConfig(path string, getenv func(string) string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxOPAConfigBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxOPAConfigBytes)
-	}
-	var unset []string
-	expanded := bracedVarRE.ReplaceAllStringFunc(string(raw), func(ref string) string {
-		name := ref[2 : len(ref)-1]
-		v := getenv(name)
-		if v == "" && !slices.Contains(unset, name) {
-			unset = append(unset, name)
-		}
-		return v
-	})
-	if len(unset) > 0 {
-		return nil, fmt.Errorf("%s uses unset variables: %s", path, strings.Join(unset, ", "))
-	}
-	var m map[string]any
-	if err := util.Unmarshal([]byte(expanded), &m); err != nil {
-		return nil, fmt.Errorf("%s is not YAML or JSON: %v", path, err)
-	}
-	if m["bundles"] == nil && m["discovery"] == nil {
-		return nil, fmt.Errorf("%s configures no bundles (nor discovery): no policy would ever load", path)
-	}
-	return []byte(expanded), nil
-}
-
-// bracedVarRE matches ${NAME}, the one form of variable that OPA's own
-// configuration loader expands.
-var bracedVarRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
-
-// policyTestDirs is the folder beside a policy folder holding its tests
-// (policies -> policies_test), if it exists. It is an error when neither
-// it nor the policy folder holds a *_test.rego file: a guard that runs no
-// test would let every version through.
-func policyTestDirs(policyDir string) ([]string, error) {
-	sibling := filepath.Clean(policyDir) + policyTestDirSuffix
-	var dirs []string
-	if fi, err := os.Stat(sibling); err == nil && fi.IsDir() {
-		dirs = append(dirs, sibling)
-	}
-	for _, dir := range append([]string{policyDir}, dirs...) {
-		found := false
-		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), "_test.rego") {
-				found = true
-				return filepath.SkipAll
-			}
-			return nil
-		})
-		if found {
-			return dirs, nil
-		}
-	}
-	return nil, fmt.Errorf("no *_test.rego file in %s or %s", policyDir, sibling)
 }

@@ -18,6 +18,11 @@ import (
 // "(devel)").
 var version string
 
+// revision is the VCS commit, stamped at build time like version
+// (-X main.revision=...) where the toolchain does not record it (builds
+// with -buildvcs=false, or from a tree without .git).
+var revision string
+
 // buildInfo says what this binary is.
 type buildInfo struct {
 	Version   string
@@ -27,6 +32,9 @@ type buildInfo struct {
 
 func readBuildInfo() buildInfo {
 	b := buildInfo{Version: version, GoVersion: runtime.Version(), Revision: "unknown"}
+	if revision != "" {
+		b.Revision = revision
+	}
 	info, ok := debug.ReadBuildInfo()
 	if ok {
 		if b.Version == "" {
@@ -36,7 +44,9 @@ func readBuildInfo() buildInfo {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				b.Revision = s.Value
+				if revision == "" {
+					b.Revision = s.Value
+				}
 			case "vcs.modified":
 				modified = s.Value == "true"
 			}

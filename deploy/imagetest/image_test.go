@@ -121,6 +121,9 @@ func TestImage(t *testing.T) {
 		if !strings.HasPrefix(out, want) {
 			t.Errorf("--version = %q, want it to start with %q", out, want)
 		}
+		if rev := os.Getenv("POLICYGATE_REVISION"); rev != "" && !strings.HasSuffix(out, "revision "+rev+")") {
+			t.Errorf("--version = %q, want the revision %s the build stamped", out, rev)
+		}
 	})
 }
 

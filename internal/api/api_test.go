@@ -30,30 +30,65 @@ type stack struct {
 	gate     *gate.Gate // to build servers with other options
 }
 
+// The decision cache sizes the tests run with: on at the size the server
+// uses, and off.
+const (
+	decisionCacheOn  = authz.DefaultDecisionCacheSize
+	decisionCacheOff = -1
+)
+
+// decisionCacheModes run a test with the decision cache on and off, where
+// a cached decision could change an answer: the cache must change none.
+var decisionCacheModes = []struct {
+	name string
+	size int
+}{{"decision_cache_on", decisionCacheOn}, {"decision_cache_off", decisionCacheOff}}
+
+// newStack is the real service as the server runs it: token cache and
+// decision cache on at their default sizes.
 func newStack(t testing.TB) *stack {
 	t.Helper()
+	return newStackDecisions(t, decisionCacheOn)
+}
+
+// newStackDecisions is newStack with the given decision cache size.
+func newStackDecisions(t testing.TB, decisionCacheSize int) *stack {
+	t.Helper()
 	p := authntest.NewProvider(t)
-	s, _ := buildStack(t, p, authn.KeySetConfig{JWKSURL: p.JWKSURL()}, 0, nil)
+	s, _ := buildStack(t, p, stackConfig{
+		keys:              authn.KeySetConfig{JWKSURL: p.JWKSURL()},
+		tokenCacheSize:    authn.DefaultCacheSize,
+		decisionCacheSize: decisionCacheSize,
+	})
 	return s
 }
 
-// buildStack wires the real parts over p's keys: a key set, a verifier with
-// the given token cache size, the engine on the shipped policies, the gate
-// and the router (logging to logger, nil for none).
-func buildStack(t testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig, tokenCacheSize int, logger *slog.Logger) (*stack, *authn.KeySet) {
+// stackConfig is what buildStack varies. Every size is set on purpose:
+// 0 turns the token cache off.
+type stackConfig struct {
+	keys              authn.KeySetConfig
+	tokenCacheSize    int          // authn.VerifierConfig.CacheSize; 0 is off
+	decisionCacheSize int          // authz.Config.DecisionCacheSize; decisionCacheOn or decisionCacheOff
+	logger            *slog.Logger // nil for none
+}
+
+// buildStack wires the real parts over p's keys: a key set, a verifier,
+// the engine on the shipped policies, the gate and the router, with the
+// caches and logger of cfg.
+func buildStack(t testing.TB, p *authntest.Provider, cfg stackConfig) (*stack, *authn.KeySet) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	keys := authn.NewKeySet(keysCfg)
+	keys := authn.NewKeySet(cfg.keys)
 	go keys.Run(ctx)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
-		ClockSkew: 30 * time.Second, CacheSize: tokenCacheSize,
+		ClockSkew: 30 * time.Second, CacheSize: cfg.tokenCacheSize,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: decisionCacheSize})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: cfg.decisionCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +102,7 @@ func buildStack(t testing.TB, p *authntest.Provider, keysCfg authn.KeySetConfig,
 	}
 	reg := prometheus.NewRegistry()
 	g := gate.New(v, engine, gate.WithObserver(api.NewDecisionMetrics(reg)), gate.WithAllowCheck(denial.CheckIdentity))
-	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Logger: logger})
+	h := api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Logger: cfg.logger})
 	return &stack{handler: h, provider: p, registry: reg, gate: g}, keys
 }
 
@@ -101,8 +136,16 @@ func (s *stack) do(t *testing.T, method, path string, header http.Header) respon
 
 func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 
+// TestHTTPContract is the built-in routes' contract: status, error code,
+// description and challenge for every credential and route the shipped
+// policy knows.
 func TestHTTPContract(t *testing.T) {
-	s := newStack(t)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testHTTPContract(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testHTTPContract(t *testing.T, s *stack) {
 	p := s.provider
 	plain := p.Token(t, nil)
 	scoped := p.Token(t, map[string]any{"scope": "openid read:messages"})
@@ -187,11 +230,27 @@ func TestHTTPContract(t *testing.T) {
 	}
 }
 
+// TestDecisionIDHeader: every decision, a cached one too, carries an id of
+// its own.
 func TestDecisionIDHeader(t *testing.T) {
-	s := newStack(t)
-	res := s.do(t, "GET", "/api/private-scoped", bearer(s.provider.Token(t, nil)))
-	if res.status != 403 || res.header.Get("X-Decision-Id") == "" {
-		t.Errorf("status %d, X-Decision-Id %q; want 403 with a decision id", res.status, res.header.Get("X-Decision-Id"))
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testDecisionIDHeader(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testDecisionIDHeader(t *testing.T, s *stack) {
+	tok := s.provider.Token(t, nil)
+	var ids []string
+	for range 2 { // the second is a cache hit when the cache is on
+		res := s.do(t, "GET", "/api/private-scoped", bearer(tok))
+		id := res.header.Get("X-Decision-Id")
+		if res.status != 403 || id == "" {
+			t.Errorf("status %d, X-Decision-Id %q; want 403 with a decision id", res.status, id)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("X-Decision-Id %q twice, want a fresh id per decision", ids[0])
 	}
 }
 
@@ -226,6 +285,9 @@ func TestReadyzNotReady(t *testing.T) {
 	}
 }
 
+// BenchmarkPrivateScoped is GET /api/private-scoped on the stack as the
+// server runs it, with a replayed token: a token cache hit and a decision
+// cache hit (BenchmarkRequest/token_cache_off pays the signature check).
 func BenchmarkPrivateScoped(b *testing.B) {
 	s := newStack(b)
 	tok := s.provider.Token(b, map[string]any{"scope": "read:messages"})

@@ -60,7 +60,12 @@ func checkDenial(t *testing.T, res response, wantStatus int, wantError string) {
 // spaces may follow it (RFC 7235); anything else that is not exactly one
 // bearer token is invalid_request; no or a blank header is a plain 401.
 func TestAuthorizationHeaderForms(t *testing.T) {
-	s := newStack(t)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testAuthorizationHeaderForms(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testAuthorizationHeaderForms(t *testing.T, s *stack) {
 	tok := s.provider.Token(t, nil)
 	h := func(values ...string) http.Header { return http.Header{"Authorization": values} }
 	tests := []struct {
@@ -122,7 +127,12 @@ func TestAuthorizationHeaderForms(t *testing.T) {
 // TestTokenNotReadFromElsewhere: tokens in the query string, a cookie or
 // another header are never read.
 func TestTokenNotReadFromElsewhere(t *testing.T) {
-	s := newStack(t)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testTokenNotReadFromElsewhere(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testTokenNotReadFromElsewhere(t *testing.T, s *stack) {
 	tok := s.provider.Token(t, map[string]any{"scope": "read:messages"})
 	tests := []struct {
 		name   string
@@ -147,7 +157,12 @@ func TestTokenNotReadFromElsewhere(t *testing.T) {
 // internal/authn/attacks_test.go for all of it) to the HTTP answer: 401
 // invalid_token on protected routes, 200 on the public one, never a 5xx.
 func TestTokenAttacksOverHTTP(t *testing.T) {
-	s := newStack(t)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testTokenAttacksOverHTTP(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testTokenAttacksOverHTTP(t *testing.T, s *stack) {
 	p := s.provider
 	key := p.Key()
 	claims := p.Claims()

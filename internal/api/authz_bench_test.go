@@ -14,12 +14,10 @@ import (
 // BenchmarkPrivateScoped measures), with the token cache off (every call
 // checks the signature) and on (the server's default).
 func BenchmarkForwardAuth(b *testing.B) {
-	for _, bc := range []struct {
-		name      string
-		cacheSize int
-	}{{"token_cache_off", 0}, {"token_cache_on", authn.DefaultCacheSize}} {
+	for _, bc := range tokenCacheModes {
 		p := authntest.NewProvider(b)
-		s, _ := buildStack(b, p, authn.KeySetConfig{JWKSURL: p.JWKSURL()}, bc.cacheSize, nil)
+		s, _ := buildStack(b, p, stackConfig{keys: authn.KeySetConfig{JWKSURL: p.JWKSURL()},
+			tokenCacheSize: bc.size, decisionCacheSize: decisionCacheOn})
 		auth := "Bearer " + p.Token(b, map[string]any{"scope": "read:messages"})
 		fa := httptest.NewRequest("GET", "/authz", nil)
 		fa.RemoteAddr = "127.0.0.1:40000"

@@ -81,48 +81,52 @@ func TestEnvoyHTTPContract(t *testing.T) {
 		}
 	}
 
-	s := newStack(t)
-	p := s.provider
-	scoped := p.Token(t, map[string]any{"scope": "read:messages"})
-	plain := p.Token(t, nil)
-	prefix := dig(t, svc, "path_prefix").(string)
-	tests := []struct {
-		name       string
-		method     string
-		path       string
-		header     http.Header
-		wantStatus int
-		wantRemove string // x-envoy-auth-headers-to-remove
-		wantSet    []string
-	}{
-		{name: "anonymous_public", method: "GET", path: "/api/public?x=1", wantStatus: 200,
-			wantRemove: "x-auth-subject,x-auth-scopes,x-auth-issuer", wantSet: []string{"X-Decision-Id"}},
-		{name: "token_without_scopes", method: "GET", path: "/api/private", header: bearer(plain), wantStatus: 200,
-			wantRemove: "x-auth-scopes", wantSet: []string{"X-Auth-Subject", "X-Auth-Issuer", "X-Decision-Id"}},
-		{name: "scoped", method: "GET", path: "/api/private-scoped", header: bearer(scoped), wantStatus: 200,
-			wantSet: []string{"X-Auth-Subject", "X-Auth-Scopes", "X-Auth-Issuer", "X-Decision-Id"}},
-		{name: "method_is_the_calls", method: "POST", path: "/api/private-scoped", header: bearer(scoped), wantStatus: 403},
-		{name: "no_token", method: "GET", path: "/api/private", wantStatus: 401},
-		{name: "override_header", method: "GET", path: "/api/public", header: http.Header{"X-Http-Method-Override": {"DELETE"}}, wantStatus: 403},
-		{name: "root_path", method: "GET", path: "/", wantStatus: 403},
-		{name: "dot_dot_raw", method: "GET", path: "/api/x/../private", header: bearer(scoped), wantStatus: 403},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := authzCall{method: tt.method, target: prefix + tt.path, host: "api.example.com", header: tt.header}.do(t, s.handler)
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("%s %s%s = %d %s, want %d", tt.method, prefix, tt.path, rec.Code, rec.Body.String(), tt.wantStatus)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := newStackDecisions(t, mode.size)
+			p := s.provider
+			scoped := p.Token(t, map[string]any{"scope": "read:messages"})
+			plain := p.Token(t, nil)
+			prefix := dig(t, svc, "path_prefix").(string)
+			tests := []struct {
+				name       string
+				method     string
+				path       string
+				header     http.Header
+				wantStatus int
+				wantRemove string // x-envoy-auth-headers-to-remove
+				wantSet    []string
+			}{
+				{name: "anonymous_public", method: "GET", path: "/api/public?x=1", wantStatus: 200,
+					wantRemove: "x-auth-subject,x-auth-scopes,x-auth-issuer", wantSet: []string{"X-Decision-Id"}},
+				{name: "token_without_scopes", method: "GET", path: "/api/private", header: bearer(plain), wantStatus: 200,
+					wantRemove: "x-auth-scopes", wantSet: []string{"X-Auth-Subject", "X-Auth-Issuer", "X-Decision-Id"}},
+				{name: "scoped", method: "GET", path: "/api/private-scoped", header: bearer(scoped), wantStatus: 200,
+					wantSet: []string{"X-Auth-Subject", "X-Auth-Scopes", "X-Auth-Issuer", "X-Decision-Id"}},
+				{name: "method_is_the_calls", method: "POST", path: "/api/private-scoped", header: bearer(scoped), wantStatus: 403},
+				{name: "no_token", method: "GET", path: "/api/private", wantStatus: 401},
+				{name: "override_header", method: "GET", path: "/api/public", header: http.Header{"X-Http-Method-Override": {"DELETE"}}, wantStatus: 403},
+				{name: "root_path", method: "GET", path: "/", wantStatus: 403},
+				{name: "dot_dot_raw", method: "GET", path: "/api/x/../private", header: bearer(scoped), wantStatus: 403},
 			}
-			if rec.Code == 401 && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer ") {
-				t.Errorf("401 without a challenge for allowed_client_headers")
-			}
-			if got := rec.Header().Get("X-Envoy-Auth-Headers-To-Remove"); got != tt.wantRemove {
-				t.Errorf("x-envoy-auth-headers-to-remove = %q, want %q", got, tt.wantRemove)
-			}
-			for _, h := range tt.wantSet {
-				if rec.Header().Get(h) == "" {
-					t.Errorf("allow lacks %s", h)
-				}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					rec := authzCall{method: tt.method, target: prefix + tt.path, host: "api.example.com", header: tt.header}.do(t, s.handler)
+					if rec.Code != tt.wantStatus {
+						t.Fatalf("%s %s%s = %d %s, want %d", tt.method, prefix, tt.path, rec.Code, rec.Body.String(), tt.wantStatus)
+					}
+					if rec.Code == 401 && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer ") {
+						t.Errorf("401 without a challenge for allowed_client_headers")
+					}
+					if got := rec.Header().Get("X-Envoy-Auth-Headers-To-Remove"); got != tt.wantRemove {
+						t.Errorf("x-envoy-auth-headers-to-remove = %q, want %q", got, tt.wantRemove)
+					}
+					for _, h := range tt.wantSet {
+						if rec.Header().Get(h) == "" {
+							t.Errorf("allow lacks %s", h)
+						}
+					}
+				})
 			}
 		})
 	}
@@ -159,33 +163,37 @@ func TestTraefikContract(t *testing.T) {
 		t.Error("the labels do not put the middleware on the router")
 	}
 
-	s := newStack(t)
-	scoped := s.provider.Token(t, map[string]any{"scope": "read:messages"})
-	traefik := func(method, uri string, client ...string) http.Header {
-		h := with(http.Header{}, client...)
-		for k, v := range map[string]string{"X-Forwarded-Method": method, "X-Forwarded-Uri": uri,
-			"X-Forwarded-Host": "api.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"} {
-			h.Set(k, v) // trustForwardHeader: false overwrites the client's
-		}
-		return h
-	}
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   int
-	}{
-		{"scoped", traefik("GET", "/api/private-scoped?a=1", "Authorization", "Bearer "+scoped), 200},
-		{"no_token", traefik("GET", "/api/private-scoped"), 401},
-		{"client_original_family", traefik("GET", "/api/public", "X-Original-Uri", "/api/private-scoped"), 403},
-		{"no_route", traefik("PUT", "/api/public", "Authorization", "Bearer "+scoped), 403},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := authzCall{target: "/authz", header: tc.header}.do(t, s.handler)
-			if rec.Code != tc.want {
-				t.Fatalf("/authz = %d %s, want %d", rec.Code, rec.Body.String(), tc.want)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := newStackDecisions(t, mode.size)
+			scoped := s.provider.Token(t, map[string]any{"scope": "read:messages"})
+			traefik := func(method, uri string, client ...string) http.Header {
+				h := with(http.Header{}, client...)
+				for k, v := range map[string]string{"X-Forwarded-Method": method, "X-Forwarded-Uri": uri,
+					"X-Forwarded-Host": "api.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"} {
+					h.Set(k, v) // trustForwardHeader: false overwrites the client's
+				}
+				return h
 			}
-			if tc.want == 200 && rec.Header().Get("X-Auth-Subject") != "auth0|alice" {
-				t.Errorf("X-Auth-Subject = %q, want auth0|alice for authResponseHeaders", rec.Header().Get("X-Auth-Subject"))
+			for _, tc := range []struct {
+				name   string
+				header http.Header
+				want   int
+			}{
+				{"scoped", traefik("GET", "/api/private-scoped?a=1", "Authorization", "Bearer "+scoped), 200},
+				{"no_token", traefik("GET", "/api/private-scoped"), 401},
+				{"client_original_family", traefik("GET", "/api/public", "X-Original-Uri", "/api/private-scoped"), 403},
+				{"no_route", traefik("PUT", "/api/public", "Authorization", "Bearer "+scoped), 403},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					rec := authzCall{target: "/authz", header: tc.header}.do(t, s.handler)
+					if rec.Code != tc.want {
+						t.Fatalf("/authz = %d %s, want %d", rec.Code, rec.Body.String(), tc.want)
+					}
+					if tc.want == 200 && rec.Header().Get("X-Auth-Subject") != "auth0|alice" {
+						t.Errorf("X-Auth-Subject = %q, want auth0|alice for authResponseHeaders", rec.Header().Get("X-Auth-Subject"))
+					}
+				})
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -72,4 +74,22 @@ func ValidateCORSOrigin(o string) bool {
 		return false
 	}
 	return !strings.ContainsAny(rest, "/?#@ *")
+}
+
+// ParseCORSOrigins reads CORS_ALLOWED_ORIGINS: origins separated by commas
+// or spaces, each one ValidateCORSOrigin accepts, or "*" alone. Every
+// problem is an error of its own (errors.Join).
+func ParseCORSOrigins(list string) ([]string, error) {
+	var origins []string
+	var errs []error
+	for _, o := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !ValidateCORSOrigin(o) {
+			errs = append(errs, fmt.Errorf("%q is not an origin such as https://app.example.com (or *)", o))
+		}
+		origins = append(origins, o)
+	}
+	if len(origins) > 1 && slices.Contains(origins, "*") {
+		errs = append(errs, errors.New(`"*" allows every origin; list origins or use "*" alone`))
+	}
+	return origins, errors.Join(errs...)
 }

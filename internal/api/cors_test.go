@@ -3,6 +3,8 @@ package api_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/policygate/policygate/internal/api"
@@ -70,5 +72,37 @@ func TestValidateCORSOrigin(t *testing.T) {
 		if got := api.ValidateCORSOrigin(o); got != want {
 			t.Errorf("ValidateCORSOrigin(%q) = %v, want %v", o, got, want)
 		}
+	}
+}
+
+func TestParseCORSOrigins(t *testing.T) {
+	tests := []struct {
+		name    string
+		list    string
+		want    []string
+		wantErr []string // one line each
+	}{
+		{name: "two", list: "https://app.example.com, http://localhost:3000", want: []string{"https://app.example.com", "http://localhost:3000"}},
+		{name: "star_alone", list: "*", want: []string{"*"}},
+		{name: "trailing_slash", list: "https://app.example.com/", want: []string{"https://app.example.com/"}, wantErr: []string{"is not an origin"}},
+		{name: "star_with_others", list: "*,https://a.example.com", want: []string{"*", "https://a.example.com"}, wantErr: []string{`"*" allows every origin`}},
+		{name: "two_problems", list: "x y", want: []string{"x", "y"}, wantErr: []string{`"x" is not an origin`, `"y" is not an origin`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := api.ParseCORSOrigins(tt.list)
+			var lines []string
+			if err != nil {
+				lines = strings.Split(err.Error(), "\n")
+			}
+			if !slices.Equal(got, tt.want) || len(lines) != len(tt.wantErr) {
+				t.Fatalf("ParseCORSOrigins(%q) = %q, %v; want %q and %d errors", tt.list, got, err, tt.want, len(tt.wantErr))
+			}
+			for i, want := range tt.wantErr {
+				if !strings.Contains(lines[i], want) {
+					t.Errorf("ParseCORSOrigins(%q) error %d = %q, want %q", tt.list, i, lines[i], want)
+				}
+			}
+		})
 	}
 }

@@ -149,8 +149,14 @@ func TestChallengesNameResourceMetadata(t *testing.T) {
 // metadata document in its 401 and insufficient_scope 403 challenges; proxy
 // mode serves the document itself.
 func TestChallengesOnEveryFace(t *testing.T) {
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testChallengesOnEveryFace(t, mode.size) })
+	}
+}
+
+func testChallengesOnEveryFace(t *testing.T, decisionCacheSize int) {
 	p := authntest.NewProvider(t)
-	g := facesGate(t, p, policyWith(t, facesRoutes), prometheus.NewRegistry())
+	g := facesGate(t, p, policyWith(t, facesRoutes), decisionCacheSize, prometheus.NewRegistry())
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("upstream")) }))
 	t.Cleanup(upstream.Close)
 	u, _ := url.Parse(upstream.URL)

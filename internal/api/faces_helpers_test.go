@@ -69,8 +69,9 @@ func policyWith(t testing.TB, data string) string {
 }
 
 // facesGate is the real gate (verifier over p's keys, the OPA engine on
-// policyDir, decision metrics on reg) the way cmd/server builds it.
-func facesGate(t testing.TB, p *authntest.Provider, policyDir string, reg *prometheus.Registry, opts ...gate.Option) *gate.Gate {
+// policyDir with the given decision cache size, decision metrics on reg)
+// the way cmd/server builds it.
+func facesGate(t testing.TB, p *authntest.Provider, policyDir string, decisionCacheSize int, reg *prometheus.Registry, opts ...gate.Option) *gate.Gate {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

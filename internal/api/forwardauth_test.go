@@ -72,7 +72,12 @@ func with(h http.Header, kv ...string) http.Header {
 
 // TestForwardAuth is the /authz contract for every header family.
 func TestForwardAuth(t *testing.T) {
-	s := newStack(t)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testForwardAuth(t, newStackDecisions(t, mode.size)) })
+	}
+}
+
+func testForwardAuth(t *testing.T, s *stack) {
 	p := s.provider
 	plain := p.Token(t, map[string]any{"sub": "alice"})
 	scoped := p.Token(t, map[string]any{"sub": "alice", "scope": "openid read:messages"})
@@ -194,9 +199,15 @@ func TestForwardAuthTrustedProxies(t *testing.T) {
 // TestForwardAuthHostTables: a host with its own table is decided by it,
 // whichever family names the host; any other host uses the default table.
 func TestForwardAuthHostTables(t *testing.T) {
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testForwardAuthHostTables(t, mode.size) })
+	}
+}
+
+func testForwardAuthHostTables(t *testing.T, decisionCacheSize int) {
 	p := authntest.NewProvider(t)
 	reg := prometheus.NewRegistry()
-	h := api.NewServer(api.Options{Gate: facesGate(t, p, policyWith(t, facesHostRoutes), reg), Registry: reg, Realm: "test"})
+	h := api.NewServer(api.Options{Gate: facesGate(t, p, policyWith(t, facesHostRoutes), decisionCacheSize, reg), Registry: reg, Realm: "test"})
 	admin := "Bearer " + p.Token(t, map[string]any{"scope": "admin"})
 	tests := []struct {
 		name string

@@ -25,7 +25,7 @@ func BenchmarkProxyMode(b *testing.B) {
 	b.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	reg := prometheus.NewRegistry()
-	g := facesGate(b, p, policyWith(b, facesRoutes), reg)
+	g := facesGate(b, p, policyWith(b, facesRoutes), decisionCacheOn, reg)
 	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test",
 		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}))
 	b.Cleanup(pg.Close)

@@ -37,8 +37,15 @@ type proxyEnv struct {
 }
 
 // newProxyEnv starts upstream behind policygate in proxy mode, both on
-// loopback. The upstream records each request and then runs handle.
+// loopback, with the decision cache on as the server runs. The upstream
+// records each request and then runs handle.
 func newProxyEnv(t *testing.T, handle http.HandlerFunc, mod func(*api.ProxyOptions)) *proxyEnv {
+	t.Helper()
+	return newProxyEnvDecisions(t, decisionCacheOn, handle, mod)
+}
+
+// newProxyEnvDecisions is newProxyEnv with the given decision cache size.
+func newProxyEnvDecisions(t *testing.T, decisionCacheSize int, handle http.HandlerFunc, mod func(*api.ProxyOptions)) *proxyEnv {
 	t.Helper()
 	env := &proxyEnv{provider: authntest.NewProvider(t), upstream: make(chan seen, 16)}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +62,7 @@ func newProxyEnv(t *testing.T, handle http.HandlerFunc, mod func(*api.ProxyOptio
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	reg := prometheus.NewRegistry()
-	g := facesGate(t, env.provider, policyWith(t, facesRoutes), reg)
+	g := facesGate(t, env.provider, policyWith(t, facesRoutes), decisionCacheSize, reg)
 	po := &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}
 	if mod != nil {
 		mod(po)
@@ -94,8 +101,16 @@ func (e *proxyEnv) lastSeen() *seen {
 	}
 }
 
+// TestProxyAllowAndDeny is proxy mode's contract: what is allowed reaches
+// the upstream with the gate's identity and nothing the client forged;
+// what is denied never reaches it.
 func TestProxyAllowAndDeny(t *testing.T) {
-	env := newProxyEnv(t, nil, nil)
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testProxyAllowAndDeny(t, newProxyEnvDecisions(t, mode.size, nil, nil)) })
+	}
+}
+
+func testProxyAllowAndDeny(t *testing.T, env *proxyEnv) {
 	p := env.provider
 	scoped := p.Token(t, map[string]any{"scope": "read:messages"})
 	plain := p.Token(t, nil)
@@ -369,6 +384,12 @@ func TestProxyAdminListener(t *testing.T) {
 // host without its own table is refused rather than given the default
 // table; the upstream sees the Host that was decided.
 func TestProxyStrictHosts(t *testing.T) {
+	for _, mode := range decisionCacheModes {
+		t.Run(mode.name, func(t *testing.T) { testProxyStrictHosts(t, mode.size) })
+	}
+}
+
+func testProxyStrictHosts(t *testing.T, decisionCacheSize int) {
 	p := authntest.NewProvider(t)
 	hosts := make(chan string, 16)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -378,7 +399,7 @@ func TestProxyStrictHosts(t *testing.T) {
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	reg := prometheus.NewRegistry()
-	g := facesGate(t, p, policyWith(t, facesHostRoutes), reg)
+	g := facesGate(t, p, policyWith(t, facesHostRoutes), decisionCacheSize, reg)
 	srv := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test",
 		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}))
 	t.Cleanup(srv.Close)

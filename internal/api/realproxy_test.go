@@ -152,7 +152,7 @@ func newFrontedApp(t *testing.T) *frontedApp {
 	}))
 	t.Cleanup(up.Close)
 	reg := prometheus.NewRegistry()
-	g := facesGate(t, app.provider, policyWith(t, facesHostRoutes), reg)
+	g := facesGate(t, app.provider, policyWith(t, facesHostRoutes), decisionCacheOn, reg)
 	resource := &api.ProtectedResource{Resource: authntest.Audience, AuthorizationServers: []string{app.provider.Issuer},
 		Scopes: func(context.Context) ([]string, error) { return []string{"read:messages"}, nil }}
 	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Resource: resource}))

@@ -202,6 +202,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintf(out, "load average before: %s\n", loadAverage())
 	results := map[string]map[string][]result{}
+	// The ids rows' decision cache lookups during measured runs: hits, misses.
+	lookups := map[string][2]float64{}
 	offsets := map[string]int{} // where each server's walk through the distinct tokens goes on
 	for round := range o.rounds {
 		for _, e := range exps {
@@ -224,9 +226,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				if r.load.tokens == "distinct" {
 					offset = offsets[s.name]
 				}
+				hits0, misses0, counted := cacheLookups(ctx, s.base)
 				res, err := r.load.run(ctx, o, s, w.script, w.tokenFiles, offset, o.duration)
 				if err != nil {
 					return err
+				}
+				if hits, misses, ok := cacheLookups(ctx, s.base); e.name == "ids" && counted && ok {
+					l := lookups[r.label]
+					lookups[r.label] = [2]float64{l[0] + hits - hits0, l[1] + misses - misses0}
 				}
 				if r.load.tokens == "distinct" {
 					offsets[s.name] = (offsets[s.name] + res.requests/o.threads) % o.tokens
@@ -243,6 +250,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	report(out, o, exps, results)
+	report(out, o, exps, results, lookups)
 	return nil
 }

@@ -66,7 +66,7 @@ type goal struct {
 
 // report prints one table per experiment (medians, ratios to the
 // experiment's first row or named baseline) and the goals.
-func report(out io.Writer, o options, exps []experiment, results map[string]map[string][]result) {
+func report(out io.Writer, o options, exps []experiment, results map[string]map[string][]result, lookups map[string][2]float64) {
 	fmt.Fprintf(out, "\nwrk -t%d -c%d, %s per run after %s warm-up, %d interleaved round(s), medians; policygate LOG_LEVEL=%s\n",
 		o.threads, o.connections, o.duration, o.warmup, o.rounds, o.logLevel)
 	var goals []goal
@@ -100,6 +100,11 @@ func report(out io.Writer, o options, exps []experiment, results map[string]map[
 		case "ids":
 			goals = append(goals, goal{"ids: pattern route with ids >= 0.8x one literal route", ratio(1, 0), paired(1, 0), ratio(1, 0) >= 0.8})
 			fmt.Fprintf(out, "\nserver CPU per request, ids ÷ literal: %.2fx\n", cpu(1)/cpu(0))
+			for _, r := range e.rows {
+				if l, ok := lookups[r.label]; ok && l[0]+l[1] > 0 {
+					fmt.Fprintf(out, "decision cache during %s: %.0f hits, %.0f misses (%.2f%% hits)\n", r.label, l[0], l[1], 100*l[0]/(l[0]+l[1]))
+				}
+			}
 		case "proxy":
 			// Machine time per request (all cores, wrk and upstream included):
 			// what a hop adds is the difference of 1/throughput.

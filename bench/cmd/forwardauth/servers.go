@@ -215,3 +215,32 @@ func loadAverage() string {
 	}
 	return f[0]
 }
+
+// cacheLookups reads policygate's decision cache lookups (hits, misses)
+// from its /metrics; ok is false when the metric is missing.
+func cacheLookups(ctx context.Context, base string) (hits, misses float64, ok bool) {
+	_, body, err := get(ctx, base+"/metrics", nil)
+	if err != nil {
+		return 0, 0, false
+	}
+	const name = "policygate_decision_cache_lookups_total"
+	found := 0
+	for line := range strings.Lines(body) {
+		rest, isMetric := strings.CutPrefix(strings.TrimSpace(line), name+"{")
+		if !isMetric {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.Contains(labels, `result="hit"`):
+			hits, found = v, found+1
+		case strings.Contains(labels, `result="miss"`):
+			misses, found = v, found+1
+		}
+	}
+	return hits, misses, found == 2
+}

@@ -1,11 +1,14 @@
-package main
+package authz_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/policygate/policygate/internal/authz"
 )
 
 // TestReadOPAConfigExpansion: only ${VAR} is expanded, as `opa run` does;
@@ -13,7 +16,8 @@ import (
 func TestReadOPAConfigExpansion(t *testing.T) {
 	const head = "services:\n  cdn:\n    url: ${BUNDLE_URL}\n    credentials:\n      bearer:\n        token: "
 	const tail = "\nbundles:\n  authz:\n    service: cdn\n    resource: bundle.tar.gz\n"
-	env := envFunc(map[string]string{"BUNDLE_URL": "https://cdn.example.com", "TOKEN": "t0k$n", "PASS": "x", "HOME": "/root"})
+	vars := map[string]string{"BUNDLE_URL": "https://cdn.example.com", "TOKEN": "t0k$n", "PASS": "x", "HOME": "/root"}
+	env := func(name string) string { return vars[name] }
 	tests := []struct {
 		name      string
 		token     string
@@ -33,16 +37,18 @@ func TestReadOPAConfigExpansion(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "opa.yaml")
-			writeFile(t, path, head+tc.token+tail)
-			got, err := readOPAConfig(path, env)
+			if err := os.WriteFile(path, []byte(head+tc.token+tail), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := authz.ReadOPAConfig(path, env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("readOPAConfig(token %s) error = %v, want %q", tc.token, err, tc.wantErr)
+					t.Fatalf("ReadOPAConfig(token %s) error = %v, want %q", tc.token, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("readOPAConfig(token %s) error = %v", tc.token, err)
+				t.Fatalf("ReadOPAConfig(token %s) error = %v", tc.token, err)
 			}
 			var doc struct {
 				Services map[string]struct {
@@ -59,7 +65,7 @@ func TestReadOPAConfigExpansion(t *testing.T) {
 			}
 			cdn := doc.Services["cdn"]
 			if cdn.Credentials.Bearer.Token != tc.wantToken || cdn.URL != "https://cdn.example.com" {
-				t.Errorf("readOPAConfig(token %s): token %q, url %q; want %q, https://cdn.example.com", tc.token, cdn.Credentials.Bearer.Token, cdn.URL, tc.wantToken)
+				t.Errorf("ReadOPAConfig(token %s): token %q, url %q; want %q, https://cdn.example.com", tc.token, cdn.Credentials.Bearer.Token, cdn.URL, tc.wantToken)
 			}
 		})
 	}
