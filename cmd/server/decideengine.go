@@ -176,6 +176,7 @@ func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*aut
 		source = "embedded policy"
 	}
 	engineCfg := authz.Config{TestsMustPass: cfg.PolicyTestsMustPass, TestDirs: cfg.PolicyTestDirs, DecisionCacheSize: -1}.WithSource(src)
+	engineCfg.Audiences = configAudiences(cfg) // refuses what the server refuses
 	engine, err := authz.New(ctx, engineCfg)
 	if err != nil {
 		return nil, "", badInput("%v", oneLine(err))

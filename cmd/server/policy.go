@@ -27,8 +27,10 @@ func startPolicy(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		TestDirs:          cfg.PolicyTestDirs,
 		DecisionLogs:      cfg.DecisionLog == "stdout",
 		DecisionCacheSize: cfg.DecisionCacheSize,
-		Console:           stdout,
-		Logger:            logger,
+		// With several audiences, every route table must name its own.
+		Audiences: configAudiences(cfg),
+		Console:   stdout,
+		Logger:    logger,
 	}.WithSource(src)
 	// Watch before the first load, so that no edit slips in between.
 	var watcher *policywatch.Watcher

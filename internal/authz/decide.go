@@ -100,17 +100,17 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if record != nil || !pq.use.cacheable {
 		cache = nil // every decision is evaluated (and logged)
 	}
-	var key ast.Value
-	var hash int
+	var key string
 	version := snap.version
 	if cache != nil {
-		if key, err = pq.use.key(r); err != nil {
+		k, err := pq.use.key(r)
+		if err != nil {
 			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 		}
-		hash = key.Hash()
-		if d, ok := cache.get(key, hash, version); ok {
+		key = cacheKey(k)
+		if d, ok := cache.get(key, version); ok {
 			observeCacheHit(ctx)
-			d.ID, d.Routes = id, routes
+			d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 			d.cloneLists()
 			return d, nil
 		}
@@ -137,13 +137,16 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	d, err := decodeDecision(result)
+	if err == nil {
+		err = d.checkHeaders(snap.routes.declared)
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	if cache != nil && e.snap.Load().version == version {
-		cache.put(key, hash, version, d)
+		cache.put(key, version, d)
 	}
-	d.ID, d.Routes = id, routes
+	d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 	return d, nil
 }
 

@@ -68,6 +68,10 @@ type Config struct {
 	// evaluated and logged) and for a policy calling a non-deterministic
 	// built-in.
 	DecisionCacheSize int
+	// Audiences are every configured audience. With more than one, a
+	// version whose default table or a host table does not name the
+	// audiences it accepts is refused (docs/policy.md).
+	Audiences []string
 	// Metrics, when set, receives the engine's metrics (metrics.go: the
 	// policy lifecycle, the decision cache) and OPA's own status metrics
 	// (bundle loads, failures, plugin states) if the configuration asks
@@ -111,6 +115,7 @@ type folder struct {
 	name          string
 	testsMustPass bool
 	testDirs      []string
+	checks        checks // the store's, checked before staging too
 	stage         stage
 	mu            sync.Mutex // one reload at a time
 }
@@ -147,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
 	// The policy reads data (the route table) on every decision; as AST
 	// values it is not converted from Go values each time.
-	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))}
+	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)), checks: checks{audiences: slices.Clone(cfg.Audiences)}}
 	src := cfg.source()
 	e.status.Source = src.Name()
 
@@ -218,7 +223,7 @@ func (e *Engine) stagePlugins() map[string]plugins.Factory {
 // startFolder loads the first version of a policy folder (src, on disk or
 // embedded) and stages it.
 func (e *Engine) startFolder(ctx context.Context, src Source, cfg Config) ([]byte, error) {
-	f := &folder{fsys: src.FS, name: src.Name(), testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs}
+	f := &folder{fsys: src.FS, name: src.Name(), testsMustPass: cfg.TestsMustPass, testDirs: cfg.TestDirs, checks: e.store.checks}
 	if !src.Embedded() {
 		if fi, err := os.Stat(src.Dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("policy %s: not a readable folder", src.Dir)
@@ -240,7 +245,7 @@ func (e *Engine) startFolder(ctx context.Context, src Source, cfg Config) ([]byt
 func (f *folder) load(ctx context.Context) (*Policy, error) {
 	p, err := f.read()
 	if err == nil {
-		err = checkRouteTables(p.bundle.Data)
+		err = checkRouteTables(p.bundle.Data, f.checks)
 	}
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
