@@ -6,12 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/server"
@@ -21,24 +18,6 @@ import (
 
 // ErrNotReady: no policy is active yet.
 var ErrNotReady = errors.New("no policy is active")
-
-var decisionQuery = decisionRef.String()
-
-// evaluator is the evaluation side of the engine: a query prepared once per
-// compiled policy, evaluated against the plugin manager's store and
-// compiler. It replaces sdk.OPA.Decision, which (OPA v1.22.3) bakes the
-// first decision's rule tracker into its cached prepared query and so
-// races between concurrent decisions.
-type evaluator struct {
-	mu       sync.Mutex // serializes preparation only
-	prepared atomic.Pointer[preparedQuery]
-}
-
-type preparedQuery struct {
-	compiler *ast.Compiler
-	query    rego.PreparedEvalQuery
-	use      inputUse // what this policy reads of the input
-}
 
 // Decide evaluates the policy for in. Any error, and any result that is not
 // a well-typed decision, is returned as an error: callers must deny.
@@ -179,71 +158,6 @@ func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transa
 }
 
 func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
-
-// preparedFor returns the query prepared for the compiler of the policy
-// txn sees; the first decision after an activation prepares it.
-func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*preparedQuery, error) {
-	compiler := e.manager.GetCompiler()
-	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return p, nil
-	}
-	e.evaluator.mu.Lock()
-	defer e.evaluator.mu.Unlock()
-	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return p, nil
-	}
-	pq, err := rego.New(
-		rego.Query(decisionQuery),
-		rego.Compiler(compiler),
-		rego.Store(e.manager.Store),
-		rego.Transaction(txn), // never a second read transaction: it could wait on a pending commit forever
-		rego.Runtime(e.manager.Info),
-		rego.PrintHook(e.manager.PrintHook()),
-		rego.EnablePrintStatements(e.manager.EnablePrintStatements()),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := &preparedQuery{compiler: compiler, query: pq, use: analyzeInput(compiler)}
-	if e.decisions != nil && !p.use.cacheable {
-		e.logger.Info("decision cache off for this policy", "why", p.use.why)
-	}
-	e.evaluator.prepared.Store(p)
-	return p, nil
-}
-
-// logDecision hands one decision to the decision_logs plugin, in the shape
-// sdk.OPA.Decision gives it.
-func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result ast.Value, evalErr error, record *server.Info) error {
-	record.Metrics.Timer(metrics.SDKDecisionEval).Stop()
-	record.Txn = txn
-	record.Error = evalErr
-	inputJSON, err := ast.JSON(input)
-	if err != nil {
-		return err
-	}
-	record.Input, record.InputAST = &inputJSON, input
-	if evalErr == nil {
-		r, err := ast.JSON(result)
-		if err != nil {
-			return err
-		}
-		record.Results = &r
-	}
-	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
-	if err != nil && !storage.IsNotFound(err) {
-		return err
-	}
-	record.Bundles = make(map[string]server.BundleInfo, len(names))
-	for _, name := range names {
-		rev, err := bundle.ReadBundleRevisionFromStore(ctx, e.manager.Store, txn, name)
-		if err != nil && !storage.IsNotFound(err) {
-			return err
-		}
-		record.Bundles[name] = server.BundleInfo{Revision: rev}
-	}
-	return e.decisionLog.Log(ctx, record)
-}
 
 // newDecisionID returns a random (version 4) UUID, as OPA's ids are.
 func newDecisionID() (string, error) {
