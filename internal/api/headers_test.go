@@ -46,7 +46,7 @@ func headerPolicy(t *testing.T) string {
 func TestForwardAuthPolicyHeaders(t *testing.T) {
 	p := authntest.NewProvider(t)
 	reg := prometheus.NewRegistry()
-	h := api.NewServer(api.Options{Gate: facesGate(t, p, headerPolicy(t), reg), Registry: reg, Realm: "test"})
+	h := api.NewServer(api.Options{Gate: facesGate(t, p, headerPolicy(t), decisionCacheOn, reg), Registry: reg, Realm: "test"})
 	acme := "Bearer " + p.Token(t, map[string]any{"org_id": "acme"})
 	plain := "Bearer " + p.Token(t, nil)
 	tests := []struct {
@@ -97,7 +97,7 @@ func TestProxyPolicyHeaders(t *testing.T) {
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	reg := prometheus.NewRegistry()
-	srv := httptest.NewServer(api.NewServer(api.Options{Gate: facesGate(t, p, headerPolicy(t), reg), Registry: reg, Realm: "test",
+	srv := httptest.NewServer(api.NewServer(api.Options{Gate: facesGate(t, p, headerPolicy(t), decisionCacheOn, reg), Registry: reg, Realm: "test",
 		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}))
 	t.Cleanup(srv.Close)
 	spoofs := http.Header{"X-Auth-Tenant": {"evil"}, "X-Auth-Plan": {"platinum"}, "X_Auth_Plan": {"platinum"}, "X-Auth-Undeclared": {"evil"}}
