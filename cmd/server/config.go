@@ -37,8 +37,8 @@ type Config struct {
 	OPAConfig []byte
 	// DecisionLog is "stdout" or "" (off).
 	DecisionLog string
-	// DecisionCacheSize is authz.Config.DecisionCacheSize: 0 for the
-	// default size, negative for off (DECISION_CACHE_SIZE=0).
+	// DecisionCacheSize is authz.Config.DecisionCacheSize: 0 is off, as in
+	// DECISION_CACHE_SIZE.
 	DecisionCacheSize int
 	// PolicyTestsMustPass guards folder reloads with the policy's Rego
 	// tests, found in PolicyTestDirs and as *_test.rego in PolicyDir.
@@ -178,14 +178,12 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 	default:
 		bad("DECISION_LOG", "%q is not stdout or off (a log service goes in OPA_CONFIG's decision_logs)", v)
 	}
+	c.DecisionCacheSize = authz.DefaultDecisionCacheSize
 	if v := env("DECISION_CACHE_SIZE"); v != "" {
 		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil || n < 0 || n > maxDecisionCacheSize:
+		if err != nil || n < 0 || n > maxDecisionCacheSize {
 			bad("DECISION_CACHE_SIZE", "%q is not a number of decisions from 0 (off) to %d", v, maxDecisionCacheSize)
-		case n == 0:
-			c.DecisionCacheSize = -1 // authz.Config: negative is off, 0 the default
-		default:
+		} else {
 			c.DecisionCacheSize = n
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/authz"
 )
 
 // syncBuffer collects a writer's output for concurrent reads.
@@ -244,13 +245,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "contradicting_audience", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH0_AUDIENCE": "y"}, wantErr: []string{"AUTH_AUDIENCE"}},
 		{name: "http_issuer", env: map[string]string{"AUTH_ISSUER": "http://idp.example.com/", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH_ISSUER"}},
 		{name: "decision_cache_default", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x"}, check: func(t *testing.T, c Config) {
-			if c.DecisionCacheSize != 0 {
-				t.Errorf("DecisionCacheSize = %d, want 0 (the default size)", c.DecisionCacheSize)
+			if c.DecisionCacheSize != authz.DefaultDecisionCacheSize {
+				t.Errorf("DecisionCacheSize = %d, want %d (the default size)", c.DecisionCacheSize, authz.DefaultDecisionCacheSize)
 			}
 		}},
 		{name: "decision_cache_off", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "DECISION_CACHE_SIZE": "0"}, check: func(t *testing.T, c Config) {
-			if c.DecisionCacheSize != -1 {
-				t.Errorf("DecisionCacheSize = %d, want -1 (off)", c.DecisionCacheSize)
+			if c.DecisionCacheSize != 0 {
+				t.Errorf("DecisionCacheSize = %d, want 0 (off)", c.DecisionCacheSize)
 			}
 		}},
 		{name: "decision_cache_size", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "DECISION_CACHE_SIZE": "500"}, check: func(t *testing.T, c Config) {

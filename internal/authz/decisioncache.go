@@ -9,8 +9,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// DefaultDecisionCacheSize is how many decisions an Engine remembers when
-// Config.DecisionCacheSize is 0. Keys hold only what the policy reads (for
+// DefaultDecisionCacheSize is how many decisions the server has an Engine
+// remember unless DECISION_CACHE_SIZE says otherwise. Keys hold only what the policy reads (for
 // the shipped policy: method, host, matched routes, bound values, scopes and
 // whether a token verified), so distinct tokens with the same scopes share
 // one entry, and so do distinct ids on one pattern route unless a rule binds
@@ -203,14 +203,11 @@ type decisionEntry struct {
 	decision Decision // without ID; its slices are never handed out
 }
 
-// newDecisionCache returns a cache for size decisions, nil when size is
-// negative (off); 0 means DefaultDecisionCacheSize.
+// newDecisionCache returns a cache for size decisions, nil (off) when size
+// is 0 or less.
 func newDecisionCache(size int) *decisionCache {
-	switch {
-	case size < 0:
+	if size <= 0 {
 		return nil
-	case size == 0:
-		size = DefaultDecisionCacheSize
 	}
 	l, err := lru.New[string, *decisionEntry](size)
 	if err != nil { // only for a size below 1, excluded above

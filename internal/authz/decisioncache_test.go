@@ -18,8 +18,13 @@ import (
 )
 
 // engineFor starts an engine on a policy folder written from files.
+// engineFor starts an engine over files (or cfg.PolicyDir), with the
+// server's default decision cache unless cfg says otherwise (-1: off).
 func engineFor(t *testing.T, files map[string]string, cfg Config) *Engine {
 	t.Helper()
+	if cfg.DecisionCacheSize == 0 {
+		cfg.DecisionCacheSize = DefaultDecisionCacheSize
+	}
 	if cfg.PolicyDir == "" {
 		cfg.PolicyDir = t.TempDir()
 		for name, content := range files {

@@ -47,8 +47,8 @@ type Config struct {
 	// decision logs and status reports. nil discards it.
 	Console io.Writer
 	Logger  *slog.Logger
-	// DecisionCacheSize bounds the decision cache (decisioncache.go): 0
-	// means DefaultDecisionCacheSize, a negative value turns it off. The
+	// DecisionCacheSize bounds the decision cache (decisioncache.go); 0 (or
+	// less) turns it off, as DECISION_CACHE_SIZE=0 does. The
 	// cache is also off while decision logs are on (every decision is
 	// evaluated and logged) and for a policy calling a non-deterministic
 	// built-in.

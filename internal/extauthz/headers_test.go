@@ -60,7 +60,7 @@ func TestCheckPolicyHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: headerPolicy(t)})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: headerPolicy(t), DecisionCacheSize: authz.DefaultDecisionCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}

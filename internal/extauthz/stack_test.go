@@ -55,7 +55,7 @@ func newCachedStack(t testing.TB, keysCfg authn.KeySetConfig, tokenCacheSize int
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies"})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: authz.DefaultDecisionCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}

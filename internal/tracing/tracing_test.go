@@ -39,7 +39,7 @@ func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter,
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies"})
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: "../../policies", DecisionCacheSize: authz.DefaultDecisionCacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
