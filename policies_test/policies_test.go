@@ -212,8 +212,17 @@ func checkShape(t *testing.T, decision map[string]any) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"allowed", "any_scopes", "failed_claims", "missing_scopes", "reason", "required_scopes"}; !slices.Equal(keys, want) {
+	if want := []string{"allowed", "any_scopes", "failed_claims", "headers", "missing_scopes", "reason", "required_scopes"}; !slices.Equal(keys, want) {
 		t.Errorf("decision keys = %q, want %q", keys, want)
+	}
+	if h, ok := decision["headers"].(map[string]any); !ok {
+		t.Errorf("headers = %#v, want an object", decision["headers"])
+	} else {
+		for name, v := range h {
+			if _, ok := v.(string); !ok {
+				t.Errorf("headers[%q] = %#v, want a string", name, v)
+			}
+		}
 	}
 	if _, ok := decision["allowed"].(bool); !ok {
 		t.Errorf("allowed = %#v, want a bool", decision["allowed"])

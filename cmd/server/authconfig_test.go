@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,7 +102,9 @@ issuers:
 
 // TestRunTwoIssuers is a two-issuer, three-audience configuration end to
 // end: each issuer's tokens pass, one issuer's key never passes for the
-// other, and an issuer whose provider fails stops nobody else.
+// other, an issuer whose provider fails stops nobody else, and a token for
+// one service is refused at the other's host (every table names its
+// audiences, as several audiences require).
 func TestRunTwoIssuers(t *testing.T) {
 	const (
 		audA  = "https://a.api.test"
@@ -118,8 +122,9 @@ func TestRunTwoIssuers(t *testing.T) {
   - issuer: %s  # keys by discovery
     audiences: [%s, %s]
 `, a.Issuer, audA, a.JWKSURL(), b.Issuer, audB1, audB2))
+	policy := twoServicePolicy(t, filepath.Join(dir, "policy"), a.Issuer, audA, audB1, audB2)
 	t.Chdir(dir)
-	s := startUnready(t, nil, map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "AUTH_CONFIG": config})
+	s := startUnready(t, nil, map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "AUTH_CONFIG": config, "POLICY_DIR": policy})
 
 	readyz := func() (int, string) {
 		t.Helper()
@@ -133,7 +138,7 @@ func TestRunTwoIssuers(t *testing.T) {
 		raw, _ := json.Marshal(body)
 		return resp.StatusCode, string(raw)
 	}
-	tokA := a.Token(t, map[string]any{"aud": audA})
+	tokA := a.Token(t, map[string]any{"aud": audA, "org_id": "acme"})
 	// B down from the start: not ready, and the reason names B only; A's
 	// tokens are served all the same.
 	eventually(t, "A's keys fetched", func() bool {
@@ -172,6 +177,32 @@ func TestRunTwoIssuers(t *testing.T) {
 			}
 		})
 	}
+	// Two services behind the same gate, told apart by host (forward-auth).
+	tokB := b.Token(t, map[string]any{"aud": audB1})
+	hostTests := []struct {
+		name  string
+		host  string
+		token string
+		want  int
+	}{
+		{name: "a_token_at_a", host: "a.test", token: tokA, want: 200},
+		{name: "a_token_at_b", host: "b.test", token: tokA, want: 403},
+		{name: "b_token_at_b", host: "b.test", token: tokB, want: 200},
+		{name: "b_token_at_a", host: "a.test", token: tokB, want: 403},
+		{name: "b_token_naming_a_audience_too_at_a", host: "a.test", token: b.Token(t, map[string]any{"aud": []string{audB1, audA}}), want: 403},
+		{name: "iss_a_signed_by_b_at_a", host: "a.test", token: authntest.Sign(t, b.Key(), map[string]any{"iss": a.Issuer, "aud": audA, "exp": time.Now().Add(time.Hour).Unix()}), want: 401},
+	}
+	for _, tt := range hostTests {
+		t.Run("host/"+tt.name, func(t *testing.T) {
+			if got, _ := forwardAuth(t, s.url, tt.host, "/data", tt.token); got != tt.want {
+				t.Errorf("/authz for %s /data = %d, want %d", tt.host, got, tt.want)
+			}
+		})
+	}
+	// a.test's policy copies org_id into its declared X-Auth-Tenant.
+	if code, h := forwardAuth(t, s.url, "a.test", "/data", tokA); code != 200 || h.Get("X-Auth-Tenant") != "acme" {
+		t.Errorf("/authz for a.test /data = %d with X-Auth-Tenant %q, want 200 with acme", code, h.Get("X-Auth-Tenant"))
+	}
 	if code, body := readyz(); code != 200 || !strings.Contains(body, a.Issuer) || !strings.Contains(body, b.Issuer) {
 		t.Errorf("/readyz with B down after its first fetch = %d %s, want 200 with details naming both issuers", code, body)
 	}
@@ -194,5 +225,68 @@ func TestRunTwoIssuers(t *testing.T) {
 		return strings.Contains(l, "signing keys fetch failed") && strings.Contains(l, `"issuer":"`+b.Issuer+`"`)
 	}) {
 		t.Errorf("no log line names the failing issuer %s:\n%s", b.Issuer, s.stderr.String())
+	}
+}
+
+// twoServicePolicy writes a policy folder for two services behind one gate:
+// a.test accepts audA from issuer a only, b.test audB1 and audB2; the
+// default table names all three; a.test copies org_id into X-Auth-Tenant.
+func twoServicePolicy(t *testing.T, dir, issuerA, audA, audB1, audB2 string) string {
+	t.Helper()
+	rego, err := os.ReadFile("../../policies/authz/authz.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(map[string]any{
+		"audiences": []string{audA, audB1, audB2},
+		"headers":   []string{"X-Auth-Tenant"},
+		"routes":    map[string]any{"/api/private": map[string]any{"GET": map[string]any{"access": "authenticated"}}},
+		"hosts": map[string]any{
+			"a.test": map[string]any{"audiences": []string{audA}, "issuers": []string{issuerA}, "routes": map[string]any{"/data": map[string]any{"GET": map[string]any{
+				"access": "authenticated", "headers": map[string]any{"X-Auth-Tenant": map[string]any{"claim": "org_id"}}}}}},
+			"b.test": map[string]any{"audiences": []string{audB1, audB2}, "routes": map[string]any{"/data": map[string]any{"GET": map[string]any{"access": "authenticated"}}}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "authz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), string(rego))
+	writeFile(t, filepath.Join(dir, "authz", "data.json"), string(data))
+	return dir
+}
+
+// forwardAuth asks /authz about GET path on host (the forwarded family,
+// from loopback) and returns the status and headers.
+func forwardAuth(t *testing.T, base, host, path, token string) (int, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/authz", nil)
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Uri", path)
+	req.Header.Set("X-Forwarded-Host", host)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+// With several audiences, a fresh start with a policy whose tables do not
+// name their audiences (the embedded one names none) fails, naming the
+// table.
+func TestRunSeveralAudiencesUnnamedTableFails(t *testing.T) {
+	p := authntest.NewProvider(t)
+	err := run(t.Context(), nil, envFunc(map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
+		"AUTH_AUDIENCE": "https://a.api.test,https://b.api.test",
+	}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "default table") || !strings.Contains(err.Error(), "several audiences") {
+		t.Fatalf("run() = %v, want a refusal naming the default table", err)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
-	"github.com/policygate/policygate/policies"
 )
 
 // keyFetchTimeout bounds decide's one fetch of the signing keys.
@@ -153,8 +152,8 @@ func (d *decider) stop(ctx context.Context) {
 // bundle file) with nothing reported anywhere: no decision log, no status
 // reports, no polling; bundles are downloaded once.
 func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*authz.Engine, string, error) {
-	engineCfg := authz.Config{PolicyDir: cfg.PolicyDir, TestsMustPass: cfg.PolicyTestsMustPass, TestDirs: cfg.PolicyTestDirs, DecisionCacheSize: -1}
-	source := "policy folder " + cfg.PolicyDir
+	src := policySource(cfg)
+	source := "policy folder " + src.Folder()
 	var err error
 	switch {
 	case bundleFile != "":
@@ -163,25 +162,26 @@ func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*aut
 			return nil, "", badInput("--bundle %s: not a readable bundle file (build one with opa build)", bundleFile)
 		}
 		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
-		engineCfg = authz.Config{DecisionCacheSize: -1}
-		engineCfg.OPAConfig, _ = json.Marshal(map[string]any{"bundles": map[string]any{
+		src = authz.Source{}
+		src.OPAConfig, _ = json.Marshal(map[string]any{"bundles": map[string]any{
 			"authz": map[string]any{"resource": u.String(), "trigger": "manual"},
 		}})
 		source = "bundle file " + bundleFile
-	case cfg.OPAConfig != nil:
-		if engineCfg.OPAConfig, err = downloadOnce(cfg.OPAConfig); err != nil {
+	case src.Bundles():
+		if src.OPAConfig, err = downloadOnce(src.OPAConfig); err != nil {
 			return nil, "", badInput("OPA_CONFIG: %v", err)
 		}
 		source = "bundles from OPA_CONFIG (downloaded once)"
-	case cfg.PolicyDir == "":
-		engineCfg.PolicyFS = policies.FS
+	case src.Embedded():
 		source = "embedded policy"
 	}
+	engineCfg := authz.Config{TestsMustPass: cfg.PolicyTestsMustPass, TestDirs: cfg.PolicyTestDirs, DecisionCacheSize: -1}.WithSource(src)
+	engineCfg.Audiences = configAudiences(cfg) // refuses what the server refuses
 	engine, err := authz.New(ctx, engineCfg)
 	if err != nil {
 		return nil, "", badInput("%v", oneLine(err))
 	}
-	if engineCfg.OPAConfig != nil {
+	if src.Bundles() {
 		// Manual triggers: this is the one download, and its error.
 		if err := engine.Reload(ctx); err != nil {
 			engine.Stop(context.WithoutCancel(ctx))

@@ -115,6 +115,7 @@ func TestNginxDiscovery(t *testing.T) {
 	s := startServer(t, nil, map[string]string{
 		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
 		"AUTH_AUDIENCE": authntest.Audience + "," + public, "PUBLIC_URL": public,
+		"POLICY_DIR": policyNaming(t, authntest.Audience, public), // several audiences: the table names them
 	})
 	for old, new := range map[string]string{
 		"listen 80;":            "listen " + nginxAddr + ";",
@@ -192,6 +193,7 @@ func TestCaddyDiscovery(t *testing.T) {
 	s := startServer(t, nil, map[string]string{
 		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
 		"AUTH_AUDIENCE": authntest.Audience + "," + public, "PUBLIC_URL": public,
+		"POLICY_DIR": policyNaming(t, authntest.Audience, public), // several audiences: the table names them
 	})
 	for old, new := range map[string]string{
 		"api.example.com {": public + " {",

@@ -203,8 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		verify, decide = tr.Verifier(auth.verifier), tr.Decider(engine)
 	}
 
-	reg.MustRegister(newPolicyCollector(engine))
-	policyReady, policyDetails := policyReadiness(engine)
+	policyReady, policyDetails := engine.ReadinessCheck()
 	var shuttingDown atomic.Bool
 	opts := api.Options{
 		Gate:     newGate(verify, decide, cfg, reg),

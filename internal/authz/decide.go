@@ -2,16 +2,12 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/server"
@@ -21,24 +17,6 @@ import (
 
 // ErrNotReady: no policy is active yet.
 var ErrNotReady = errors.New("no policy is active")
-
-var decisionQuery = decisionRef.String()
-
-// evaluator is the evaluation side of the engine: a query prepared once per
-// compiled policy, evaluated against the plugin manager's store and
-// compiler. It replaces sdk.OPA.Decision, which (OPA v1.22.3) bakes the
-// first decision's rule tracker into its cached prepared query and so
-// races between concurrent decisions.
-type evaluator struct {
-	mu       sync.Mutex // serializes preparation only
-	prepared atomic.Pointer[preparedQuery]
-}
-
-type preparedQuery struct {
-	compiler *ast.Compiler
-	query    rego.PreparedEvalQuery
-	use      inputUse // what this policy reads of the input
-}
 
 // Decide evaluates the policy for in. Any error, and any result that is not
 // a well-typed decision, is returned as an error: callers must deny.
@@ -100,17 +78,17 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if record != nil || !pq.use.cacheable {
 		cache = nil // every decision is evaluated (and logged)
 	}
-	var key ast.Value
-	var hash int
+	var key string
 	version := snap.version
 	if cache != nil {
-		if key, err = pq.use.key(r); err != nil {
+		k, err := pq.use.key(r)
+		if err != nil {
 			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 		}
-		hash = key.Hash()
-		if d, ok := cache.get(key, hash, version); ok {
+		key = cacheKey(k)
+		if d, ok := cache.get(key, version); ok {
 			observeCacheHit(ctx)
-			d.ID, d.Routes = id, routes
+			d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 			d.cloneLists()
 			return d, nil
 		}
@@ -137,13 +115,16 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	d, err := decodeDecision(result)
+	if err == nil {
+		err = d.checkHeaders(snap.routes.declared)
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
 	}
 	if cache != nil && e.snap.Load().version == version {
-		cache.put(key, hash, version, d)
+		cache.put(key, version, d)
 	}
-	d.ID, d.Routes = id, routes
+	d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
 	return d, nil
 }
 
@@ -177,90 +158,13 @@ func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transa
 
 func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
-// preparedFor returns the query prepared for the compiler of the policy
-// txn sees; the first decision after an activation prepares it.
-func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*preparedQuery, error) {
-	compiler := e.manager.GetCompiler()
-	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return p, nil
-	}
-	e.evaluator.mu.Lock()
-	defer e.evaluator.mu.Unlock()
-	if p := e.evaluator.prepared.Load(); p != nil && p.compiler == compiler {
-		return p, nil
-	}
-	pq, err := rego.New(
-		rego.Query(decisionQuery),
-		rego.Compiler(compiler),
-		rego.Store(e.manager.Store),
-		rego.Transaction(txn), // never a second read transaction: it could wait on a pending commit forever
-		rego.Runtime(e.manager.Info),
-		rego.PrintHook(e.manager.PrintHook()),
-		rego.EnablePrintStatements(e.manager.EnablePrintStatements()),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := &preparedQuery{compiler: compiler, query: pq, use: analyzeInput(compiler)}
-	if e.decisions != nil && !p.use.cacheable {
-		e.logger.Info("decision cache off for this policy", "why", p.use.why)
-	}
-	e.evaluator.prepared.Store(p)
-	return p, nil
-}
-
-// logDecision hands one decision to the decision_logs plugin, in the shape
-// sdk.OPA.Decision gives it.
-func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result ast.Value, evalErr error, record *server.Info) error {
-	record.Metrics.Timer(metrics.SDKDecisionEval).Stop()
-	record.Txn = txn
-	record.Error = evalErr
-	inputJSON, err := ast.JSON(input)
-	if err != nil {
-		return err
-	}
-	record.Input, record.InputAST = &inputJSON, input
-	if evalErr == nil {
-		r, err := ast.JSON(result)
-		if err != nil {
-			return err
-		}
-		record.Results = &r
-	}
-	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
-	if err != nil && !storage.IsNotFound(err) {
-		return err
-	}
-	record.Bundles = make(map[string]server.BundleInfo, len(names))
-	for _, name := range names {
-		rev, err := bundle.ReadBundleRevisionFromStore(ctx, e.manager.Store, txn, name)
-		if err != nil && !storage.IsNotFound(err) {
-			return err
-		}
-		record.Bundles[name] = server.BundleInfo{Revision: rev}
-	}
-	return e.decisionLog.Log(ctx, record)
-}
-
 // newDecisionID returns a random (version 4) UUID, as OPA's ids are.
 func newDecisionID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	id, err := uuid.NewRandom()
+	if err != nil {
 		return "", fmt.Errorf("decision id: %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:]), nil
+	return id.String(), nil
 }
 
 func (s *snapshot) errOrMissing() error {

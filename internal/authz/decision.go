@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -27,6 +28,13 @@ type Decision struct {
 	FailedClaims []string
 	// Routes are the route keys that matched (input.routes), sorted.
 	Routes []string
+	// Headers are the headers the policy adds to an allow, by canonical
+	// name, each declared in data.authz.headers (nil on a denial).
+	Headers map[string]string
+	// DeclaredHeaders are every name the policy version declared, sorted:
+	// a face removes those an answer does not set. Shared between
+	// decisions: read only.
+	DeclaredHeaders []string
 }
 
 // decodeDecision reads the fields Go relies on; anything ill-typed is an
@@ -55,6 +63,9 @@ func decodeDecision(result ast.Value) (Decision, error) {
 	if d.FailedClaims, err = stringList(m, "failed_claims"); err != nil {
 		return Decision{}, err
 	}
+	if d.Headers, err = decodeHeaders(m); err != nil {
+		return Decision{}, err
+	}
 	return d, nil
 }
 
@@ -63,6 +74,7 @@ func decodeDecision(result ast.Value) (Decision, error) {
 func (d *Decision) cloneLists() {
 	d.RequiredScopes, d.AnyScopes = slices.Clone(d.RequiredScopes), slices.Clone(d.AnyScopes)
 	d.MissingScopes, d.FailedClaims = slices.Clone(d.MissingScopes), slices.Clone(d.FailedClaims)
+	d.Headers = maps.Clone(d.Headers)
 }
 
 func valueAt(m ast.Object, key string) ast.Value {

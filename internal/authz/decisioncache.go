@@ -3,9 +3,9 @@ package authz
 import (
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -189,30 +189,16 @@ func (u *inputUse) fields() map[string]bool {
 	return read
 }
 
-// decisionCache remembers decisions by input key and policy version. Each
-// shard keeps two generations for an approximate LRU with O(1) work: a
-// generation holds a shard's share of size, so any working set of up to
-// size keys (spread over the shards) stays whole, and the cache is bounded
-// at 2 x size entries. Keys are bucketed by their hash and confirmed
-// by comparison: a hash collision never returns another input's decision.
+// decisionCache remembers decisions by input key and policy version, in an
+// LRU (hashicorp/golang-lru, as the token cache): any working set of up to
+// size keys stays whole. Keys are compared whole, as strings (cacheKey), so
+// a hash collision never returns another input's decision.
 type decisionCache struct {
-	shards       []decisionShard
-	gen          int
+	lru          *lru.Cache[string, *decisionEntry]
 	hits, misses atomic.Uint64
 }
 
-type decisionShard struct {
-	mu       sync.Mutex
-	cur, old decisionGen
-}
-
-type decisionGen struct {
-	buckets map[int][]*decisionEntry
-	n       int
-}
-
 type decisionEntry struct {
-	key      ast.Value
 	version  uint64
 	decision Decision // without ID; its slices are never handed out
 }
@@ -226,96 +212,28 @@ func newDecisionCache(size int) *decisionCache {
 	case size == 0:
 		size = DefaultDecisionCacheSize
 	}
-	shards := 1
-	if size >= 1024 {
-		shards = 16
+	l, err := lru.New[string, *decisionEntry](size)
+	if err != nil { // only for a size below 1, excluded above
+		return nil
 	}
-	c := &decisionCache{shards: make([]decisionShard, shards), gen: max(size/shards, 1)}
-	for i := range c.shards {
-		c.shards[i].cur.buckets = map[int][]*decisionEntry{}
-	}
-	return c
-}
-
-func (c *decisionCache) shard(h int) *decisionShard {
-	return &c.shards[uint(h)%uint(len(c.shards))]
+	return &decisionCache{lru: l}
 }
 
 // get returns the decision stored for key at version.
-func (c *decisionCache) get(key ast.Value, h int, version uint64) (Decision, bool) {
-	s := c.shard(h)
-	s.mu.Lock()
-	e := s.cur.find(key, h)
-	if e == nil {
-		if e = s.old.find(key, h); e != nil {
-			s.old.remove(e, h)
-			s.addLocked(e, h, c.gen)
-		}
+func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
+	if e, ok := c.lru.Get(key); ok && e.version == version {
+		c.hits.Add(1)
+		return e.decision, true
 	}
-	s.mu.Unlock()
-	if e == nil || e.version != version {
-		c.misses.Add(1)
-		return Decision{}, false
-	}
-	c.hits.Add(1)
-	return e.decision, true
+	c.misses.Add(1)
+	return Decision{}, false
 }
 
-func (c *decisionCache) put(key ast.Value, h int, version uint64, d Decision) {
+func (c *decisionCache) put(key string, version uint64, d Decision) {
 	d.ID = ""
 	d.cloneLists()
-	e := &decisionEntry{key: key, version: version, decision: d}
-	s := c.shard(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.old.find(key, h); old != nil {
-		s.old.remove(old, h)
-	}
-	if cur := s.cur.find(key, h); cur != nil {
-		s.cur.remove(cur, h)
-	}
-	s.addLocked(e, h, c.gen)
-}
-
-func (s *decisionShard) addLocked(e *decisionEntry, h int, gen int) {
-	if s.cur.n >= gen {
-		s.old, s.cur = s.cur, decisionGen{buckets: make(map[int][]*decisionEntry, gen)}
-	}
-	s.cur.buckets[h] = append(s.cur.buckets[h], e)
-	s.cur.n++
-}
-
-func (g *decisionGen) find(key ast.Value, h int) *decisionEntry {
-	for _, e := range g.buckets[h] {
-		if e.key.Compare(key) == 0 {
-			return e
-		}
-	}
-	return nil
-}
-
-func (g *decisionGen) remove(e *decisionEntry, h int) {
-	b := g.buckets[h]
-	i := slices.Index(b, e)
-	if i < 0 {
-		return
-	}
-	if len(b) == 1 {
-		delete(g.buckets, h)
-	} else {
-		g.buckets[h] = slices.Delete(b, i, i+1)
-	}
-	g.n--
+	c.lru.Add(key, &decisionEntry{version: version, decision: d})
 }
 
 // len counts the cached entries; for tests.
-func (c *decisionCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += s.cur.n + s.old.n
-		s.mu.Unlock()
-	}
-	return n
-}
+func (c *decisionCache) len() int { return c.lru.Len() }

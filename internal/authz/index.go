@@ -9,27 +9,41 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Where the route tables live in data.
-var (
-	routesPath = []string{"authz", "routes"}
-	hostsPath  = []string{"authz", "hosts"}
-)
-
-// buildIndex checks the route tables of one data version and indexes them.
-// routes and hosts are data.authz.routes and data.authz.hosts, nil when
-// absent. A table that is not canonical (see parseKey, validHost) or holds
-// a rule the policy would not accept is refused with every problem named,
-// so the version is refused as a compile error would be.
+// buildIndex checks the route tables of one data version and indexes them
+// (routes and hosts are data.authz.routes and data.authz.hosts, nil when
+// absent), with nothing else of data.authz and no configured checks.
 func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
+	return buildTables(tables{routes: routes, hosts: hosts}, checks{})
+}
+
+// buildTables checks the route tables of one data version and indexes
+// them. A table that is not canonical (see parseKey, validHost), holds a
+// rule the policy would not accept, or leaves out what c requires is
+// refused with every problem named, so the version is refused as a
+// compile error would be.
+func buildTables(d tables, c checks) (*routeIndex, error) {
 	var errs []string
 	x := &routeIndex{}
-	if routes != nil {
-		x.def = buildTable("routes", routes, &errs)
+	declared := parseDeclared(d.headers, &errs)
+	x.declared = declared
+	for name := range declared {
+		x.declaredNames = append(x.declaredNames, name)
 	}
-	if hosts != nil {
-		obj, ok := hosts.(ast.Object)
+	slices.Sort(x.declaredNames)
+	if d.routes != nil {
+		x.def = buildTable("routes", d.routes, declared, &errs)
+		claims, auds := tableConditions("data.authz", d.issuers, d.audiences, &errs)
+		if x.def != nil {
+			x.def.claims = claims
+		}
+		c.checkAudiences("routes (the default table: data.authz.audiences)", d.audiences != nil, auds, &errs)
+	} else if d.issuers != nil || d.audiences != nil {
+		errs = append(errs, "data.authz: issuers or audiences without a default table (routes)")
+	}
+	if d.hosts != nil {
+		obj, ok := d.hosts.(ast.Object)
 		if !ok {
-			errs = append(errs, fmt.Sprintf("hosts: is %s, want an object of host tables", ast.ValueName(hosts)))
+			errs = append(errs, fmt.Sprintf("hosts: is %s, want an object of host tables", ast.ValueName(d.hosts)))
 		} else {
 			x.hosts = make(map[string]*routeTable, obj.Len())
 			obj.Foreach(func(k, v *ast.Term) {
@@ -39,7 +53,7 @@ func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
 					errs = append(errs, where+": not a lower-case ASCII host name without port or trailing dot")
 					return
 				}
-				if t := buildHost(where, v.Value, &errs); t != nil {
+				if t := buildHost(where, v.Value, declared, c, &errs); t != nil {
 					x.hosts[string(host)] = t
 				}
 			})
@@ -56,7 +70,7 @@ func buildIndex(routes, hosts ast.Value) (*routeIndex, error) {
 // and audiences every token on that host must match (binding iss, aud).
 var hostKeys = map[string]bool{"routes": true, "issuers": true, "audiences": true}
 
-func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
+func buildHost(where string, v ast.Value, declared map[string]bool, c checks, errs *[]string) *routeTable {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		*errs = append(*errs, fmt.Sprintf("%s: is %s, want an object with routes", where, ast.ValueName(v)))
@@ -67,30 +81,27 @@ func buildHost(where string, v ast.Value, errs *[]string) *routeTable {
 			*errs = append(*errs, fmt.Sprintf("%s: unknown key %v", where, k))
 		}
 	}
-	var claims []string
-	for _, k := range []string{"issuers", "audiences"} {
-		v := obj.Get(ast.InternedTerm(k))
-		if v == nil {
-			continue
+	get := func(k string) ast.Value {
+		if t := obj.Get(ast.InternedTerm(k)); t != nil {
+			return t.Value
 		}
-		if !stringArrayValue(v.Value) || v.Value.(*ast.Array).Len() == 0 {
-			*errs = append(*errs, fmt.Sprintf("%s: %q must be a non-empty array of strings", where, k))
-		}
-		claims = append(claims, map[string]string{"issuers": "iss", "audiences": "aud"}[k])
+		return nil
 	}
-	routes := obj.Get(ast.InternedTerm("routes"))
+	claims, auds := tableConditions(where, get("issuers"), get("audiences"), errs)
+	c.checkAudiences(where, get("audiences") != nil, auds, errs)
+	routes := get("routes")
 	if routes == nil {
 		*errs = append(*errs, where+": has no routes")
 		return nil
 	}
-	t := buildTable(where+".routes", routes.Value, errs)
+	t := buildTable(where+".routes", routes, declared, errs)
 	if t != nil {
 		t.claims = claims
 	}
 	return t
 }
 
-func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
+func buildTable(where string, v ast.Value, declared map[string]bool, errs *[]string) *routeTable {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		*errs = append(*errs, fmt.Sprintf("%s: is %s, want an object of route keys", where, ast.ValueName(v)))
@@ -110,7 +121,7 @@ func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
 			return
 		}
 		rk := &routeKey{key: string(key), term: ast.StringTerm(string(key)), params: params}
-		if !parseRules(at, rk, v.Value, errs) {
+		if !parseRules(at, rk, v.Value, declared, errs) {
 			return
 		}
 		t.add(rk, segs)
@@ -118,7 +129,7 @@ func buildTable(where string, v ast.Value, errs *[]string) *routeTable {
 	return t
 }
 
-func parseRules(where string, k *routeKey, v ast.Value, errs *[]string) bool {
+func parseRules(where string, k *routeKey, v ast.Value, declared map[string]bool, errs *[]string) bool {
 	obj, ok := v.(ast.Object)
 	if !ok || obj.Len() == 0 {
 		*errs = append(*errs, where+": want an object of methods to rules")
@@ -134,7 +145,7 @@ func parseRules(where string, k *routeKey, v ast.Value, errs *[]string) bool {
 			ok = false
 			return
 		}
-		rl, err := parseRule(r.Value, k.params)
+		rl, err := parseRule(r.Value, k.params, declared)
 		if err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s: %v", at, err))
 			ok = false
@@ -161,7 +172,7 @@ var (
 // parseRule checks one rule and reads what its conditions bind: the path
 // parameters (equals_param, each one of the key's) and the claims they
 // name (issuers binds iss, audiences aud).
-func parseRule(v ast.Value, params []keyParam) (*rule, error) {
+func parseRule(v ast.Value, params []keyParam, declared map[string]bool) (*rule, error) {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return nil, fmt.Errorf("a rule must be an object, not %s", ast.ValueName(v))
@@ -208,6 +219,13 @@ func parseRule(v ast.Value, params []keyParam) (*rule, error) {
 					rl.params = append(rl.params, param)
 				}
 			})
+		case "headers":
+			claims, err := parseRuleHeaders(v.Value, declared)
+			if err != nil {
+				bad("%v", err)
+				return
+			}
+			rl.claims = append(rl.claims, claims...)
 		default:
 			bad("unknown rule key %v", k)
 		}

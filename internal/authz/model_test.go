@@ -282,7 +282,7 @@ func TestHostTableConditions(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), &v); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkRouteTables(map[string]any{"authz": v}); err == nil {
+		if err := checkRouteTables(map[string]any{"authz": v}, checks{}); err == nil {
 			t.Errorf("checkRouteTables(%s) = nil, want a refusal", bad)
 		}
 	}

@@ -25,6 +25,10 @@ import (
 type routeIndex struct {
 	def   *routeTable
 	hosts map[string]*routeTable // hosts with their own table
+	// declared are the headers the policy may set (data.authz.headers),
+	// by canonical name (headers.go).
+	declared      map[string]bool
+	declaredNames []string // the same, sorted; shared by every decision
 }
 
 // routeTable is one table as a tree of segments.

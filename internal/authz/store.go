@@ -20,6 +20,9 @@ import (
 type checkedStore struct {
 	storage.Store
 	writer atomic.Uint64 // id of the open write transaction (one at a time)
+	// checks are what the configuration adds to the data's own rules;
+	// set before the store is used.
+	checks checks
 	// pending is the index Commit built for the commit in progress; only
 	// the holder of the store's write lock touches it.
 	pending *routeIndex
@@ -38,7 +41,7 @@ func (s *checkedStore) Commit(ctx context.Context, txn storage.Transaction) erro
 	if txn.ID() != s.writer.Load() {
 		return s.Store.Commit(ctx, txn)
 	}
-	x, err := readIndex(ctx, s.Store, txn)
+	x, err := readIndex(ctx, s.Store, txn, s.checks)
 	if err != nil {
 		s.Store.Abort(ctx, txn) // the contract: a failed Commit aborts
 		return err
@@ -60,21 +63,20 @@ func (s *checkedStore) takePending(ctx context.Context, txn storage.Transaction)
 	if x != nil {
 		return x, nil
 	}
-	return readIndex(ctx, s.Store, txn)
+	return readIndex(ctx, s.Store, txn, s.checks)
 }
 
 // readIndex builds the index of the route tables txn sees.
-func readIndex(ctx context.Context, store storage.Store, txn storage.Transaction) (*routeIndex, error) {
-	routes, err := readValue(ctx, store, txn, routesPath)
+func readIndex(ctx context.Context, store storage.Store, txn storage.Transaction, c checks) (*routeIndex, error) {
+	v, err := readValue(ctx, store, txn, authzPath)
 	if err != nil {
 		return nil, err
 	}
-	hosts, err := readValue(ctx, store, txn, hostsPath)
-	if err != nil {
-		return nil, err
-	}
-	return buildIndex(routes, hosts)
+	return buildTables(tablesOf(v), c)
 }
+
+// authzPath is where the policy's data lives.
+var authzPath = []string{"authz"}
 
 func readValue(ctx context.Context, store storage.Store, txn storage.Transaction, path []string) (ast.Value, error) {
 	v, err := store.Read(ctx, txn, storage.Path(path))
@@ -96,21 +98,16 @@ func readValue(ctx context.Context, store storage.Store, txn storage.Transaction
 
 // checkRouteTables checks the route tables of a policy's data before it is
 // staged, so a fresh start with a broken table fails at once.
-func checkRouteTables(data map[string]any) error {
-	authz, _ := data["authz"].(map[string]any)
-	var vals [2]ast.Value
-	for i, name := range []string{"routes", "hosts"} {
-		v, ok := authz[name]
-		if !ok {
-			continue
-		}
-		val, err := ast.InterfaceToValue(v)
-		if err != nil {
-			return fmt.Errorf("data.authz.%s: %w", name, err)
-		}
-		vals[i] = val
+func checkRouteTables(data map[string]any, c checks) error {
+	v, ok := data["authz"]
+	if !ok {
+		return nil
 	}
-	_, err := buildIndex(vals[0], vals[1])
+	val, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return fmt.Errorf("data.authz: %w", err)
+	}
+	_, err = buildTables(tablesOf(val), c)
 	return err
 }
 

@@ -2,6 +2,9 @@ package denial
 
 import (
 	"errors"
+	"maps"
+	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/policygate/policygate/internal/gate"
@@ -34,13 +37,15 @@ type Header struct{ Name, Value string }
 var ErrBadIdentity = errors.New("identity headers cannot be sent")
 
 // Identity returns the identity headers of an allowed outcome: set holds
-// the names with a value, remove the identity names without one (an empty
-// value is sent as absent, so a client's copy must be removed).
+// the names with a value (the four identity names, then the policy's own
+// headers by name), remove the identity names and declared policy headers
+// without one (an empty value is sent as absent, so a client's copy must
+// be removed). A name is never in both.
 func Identity(out gate.Outcome) (set []Header, remove []string, err error) {
 	values := [4]string{out.Subject, strings.Join(out.Granted, " "), out.Issuer, out.DecisionID}
 	names := IdentityNames()
 	total := 0
-	set = make([]Header, 0, len(names))
+	set = make([]Header, 0, len(names)+len(out.Headers))
 	for i, v := range values {
 		if v == "" {
 			remove = append(remove, names[i])
@@ -52,10 +57,61 @@ func Identity(out gate.Outcome) (set []Header, remove []string, err error) {
 		total += len(names[i]) + len(v) + 4
 		set = append(set, Header{Name: names[i], Value: v})
 	}
-	if total > MaxIdentityBytes {
+	n, err := policyHeaderBytes(out)
+	if err != nil || total+n > MaxIdentityBytes {
 		return nil, nil, ErrBadIdentity
 	}
+	for _, name := range slices.Sorted(maps.Keys(out.Headers)) {
+		if v := out.Headers[name]; v != "" {
+			set = append(set, Header{Name: name, Value: v})
+		}
+	}
+	for _, name := range out.DeclaredHeaders {
+		if out.Headers[name] == "" {
+			remove = append(remove, name)
+		}
+	}
 	return set, remove, nil
+}
+
+// policyHeaderBytes checks the policy's own headers of out (names under
+// X-Auth- other than the identity names, valid field values) and returns
+// their size as Identity counts it.
+func policyHeaderBytes(out gate.Outcome) (int, error) {
+	total := 0
+	for name, v := range out.Headers {
+		if !policyHeaderName(name) {
+			return 0, ErrBadIdentity
+		}
+		if v == "" {
+			continue
+		}
+		if !validFieldValue(v) {
+			return 0, ErrBadIdentity
+		}
+		total += len(name) + len(v) + 4
+	}
+	return total, nil
+}
+
+// policyHeaderName: a canonical X-Auth-* name that is not an identity
+// name (authz checks the declarations; this keeps the faces safe alone).
+func policyHeaderName(name string) bool {
+	if len(name) <= len("X-Auth-") || !strings.HasPrefix(name, "X-Auth-") || name != http.CanonicalHeaderKey(name) {
+		return false
+	}
+	for _, n := range IdentityNames() {
+		if name == n {
+			return false
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // validFieldValue reports whether v is a field value that every proxy
@@ -105,7 +161,8 @@ func CheckIdentity(out gate.Outcome) error {
 		}
 		total += len(HeaderScopes) + n + 4
 	}
-	if total > MaxIdentityBytes {
+	n, err := policyHeaderBytes(out)
+	if err != nil || total+n > MaxIdentityBytes {
 		return ErrBadIdentity
 	}
 	return nil

@@ -83,6 +83,11 @@ type Outcome struct {
 	DecisionID string
 	// Host is the normalised host the decision used ("" when none).
 	Host string
+	// Headers are the headers the policy adds to an allow, by canonical
+	// name (authz.Decision.Headers); DeclaredHeaders every name the policy
+	// declared, which a face removes when this answer does not set it.
+	Headers         map[string]string
+	DeclaredHeaders []string
 	// Err is an internal error (engine failure) for the log; never shown.
 	Err error
 }
@@ -177,6 +182,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	if d.Allowed {
 		// A public route ignores a bad token: the policy allowed without it.
 		out.Kind = Allowed
+		out.Headers, out.DeclaredHeaders = d.Headers, d.DeclaredHeaders
 		return out
 	}
 	if authErr != nil && !errors.Is(authErr, authn.ErrNoCredentials) {

@@ -20,7 +20,7 @@ type result struct {
 	allowed, denied, errors int
 	duration                time.Duration
 	p50, p99                time.Duration
-	serverCPU               float64 // seconds
+	serverCPU, clientCPU    float64 // seconds: the target's, and this load client's
 }
 
 func (r result) rps() float64 { return float64(r.allowed+r.denied) / r.duration.Seconds() }

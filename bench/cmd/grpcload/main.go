@@ -210,12 +210,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			for _, name := range order {
 				t := targets[name]
 				load(ctx, t.clients, reqs["replayed"], false, nil, o.workers, o.warmup)
-				cpu0 := processCPU(t.cmd.Process.Pid)
+				cpu0, self0 := processCPU(t.cmd.Process.Pid), processCPU(os.Getpid())
 				r := load(ctx, t.clients, reqs[sc], sc == "distinct", offsets[name], o.workers, o.duration)
-				r.serverCPU = processCPU(t.cmd.Process.Pid) - cpu0
+				r.serverCPU, r.clientCPU = processCPU(t.cmd.Process.Pid)-cpu0, processCPU(os.Getpid())-self0
 				results[sc][name] = append(results[sc][name], r)
-				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)\n",
-					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99), 100*r.serverCPU/r.duration.Seconds(), r.cpuPerCheck())
+				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)  client cpu %3.0f%% (%4.0f µs/check)\n",
+					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99),
+					100*r.serverCPU/r.duration.Seconds(), r.cpuPerCheck(), 100*r.clientCPU/r.duration.Seconds(), 1e6*r.clientCPU/float64(max(1, r.allowed+r.denied)))
 			}
 		}
 	}

@@ -20,7 +20,8 @@ package authz
 # description: |
 #   The decision: an object with allowed, reason, required_scopes (all of
 #   them needed), any_scopes (one of each rule's list needed),
-#   missing_scopes and failed_claims (names only), always defined. Every
+#   missing_scopes, failed_claims (names only) and headers (the declared
+#   headers an allow adds: name -> string), always defined. Every
 #   rule of every matching route that applies to the method must be
 #   satisfied; a request no rule applies to gets this default denial, and
 #   so does anything the policy cannot evaluate.
@@ -33,6 +34,7 @@ default decision := {
 	"any_scopes": [],
 	"missing_scopes": [],
 	"failed_claims": [],
+	"headers": {},
 }
 
 # Evaluated on every request, so it is written for OPA's evaluator: one rule
@@ -50,12 +52,13 @@ default decision := {
 # HEAD is decided by the HEAD, GET and "*" rules together: frameworks run
 # the GET handler for HEAD.
 decision := {
-	"allowed": reason in {"public", "authenticated", "scopes_granted"},
+	"allowed": allowed,
 	"reason": reason,
 	"required_scopes": sort(required),
 	"any_scopes": sort(any_of),
 	"missing_scopes": sort(missing),
 	"failed_claims": sort(failed),
+	"headers": headers,
 } if {
 	table := _table
 	methods := {input.method, "*", object.get({"HEAD": "GET"}, input.method, "*")}
@@ -84,13 +87,45 @@ decision := {
 		not _condition_holds(condition, name, key, granted)
 	}
 	reason := _reason(rules, [required, any_of, missing, failed])
+	allowed := reason in {"public", "authenticated", "scopes_granted"}
+
+	# The headers an allow adds (docs/policy.md): each rule's "headers"
+	# copies a claim from input.bound (a claim the token lacks, or one
+	# that is not a string, sets nothing); then custom_headers, the
+	# extension point, wins on the same name. Only declared names
+	# (data.authz.headers) reach a face: the engine refuses any other.
+	headers := object.union(
+		{name: value |
+			allowed
+			some rule in rules
+			some name, spec in rule.headers
+			value := input.bound.claims[spec.claim]
+			is_string(value)
+		},
+		{name: value |
+			allowed
+			some name, value in data.authz.custom_headers
+		},
+	)
 }
 
 # A host with its own table is decided by it; any other host by the
-# default table. The engine matched input.routes in the same table.
-_table := table if {
-	table := data.authz.hosts[input.host].routes
-} else := data.authz.routes
+# default table. The engine matched input.routes in the same table. A
+# table's own issuers and audiences (a host table's, or data.authz.issuers
+# and data.authz.audiences for the default table) bind every token on it.
+_host_table := data.authz.hosts[input.host]
+
+_table := _host_table.routes
+
+_table := data.authz.routes if not _host_table
+
+_table_issuers := _host_table.issuers
+
+_table_issuers := data.authz.issuers if not _host_table
+
+_table_audiences := _host_table.audiences
+
+_table_audiences := data.authz.audiences if not _host_table
 
 # The order is the precedence: a broken rule, then the most restrictive
 # requirement among the matching rules, then the extension point
@@ -109,7 +144,7 @@ _reason(rules, sets) := "invalid_rule" if {
 	not input.bound.claims.iss in issuers
 } else := "issuer_not_accepted" if {
 	_authentication_required(rules)
-	issuers := data.authz.hosts[input.host].issuers
+	issuers := _table_issuers
 	not input.bound.claims.iss in issuers
 } else := "audience_not_accepted" if {
 	some rule in rules
@@ -117,7 +152,7 @@ _reason(rules, sets) := "invalid_rule" if {
 	not _any_of(input.bound.claims.aud, audiences)
 } else := "audience_not_accepted" if {
 	_authentication_required(rules)
-	audiences := data.authz.hosts[input.host].audiences
+	audiences := _table_audiences
 	not _any_of(input.bound.claims.aud, audiences)
 } else := "insufficient_scope" if {
 	count(sets[2]) > 0
@@ -201,6 +236,25 @@ _valid_field(key, value) if {
 	key in {"any_scopes", "issuers", "audiences"}
 	_strings(value)
 	count(value) > 0
+}
+
+# Each header copies one claim, and only declared names are set.
+_valid_field("headers", headers) if {
+	is_object(headers)
+	count(headers) > 0
+	declared := {lower(name) |
+		some name in data.authz.headers
+		is_string(name)
+	}
+	every name, spec in headers {
+		lower(name) in declared
+		_valid_header(spec)
+	}
+}
+
+_valid_header({"claim": claim}) if {
+	is_string(claim)
+	claim != ""
 }
 
 _valid_field("claims", conditions) if {

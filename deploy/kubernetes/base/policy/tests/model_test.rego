@@ -34,6 +34,7 @@ _want(allowed, reason, required, any_of, missing, failed) := {
 	"allowed": allowed, "reason": reason,
 	"required_scopes": required, "any_scopes": any_of,
 	"missing_scopes": missing, "failed_claims": failed,
+	"headers": {},
 }
 
 model_cases := {

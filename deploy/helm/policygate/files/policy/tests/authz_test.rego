@@ -16,18 +16,21 @@ _deny_no_route := {
 	"any_scopes": [],
 	"missing_scopes": [],
 	"failed_claims": [],
+	"headers": {},
 }
 
 _allow(reason, required) := {
 	"allowed": true, "reason": reason,
 	"required_scopes": required, "any_scopes": [],
 	"missing_scopes": [], "failed_claims": [],
+	"headers": {},
 }
 
 _deny(reason, required, missing) := {
 	"allowed": false, "reason": reason,
 	"required_scopes": required, "any_scopes": [],
 	"missing_scopes": missing, "failed_claims": [],
+	"headers": {},
 }
 
 _public := ["/api/public"]

@@ -1,0 +1,165 @@
+// The policy lifecycle: activations, revisions and failures (Status).
+
+package authz
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
+	"github.com/open-policy-agent/opa/v1/storage"
+)
+
+// Status is the policy lifecycle, for readiness, metrics and logs.
+type Status struct {
+	// Source is the policy folder, "embedded", or "bundles" (fleet mode).
+	Source string
+	// Revision is the active policy's revision: the folder's content hash,
+	// or the bundle manifest's revision ("name=rev" joined by "," when
+	// several bundles are configured). "" until a policy is active.
+	Revision    string
+	ActivatedAt time.Time
+	// Activations and Failures count policy versions activated and
+	// refused (compile errors, failed tests, bad or unverifiable bundles,
+	// failed downloads, and bundles activated without a decision rule).
+	Activations uint64
+	Failures    uint64
+	// LastError is why the newest version is not active, "" when the
+	// newest version serves.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Status reports the policy lifecycle.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status
+}
+
+// attach runs while the SDK builds its plugin manager, before any bundle
+// can activate: it keeps the manager and hooks every activation.
+func (e *Engine) attach(m *plugins.Manager) {
+	e.manager = m
+	m.RegisterCompilerTrigger(e.onActivate)
+	// Every committed write (a bundle's data alone, too) installs the
+	// route index checkedStore built for it and retires the decisions
+	// cached so far. Nothing else holds the store yet.
+	ctx := context.Background()
+	err := storage.Txn(ctx, m.Store, storage.WriteParams, func(txn storage.Transaction) error {
+		_, err := m.Store.Register(ctx, txn, storage.TriggerConfig{
+			SkipDataConversion: true,
+			OnCommit: func(ctx context.Context, txn storage.Transaction, _ storage.TriggerEvent) {
+				x, err := e.store.takePending(ctx, txn)
+				e.advance(x, err, true)
+			},
+		})
+		return err
+	})
+	if err != nil {
+		// Without the trigger a data change could not retire cached
+		// decisions: do without the cache rather than risk a stale answer.
+		e.logger.Error("decision cache off", "err", err.Error())
+		e.decisions = nil
+	}
+}
+
+// onActivate runs inside the commit of every policy change, while the
+// store is locked: it may read through txn but must not open a transaction.
+func (e *Engine) onActivate(txn storage.Transaction) {
+	e.advance(nil, nil, false)
+	ctx := context.Background()
+	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
+	if err != nil || len(names) == 0 {
+		return // the manager's own initialisation, not a policy
+	}
+	slices.Sort(names)
+	revs := make([]string, 0, len(names))
+	for _, name := range names {
+		rev, _ := bundle.ReadBundleRevisionFromStore(ctx, e.manager.Store, txn, name)
+		revs = append(revs, name+"="+rev)
+	}
+	revision := strings.Join(revs, ",")
+	if len(names) == 1 {
+		_, revision, _ = strings.Cut(revision, "=")
+	}
+
+	e.mu.Lock()
+	e.status.Revision = revision
+	e.status.ActivatedAt = time.Now().UTC()
+	e.status.Activations++
+	source := e.status.Source
+	e.mu.Unlock()
+	e.logger.Info("policy active", "source", source, "revision", revision)
+
+	// A bundle compiles without data.authz.decision; OPA cannot be told to
+	// refuse it, so say loudly that every request is now denied.
+	var missing error
+	if c := e.manager.GetCompiler(); c == nil || len(c.GetRulesExact(decisionRef)) == 0 {
+		missing = fmt.Errorf("revision %s defines no data.authz.decision: every request is denied", revision)
+	}
+	e.setError(decisionCheck, missing)
+}
+
+// advance starts a new version: with the route index x (or err) when
+// routes is set, else keeping the current index. It runs inside a commit.
+func (e *Engine) advance(x *routeIndex, err error, routes bool) {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	next := &snapshot{version: e.version.Add(1), routes: x, err: err}
+	if prev := e.snap.Load(); !routes && prev != nil {
+		next.routes, next.err = prev.routes, prev.err
+	}
+	if next.routes == nil && next.err == nil {
+		next.routes = &routeIndex{}
+	}
+	e.snap.Store(next)
+}
+
+// decisionCheck keys the error of an active policy without a decision.
+const decisionCheck = "active policy"
+
+// onBundleStatus sees the outcome of every bundle download or trigger;
+// the bundle plugin calls it with its lock held.
+func (e *Engine) onBundleStatus(s bundleplugin.Status) {
+	var err error
+	if s.Code != "" || s.Message != "" {
+		msg := s.Message
+		for _, x := range s.Errors {
+			msg += "; " + x.Error()
+		}
+		err = fmt.Errorf("bundle %s: %s", s.Name, msg)
+	}
+	e.setError(s.Name, err)
+}
+
+// setError records the current failure of one bundle (nil clears it),
+// counts it and logs it when it is new.
+func (e *Engine) setError(name string, err error) {
+	e.mu.Lock()
+	prev := e.errs[name]
+	if err == nil {
+		delete(e.errs, name)
+	} else {
+		e.errs[name] = err
+		e.status.Failures++
+		e.status.LastErrorAt = time.Now().UTC()
+	}
+	msgs := make([]string, 0, len(e.errs))
+	for _, name := range slices.Sorted(maps.Keys(e.errs)) {
+		msgs = append(msgs, e.errs[name].Error())
+	}
+	e.status.LastError = strings.Join(msgs, "\n")
+	revision := e.status.Revision
+	e.mu.Unlock()
+
+	if err != nil && (prev == nil || prev.Error() != err.Error()) {
+		e.logger.Error("policy not activated; the active policy keeps serving", "revision", revision, "err", err.Error())
+	}
+}

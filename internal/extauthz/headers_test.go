@@ -1,0 +1,120 @@
+package extauthz_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/denial"
+	"github.com/policygate/policygate/internal/extauthz"
+	"github.com/policygate/policygate/internal/gate"
+)
+
+// headerPolicy is the shipped Rego with two declared headers: /orgs/{org}
+// copies org_id into X-Auth-Tenant, X-Auth-Plan is never set, and a custom
+// rule sets an undeclared name on /leak.
+func headerPolicy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	rego, err := os.ReadFile("../../policies/authz/authz.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"authz.rego":  string(rego),
+		"custom.rego": "package authz\n\ncustom_headers[\"X-Auth-Undeclared\"] := \"x\" if input.path == [\"leak\"]\n",
+		"data.json": `{"headers": ["X-Auth-Tenant", "X-Auth-Plan"], "routes": {
+			"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}},
+			"/leak": {"GET": {"access": "public"}}}}`,
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "authz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, "authz", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The gRPC face sets the policy's headers and lists every declared name it
+// does not set in headers_to_remove (never a name it sets: Envoy applies
+// removals last); an undeclared name turns the allow into a 403.
+func TestCheckPolicyHeaders(t *testing.T) {
+	p := authntest.NewProvider(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
+	go keys.Run(ctx)
+	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := authz.New(ctx, authz.Config{PolicyDir: headerPolicy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Stop(context.Background()) })
+	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
+		select {
+		case <-ready:
+		case <-time.After(20 * time.Second):
+			t.Fatal("keys or policy not ready")
+		}
+	}
+	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
+	_, addr := serve(t, extauthz.Config{Gate: g, Renderer: denial.NewRenderer(realm, "")})
+	client := authv3.NewAuthorizationClient(dial(t, addr, nil))
+
+	tests := []struct {
+		name       string
+		path       string
+		token      string
+		wantStatus int
+		wantTenant string
+		wantRemove string
+	}{
+		{name: "tenant_set", path: "/orgs/acme", token: p.Token(t, map[string]any{"org_id": "acme"}), wantStatus: 200,
+			wantTenant: "acme", wantRemove: "x-auth-scopes x-auth-plan"},
+		{name: "no_claim", path: "/orgs/acme", token: p.Token(t, nil), wantStatus: 200,
+			wantRemove: "x-auth-scopes x-auth-plan x-auth-tenant"},
+		{name: "undeclared_refused", path: "/leak", wantStatus: 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var headers map[string]string
+			if tt.token != "" {
+				headers = auth("Bearer " + tt.token)
+			}
+			resp, err := client.Check(context.Background(), checkRequest("GET", "api.example.com", tt.path, headers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := read(t, resp)
+			if a.status != tt.wantStatus {
+				t.Fatalf("status = %d %s, want %d", a.status, a.body, tt.wantStatus)
+			}
+			if got := a.headers["x-auth-tenant"]; got != tt.wantTenant {
+				t.Errorf("x-auth-tenant = %q, want %q", got, tt.wantTenant)
+			}
+			if got := strings.Join(a.remove, " "); got != tt.wantRemove {
+				t.Errorf("headers_to_remove = %q, want %q", got, tt.wantRemove)
+			}
+			for name := range a.headers {
+				if slices.Contains(a.remove, name) {
+					t.Errorf("%s is both set and removed", name)
+				}
+			}
+		})
+	}
+}
