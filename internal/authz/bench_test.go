@@ -98,7 +98,7 @@ func BenchmarkDecide(b *testing.B) {
 			for _, c := range []struct {
 				name string
 				size int
-			}{{"uncached", -1}, {"cached", 0}} {
+			}{{"uncached", 0}, {"cached", authz.DefaultDecisionCacheSize}} {
 				b.Run(fmt.Sprintf("routes=%d/%s/%s", n, p.name, c.name), func(b *testing.B) {
 					e := benchEngine(b, benchRoutes(n), c.size)
 					in := authz.Input{Method: "GET", Path: p.path, Claims: claims, Scopes: []string{"read:messages"}}
@@ -113,6 +113,41 @@ func BenchmarkDecide(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkClaimBoundNeighbour: a route whose rule binds a claim to a path
+// parameter keys its own decisions per subject; decisions on the other
+// routes must stay shared. Distinct subjects with the same scopes on an
+// unbound route, with and without such a neighbour in the table: both are
+// cache hits at the same cost.
+func BenchmarkClaimBoundNeighbour(b *testing.B) {
+	bound := map[string]any{"GET": map[string]any{"access": "authenticated", "claims": map[string]any{"sub": map[string]any{"equals_param": "id"}}}}
+	for _, tc := range []struct {
+		name  string
+		bound bool
+	}{{"without", false}, {"with", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			routes := benchRoutes(3)
+			if tc.bound {
+				routes["/users/{id}"] = bound
+			}
+			e := benchEngine(b, routes, authz.DefaultDecisionCacheSize)
+			ctx := context.Background()
+			subjects := make([]map[string]any, 1000)
+			for i := range subjects {
+				subjects[i] = map[string]any{"sub": fmt.Sprint("user", i)}
+			}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				in := authz.Input{Method: "GET", Path: []string{"api", "private-scoped"}, Claims: subjects[i%len(subjects)], Scopes: []string{"read:messages"}}
+				if d, err := e.Decide(ctx, in); err != nil || !d.Allowed {
+					b.Fatalf("Decide() = %+v, %v", d, err)
+				}
+				i++
+			}
+		})
 	}
 }
 
