@@ -219,38 +219,60 @@ func TestProxyStripToken(t *testing.T) {
 	}
 }
 
-// TestProxySSE: the first event reaches the client before the stream
-// ends, and the stream outlives the server's write deadline.
-func TestProxySSE(t *testing.T) {
-	next := make(chan struct{})
-	env := newProxyEnv(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "data: one\n\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-next:
-		case <-time.After(10 * time.Second):
-		}
-		io.WriteString(w, "data: two\n\n")
-	}, nil)
-	tok := env.provider.Token(t, nil)
-	req, _ := http.NewRequest("GET", env.proxy.URL+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := env.proxy.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+// TestProxyStreams: the first part of a stream reaches the client before
+// the upstream has finished, and the stream outlives the server's write
+// deadline. Proxy mode sets no FlushInterval: ReverseProxy's own flushing
+// of server-sent events and of responses without a Content-Length is what
+// these cases hold.
+func TestProxyStreams(t *testing.T) {
+	tests := []struct {
+		name, contentType string
+	}{
+		{name: "server_sent_events", contentType: "text/event-stream"},
+		{name: "unknown_length", contentType: "application/octet-stream"},
 	}
-	defer res.Body.Close()
-	br := bufio.NewReader(res.Body)
-	first, err := br.ReadString('\n')
-	if err != nil || first != "data: one\n" {
-		t.Fatalf("first event %q, %v", first, err)
-	}
-	time.Sleep(2 * proxyDeadline) // past the server's write deadline
-	close(next)
-	rest, err := io.ReadAll(br)
-	if err != nil || string(rest) != "\ndata: two\n\n" {
-		t.Errorf("rest of the stream %q, %v; want the second event", rest, err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next, ended := make(chan struct{}), make(chan struct{})
+			env := newProxyEnv(t, func(w http.ResponseWriter, r *http.Request) {
+				defer close(ended)
+				w.Header().Set("Content-Type", tc.contentType)
+				io.WriteString(w, "data: one\n\n")
+				w.(http.Flusher).Flush() // no Content-Length: chunked
+				select {
+				case <-next:
+				case <-time.After(10 * time.Second):
+				}
+				io.WriteString(w, "data: two\n\n")
+			}, nil)
+			tok := env.provider.Token(t, nil)
+			req, _ := http.NewRequest("GET", env.proxy.URL+"/events", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := env.proxy.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.ContentLength != -1 {
+				t.Fatalf("ContentLength = %d, want -1 (unknown)", res.ContentLength)
+			}
+			br := bufio.NewReader(res.Body)
+			first, err := br.ReadString('\n')
+			if err != nil || first != "data: one\n" {
+				t.Fatalf("first part %q, %v", first, err)
+			}
+			select {
+			case <-ended:
+				t.Fatal("the first part arrived only after the upstream had finished")
+			default:
+			}
+			time.Sleep(2 * proxyDeadline) // past the server's write deadline
+			close(next)
+			rest, err := io.ReadAll(br)
+			if err != nil || string(rest) != "\ndata: two\n\n" {
+				t.Errorf("rest of the stream %q, %v; want the second part", rest, err)
+			}
+		})
 	}
 }
 

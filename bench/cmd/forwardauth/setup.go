@@ -54,11 +54,6 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 			return nil, err
 		}
 	}
-	if strings.Contains(o.only, "proxy") {
-		if w.bins["policygate-idle"], err = buildWhatIf(ctx, repo, work, 2*o.connections); err != nil {
-			return nil, err
-		}
-	}
 	if w.policyDir, err = policyCopy(repo, work); err != nil {
 		return nil, err
 	}
@@ -116,8 +111,8 @@ func lines(v []string) []byte { return []byte(strings.Join(v, "\n") + "\n") }
 func startServers(ctx context.Context, o options, w *world, needed map[string]bool) (map[string]*server, error) {
 	servers := map[string]*server{}
 	addrs := map[string]string{}
-	for _, name := range []string{"bare-chi", "hop", "hop-tuned", "policygate", "policygate-proxy", "policygate-proxy-idle", "oathkeeper", "oathkeeper-quiet"} {
-		if name == "bare-chi" && (needed["hop"] || needed["hop-tuned"] || needed["policygate-proxy"] || needed["policygate-proxy-idle"]) {
+	for _, name := range []string{"bare-chi", "hop", "hop-tuned", "policygate", "policygate-proxy", "oathkeeper", "oathkeeper-quiet"} {
+		if name == "bare-chi" && (needed["hop"] || needed["hop-tuned"] || needed["policygate-proxy"]) {
 			needed[name] = true
 		}
 		if !needed[name] {
@@ -149,16 +144,12 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 			cmd = exec.Command(w.bins["hop"], "-addr", addr, "-upstream", "http://"+addrs["bare-chi"], "-max-idle-per-host", strconv.Itoa(2*o.connections))
 		case "policygate":
 			cmd, ready = policygate("policygate"), base+"/readyz"
-		case "policygate-proxy", "policygate-proxy-idle":
+		case "policygate-proxy":
 			admin, err := freeAddr()
 			if err != nil {
 				return servers, err
 			}
-			bin := "policygate"
-			if name == "policygate-proxy-idle" {
-				bin = "policygate-idle"
-			}
-			cmd, ready = policygate(bin, "UPSTREAM_URL=http://"+addrs["bare-chi"], "ADMIN_ADDR="+admin), "http://"+admin+"/readyz"
+			cmd, ready = policygate("policygate", "UPSTREAM_URL=http://"+addrs["bare-chi"], "ADMIN_ADDR="+admin), "http://"+admin+"/readyz"
 		case "oathkeeper", "oathkeeper-quiet":
 			level := "info"
 			if name == "oathkeeper-quiet" {
