@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/server"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/policygate/policygate/internal/policy"
 )
 
 // ErrNotReady: no policy is active yet.
@@ -46,19 +48,19 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	}
 	var record *server.Info
 	if e.decisionLog != nil {
-		record = &server.Info{DecisionID: id, Path: DecisionPath, Timestamp: time.Now().UTC(), Metrics: metrics.New()}
+		record = &server.Info{DecisionID: id, Path: policy.Entrypoint, Timestamp: time.Now().UTC(), Metrics: metrics.New()}
 		record.Metrics.Timer(metrics.SDKDecisionEval).Start()
 	}
 
 	store := e.manager.Store
 	txn, err := store.NewTransaction(ctx, storage.TransactionParams{})
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 	}
 	defer store.Abort(ctx, txn)
 	pq, err := e.preparedFor(ctx, txn)
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 	}
 
 	// The snapshot and the decision cache (decisioncache.go). The version
@@ -67,7 +69,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	// decision made here belong to this version.
 	snap := e.snap.Load()
 	if snap == nil || snap.err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: route index: %v", DecisionPath, snap.errOrMissing())
+		return Decision{}, fmt.Errorf("evaluate %s: route index: %v", policy.Entrypoint, snap.errOrMissing())
 	}
 	r := &request{Input: &in, keys: snap.routes.match(in.Host, in.Method, in.Path, in.StrictHosts)}
 	routes := make([]string, len(r.keys))
@@ -83,7 +85,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if cache != nil {
 		k, err := pq.use.key(r)
 		if err != nil {
-			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+			return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 		}
 		key = cacheKey(k)
 		if d, ok := cache.get(key, version); ok {
@@ -102,7 +104,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	}
 	input, err := r.value(read)
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 	}
 	result, err := e.eval(ctx, pq, txn, input, record)
 	if record != nil {
@@ -112,14 +114,14 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		}
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 	}
 	d, err := decodeDecision(result)
 	if err == nil {
 		err = d.checkHeaders(snap.routes.declared)
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
 	}
 	if cache != nil && e.snap.Load().version == version {
 		cache.put(key, version, d)
