@@ -14,6 +14,7 @@ import (
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/policy"
 )
 
 // Config is the service's whole configuration, read once at start.
@@ -165,7 +166,7 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 			bad("POLICY_TESTS_MUST_PASS", "needs a policy folder (POLICY_DIR or ./policies); the embedded policy is tested when built")
 		default:
 			c.PolicyTestsMustPass = true
-			c.PolicyTestDirs, err = authz.PolicyTestDirs(c.PolicyDir)
+			c.PolicyTestDirs, err = policy.TestDirs(c.PolicyDir)
 			if err != nil {
 				bad("POLICY_TESTS_MUST_PASS", "%v", err)
 			}

@@ -184,9 +184,7 @@ func splitAbsoluteURL(raw string) (host, target string, ok bool) {
 // set on an allow (Envoy's HTTP service allows on nothing else), the
 // rendered denial otherwise.
 func (s *server) answerForward(w http.ResponseWriter, out gate.Outcome, fam family) {
-	if sw := findStatusWriter(w); sw != nil {
-		sw.outcome, sw.hasOutcome = out, true
-	}
+	recordOutcome(w, out)
 	h := w.Header()
 	if out.Kind != gate.Allowed {
 		if out.DecisionID != "" {

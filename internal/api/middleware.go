@@ -1,14 +1,7 @@
 package api
 
 import (
-	"encoding/binary"
-	"encoding/hex"
-	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/policygate/policygate/internal/gate"
 )
@@ -24,140 +17,11 @@ func (s *server) authorize(next http.Handler) http.Handler {
 		if out.DecisionID != "" {
 			w.Header().Set("X-Decision-Id", out.DecisionID)
 		}
-		if sw := findStatusWriter(w); sw != nil {
-			sw.outcome, sw.hasOutcome = out, true
-		}
+		recordOutcome(w, out)
 		if out.Kind == gate.Allowed {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s.writeDenial(w, out)
 	})
-}
-
-// statusWriter remembers the status code written and, on gated routes, the
-// gate's outcome for the log line. Carrying the outcome here rather than in
-// the request context spares every request a context and a Request copy.
-type statusWriter struct {
-	http.ResponseWriter
-	status     int
-	outcome    gate.Outcome
-	hasOutcome bool
-}
-
-// findStatusWriter finds observe's writer under any wrappers added later.
-func findStatusWriter(w http.ResponseWriter) *statusWriter {
-	for {
-		switch x := w.(type) {
-		case *statusWriter:
-			return x
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = x.Unwrap()
-		default:
-			return nil
-		}
-	}
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// observe counts every request by route pattern and logs it once: a
-// success at debug (every decision, allowed ones too, is in the decision
-// log when that is on), a refusal at info, a server fault at error. One log
-// line per successful request cost a cached request about a sixth of its
-// CPU (README "Performance").
-func (s *server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := requestID(r)
-		w.Header()["X-Request-Id"] = []string{id}
-		ctx := r.Context()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		elapsed := time.Since(start)
-		s.metrics.request(route, r.Method, sw.status).observe(elapsed.Seconds())
-
-		level := slog.LevelDebug
-		switch {
-		case sw.outcome.Err != nil:
-			level = slog.LevelError
-		case sw.status == http.StatusServiceUnavailable:
-			// Not ready (starting, or draining at shutdown, when every
-			// readiness probe gets one): a state, not a fault.
-			level = slog.LevelInfo
-		case sw.status >= 500:
-			level = slog.LevelError
-		case sw.status >= 400:
-			level = slog.LevelInfo
-		}
-		if !s.logger.Enabled(ctx, level) {
-			return
-		}
-		var buf [9]slog.Attr // on the stack: no slice to allocate per request
-		attrs := append(buf[:0],
-			slog.String("request_id", id),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", sw.status),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		)
-		if out := &sw.outcome; sw.hasOutcome {
-			if out.Reason != "" {
-				attrs = append(attrs, slog.String("reason", out.Reason))
-			}
-			if out.Subject != "" {
-				attrs = append(attrs, slog.String("sub", out.Subject))
-			}
-			if out.DecisionID != "" {
-				attrs = append(attrs, slog.String("decision_id", out.DecisionID))
-			}
-			if out.Err != nil {
-				attrs = append(attrs, slog.String("err", out.Err.Error()))
-			}
-		}
-		s.logger.LogAttrs(ctx, level, "request", attrs...)
-	})
-}
-
-// requestID keeps a sane incoming X-Request-Id, or makes one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && isPrintable(id) {
-		return id
-	}
-	// A correlation id, not a secret: the runtime's ChaCha8 generator is
-	// random enough and needs no system call.
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	return hex.EncodeToString(b[:])
-}
-
-func isPrintable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

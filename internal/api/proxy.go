@@ -85,9 +85,7 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := s.proxyDecision(r)
-		if sw := findStatusWriter(w); sw != nil {
-			sw.outcome, sw.hasOutcome = out, true
-		}
+		recordOutcome(w, out)
 		if out.Kind != gate.Allowed {
 			if out.DecisionID != "" {
 				w.Header().Set(denial.HeaderDecisionID, out.DecisionID)

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authz"
-	"github.com/policygate/policygate/policies"
+	"github.com/policygate/policygate/internal/policy"
 )
 
 func startEngine(t testing.TB, dir string) *authz.Engine {
@@ -34,6 +33,16 @@ func writePolicy(t *testing.T, files map[string]string) string {
 		write(t, dir, name, content)
 	}
 	return dir
+}
+
+// policyRevision loads the policy folder dir as the engine does and
+// returns its revision.
+func policyRevision(dir string) (string, error) {
+	p, err := policy.LoadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	return p.Revision, nil
 }
 
 func TestDecideShippedPolicy(t *testing.T) {
@@ -84,49 +93,6 @@ func TestDecideFailsClosedOnIllTypedDecision(t *testing.T) {
 				t.Errorf("Decide() = %+v, nil; want an error", d)
 			}
 		})
-	}
-}
-
-func TestCheckPolicyDir(t *testing.T) {
-	tests := []struct {
-		name    string
-		files   map[string]string
-		wantErr string
-	}{
-		{"valid", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\"allowed\": false}\n"}, ""},
-		{"syntax_error", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\n"}, "a.rego:"},
-		{"unsafe_variable", map[string]string{"authz/a.rego": "package authz\n\ndecision := {\"allowed\": x} if { x != 1 }\n"}, "unsafe"},
-		{"no_decision", map[string]string{"authz/a.rego": "package authz\n\nallow := true\n"}, "data.authz.decision"},
-		{"invalid_json", map[string]string{"authz/a.rego": "package authz\n\ndecision := {}\n", "authz/data.json": "{"}, "data.json"},
-		{"empty", map[string]string{}, "data.authz.decision"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rev, err := authz.CheckPolicyDir(writePolicy(t, tt.files))
-			if tt.wantErr == "" {
-				if err != nil || !strings.HasPrefix(rev, "sha256:") {
-					t.Errorf("CheckPolicyDir() = %q, %v", rev, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("CheckPolicyDir() = %v, want error containing %q", err, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestEmbeddedPolicyMatchesFolder(t *testing.T) {
-	embedded, err := authz.LoadPolicy(policies.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	folder, err := authz.LoadPolicyDir("../../policies")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if embedded.Revision != folder.Revision {
-		t.Errorf("embedded revision %s != folder revision %s: the go:embed list misses a policy file", embedded.Revision, folder.Revision)
 	}
 }
 

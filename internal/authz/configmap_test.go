@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/atomicwriter"
-	"github.com/policygate/policygate/internal/authz"
 )
 
 // kubeletFolder lays files out as a ConfigMap volume (see atomicwriter).
@@ -51,8 +50,8 @@ func TestConfigMapFolder(t *testing.T) {
 		t.Errorf("revision unchanged (%s) after the update", before)
 	}
 
-	rev, err := authz.CheckPolicyDir(dir)
+	rev, err := policyRevision(dir)
 	if err != nil || rev != e.Revision() {
-		t.Errorf("CheckPolicyDir() = %q, %v; want the active revision %q", rev, err, e.Revision())
+		t.Errorf("policyRevision() = %q, %v; want the active revision %q", rev, err, e.Revision())
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/server"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/policygate/policygate/internal/policy"
 )
 
 // ErrNotReady: no policy is active yet.
@@ -46,19 +48,32 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	}
 	var record *server.Info
 	if e.decisionLog != nil {
-		record = &server.Info{DecisionID: id, Path: DecisionPath, Timestamp: time.Now().UTC(), Metrics: metrics.New()}
+		record = &server.Info{DecisionID: id, Path: policy.Entrypoint, Timestamp: time.Now().UTC(), Metrics: metrics.New()}
 		record.Metrics.Timer(metrics.SDKDecisionEval).Start()
 	}
+	d, err := e.decide(ctx, in, id, record)
+	if err != nil && !errors.Is(err, errDecisionLog) {
+		return Decision{}, fmt.Errorf("evaluate %s: %w", policy.Entrypoint, err)
+	}
+	return d, err
+}
 
+// errDecisionLog marks a decision that could not be logged, and so is not
+// made: it is reported as itself, not as an evaluation error.
+var errDecisionLog = errors.New("decision log")
+
+// decide is Decide once the decision has its id (and record when decision
+// logging is on); Decide names the entrypoint in its errors.
+func (e *Engine) decide(ctx context.Context, in Input, id string, record *server.Info) (Decision, error) {
 	store := e.manager.Store
 	txn, err := store.NewTransaction(ctx, storage.TransactionParams{})
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, err
 	}
 	defer store.Abort(ctx, txn)
 	pq, err := e.preparedFor(ctx, txn)
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, err
 	}
 
 	// The snapshot and the decision cache (decisioncache.go). The version
@@ -67,7 +82,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	// decision made here belong to this version.
 	snap := e.snap.Load()
 	if snap == nil || snap.err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: route index: %v", DecisionPath, snap.errOrMissing())
+		return Decision{}, fmt.Errorf("route index: %v", snap.errOrMissing())
 	}
 	r := &request{Input: &in, keys: snap.routes.match(in.Host, in.Method, in.Path, in.StrictHosts)}
 	routes := make([]string, len(r.keys))
@@ -83,7 +98,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if cache != nil {
 		k, err := pq.use.key(r)
 		if err != nil {
-			return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+			return Decision{}, err
 		}
 		key = cacheKey(k)
 		if d, ok := cache.get(key, version); ok {
@@ -102,24 +117,24 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	}
 	input, err := r.value(read)
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, err
 	}
 	result, err := e.eval(ctx, pq, txn, input, record)
 	if record != nil {
 		if logErr := e.logDecision(ctx, txn, input, result, err, record); logErr != nil {
 			// A decision that cannot be logged is not made: fail closed.
-			return Decision{}, fmt.Errorf("decision log: %w", logErr)
+			return Decision{}, fmt.Errorf("%w: %w", errDecisionLog, logErr)
 		}
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, err
 	}
 	d, err := decodeDecision(result)
 	if err == nil {
 		err = d.checkHeaders(snap.routes.declared)
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", DecisionPath, err)
+		return Decision{}, err
 	}
 	if cache != nil && e.snap.Load().version == version {
 		cache.put(key, version, d)

@@ -14,6 +14,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/lineage"
 	"github.com/open-policy-agent/opa/v1/topdown/print"
+
+	"github.com/policygate/policygate/internal/policy"
 )
 
 // ExplainMode selects how much of OPA's trace Explain renders.
@@ -88,7 +90,7 @@ func (e *Engine) Explain(ctx context.Context, in Input, mode ExplainMode) (Expla
 
 	hook := &printLines{}
 	opts := []func(*rego.Rego){
-		rego.Query(decisionQuery),
+		rego.Query(policy.Query),
 		rego.Compiler(compiler),
 		rego.Store(store),
 		rego.Transaction(txn),

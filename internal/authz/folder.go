@@ -13,6 +13,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/plugins"
 	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
+
+	"github.com/policygate/policygate/internal/policy"
 )
 
 // folderBundle names the bundle a policy folder is served as.
@@ -24,7 +26,7 @@ const folderBundle = "authz"
 // exactly what was checked.
 type folder struct {
 	fsys          fs.FS  // the embedded copy; nil for a folder on disk
-	dir           string // read through loadPolicyDir (ConfigMap layout too)
+	dir           string // read through policy.LoadDir (ConfigMap layout too)
 	name          string
 	testsMustPass bool
 	testDirs      []string
@@ -63,10 +65,10 @@ func (e *Engine) startFolder(ctx context.Context, src Source, cfg Config) ([]byt
 }
 
 // load reads, compiles and (if required) tests the folder's current version.
-func (f *folder) load(ctx context.Context) (*Policy, error) {
+func (f *folder) load(ctx context.Context) (*policy.Policy, error) {
 	p, err := f.read()
 	if err == nil {
-		err = checkRouteTables(p.bundle.Data, f.checks)
+		err = checkRouteTables(p.Data(), f.checks)
 	}
 	if err == nil && f.testsMustPass {
 		err = p.Test(ctx, f.testDirs)
@@ -78,16 +80,16 @@ func (f *folder) load(ctx context.Context) (*Policy, error) {
 }
 
 // read loads the folder's current version once.
-func (f *folder) read() (*Policy, error) {
+func (f *folder) read() (*policy.Policy, error) {
 	if f.fsys != nil {
-		return LoadPolicy(f.fsys)
+		return policy.Load(f.fsys)
 	}
-	return loadPolicyDir(f.dir)
+	return policy.LoadDir(f.dir)
 }
 
 // write stages p for the bundle plugin's next download.
-func (f *folder) write(p *Policy) error {
-	raw, err := p.writeBundle()
+func (f *folder) write(p *policy.Policy) error {
+	raw, err := p.Bundle()
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
-)
 
-var decisionQuery = decisionRef.String()
+	"github.com/policygate/policygate/internal/policy"
+)
 
 // evaluator is the evaluation side of the engine: a query prepared once per
 // compiled policy, evaluated against the plugin manager's store and
@@ -43,7 +43,7 @@ func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*pre
 		return p, nil
 	}
 	pq, err := rego.New(
-		rego.Query(decisionQuery),
+		rego.Query(policy.Query),
 		rego.Compiler(compiler),
 		rego.Store(e.manager.Store),
 		rego.Transaction(txn), // never a second read transaction: it could wait on a pending commit forever

@@ -41,7 +41,7 @@ func write(t *testing.T, dir, name, content string) {
 
 func revisionOf(t *testing.T, dir string) string {
 	t.Helper()
-	rev, err := authz.CheckPolicyDir(dir)
+	rev, err := policyRevision(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package authz
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,16 +10,12 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 )
 
-// The rules for the settings an operator gives the engine (OPA_CONFIG,
-// POLICY_TESTS_MUST_PASS): what an OPA configuration file must hold, and
-// where a policy folder's tests live.
+// The rules for the settings an operator gives the engine (OPA_CONFIG):
+// what an OPA configuration file must hold. Where a policy folder's tests
+// live is package policy's TestDirs.
 
 // maxOPAConfigBytes bounds an OPA configuration file.
 const maxOPAConfigBytes = 1 << 20
-
-// testDirSuffix names the folder beside a policy folder that holds its
-// tests: policies -> policies_test.
-const testDirSuffix = "_test"
 
 // ReadOPAConfig reads an OPA configuration file (YAML or JSON) for
 // Config.OPAConfig and expands its ${VAR}s from getenv, as `opa run` does
@@ -63,29 +57,3 @@ func ReadOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 // bracedVarRE matches ${NAME}, the one form of variable that OPA's own
 // configuration loader expands.
 var bracedVarRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
-
-// PolicyTestDirs is Config.TestDirs for a policy folder: the folder beside
-// it holding its tests (policies -> policies_test), if it exists. It is an
-// error when neither it nor the policy folder holds a *_test.rego file: a
-// guard that runs no test would let every version through.
-func PolicyTestDirs(policyDir string) ([]string, error) {
-	sibling := filepath.Clean(policyDir) + testDirSuffix
-	var dirs []string
-	if fi, err := os.Stat(sibling); err == nil && fi.IsDir() {
-		dirs = append(dirs, sibling)
-	}
-	for _, dir := range append([]string{policyDir}, dirs...) {
-		found := false
-		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), "_test.rego") {
-				found = true
-				return filepath.SkipAll
-			}
-			return nil
-		})
-		if found {
-			return dirs, nil
-		}
-	}
-	return nil, fmt.Errorf("no *_test.rego file in %s or %s", policyDir, sibling)
-}

@@ -10,11 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
 	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/policygate/policygate/internal/policy"
 )
+
+// decisionRef is the entrypoint as the compiler looks rules up.
+var decisionRef = ast.MustParseRef(policy.Query)
 
 // Status is the policy lifecycle, for readiness, metrics and logs.
 type Status struct {
@@ -98,11 +104,11 @@ func (e *Engine) onActivate(txn storage.Transaction) {
 	e.mu.Unlock()
 	e.logger.Info("policy active", "source", source, "revision", revision)
 
-	// A bundle compiles without data.authz.decision; OPA cannot be told to
+	// A bundle compiles without the entrypoint; OPA cannot be told to
 	// refuse it, so say loudly that every request is now denied.
 	var missing error
 	if c := e.manager.GetCompiler(); c == nil || len(c.GetRulesExact(decisionRef)) == 0 {
-		missing = fmt.Errorf("revision %s defines no data.authz.decision: every request is denied", revision)
+		missing = fmt.Errorf("revision %s defines no %s: every request is denied", revision, policy.Query)
 	}
 	e.setError(decisionCheck, missing)
 }

@@ -34,18 +34,7 @@ var (
 	errPathPercent25 = errors.New("path has an encoded percent sign (%25)")
 	errPathDelimiter = errors.New("path segment has an encoded ? or #")
 	errPathChar      = errors.New("path has a character that must be encoded")
-	errPathTrailing  = errors.New("path has a trailing slash")
 )
-
-// SplitPath is the strict form the built-in routes use: Split with the
-// default rules, and a trailing "/" refused.
-func SplitPath(escaped string) ([]string, error) {
-	segs, err := PathRules{}.Split(escaped)
-	if err == nil && len(segs) > 0 && segs[len(segs)-1] == "" {
-		return nil, errPathTrailing
-	}
-	return segs, err
-}
 
 // Split turns an escaped URL path (no query) into unescaped segments, the
 // form the policy matches on: "/api/private" -> ["api", "private"], "/" ->

@@ -1,4 +1,4 @@
-package authz
+package policy
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
@@ -17,10 +16,15 @@ import (
 	"github.com/open-policy-agent/opa/v1/loader"
 )
 
-// DecisionPath is the one entrypoint every policy must define.
-const DecisionPath = "authz/decision"
-
-var decisionRef = ast.MustParseRef("data.authz.decision")
+// The one entrypoint every policy must define, named once: Entrypoint is
+// its path as OPA's HTTP API, the SDK and decision logs name it, Query the
+// same rule as a Rego reference.
+const (
+	entrypointPackage = "authz"
+	entrypointRule    = "decision"
+	Entrypoint        = entrypointPackage + "/" + entrypointRule
+	Query             = "data." + entrypointPackage + "." + entrypointRule
+)
 
 // Policy is one version of a policy folder, loaded and compiled: a
 // candidate until the engine activates it. What was checked, hashed and
@@ -34,11 +38,11 @@ type Policy struct {
 	tests map[string]*ast.Module
 }
 
-// LoadPolicy reads fsys as an OPA bundle (only data.json/data.yaml become
+// Load reads fsys as an OPA bundle (only data.json/data.yaml become
 // data, at their folder's path), compiles it and checks that
-// data.authz.decision exists. Files named *_test.rego are kept apart as the
+// the entrypoint exists. Files named *_test.rego are kept apart as the
 // policy's tests. Errors name the file and line.
-func LoadPolicy(fsys fs.FS) (*Policy, error) {
+func Load(fsys fs.FS) (*Policy, error) {
 	b, err := loader.NewFileLoader().
 		WithFS(fsys).
 		WithRegoVersion(ast.RegoV1).
@@ -67,27 +71,6 @@ func LoadPolicy(fsys fs.FS) (*Policy, error) {
 	return &Policy{Revision: rev, bundle: b, tests: tests}, nil
 }
 
-// LoadPolicyDir is LoadPolicy for a folder on disk.
-func LoadPolicyDir(dir string) (*Policy, error) {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("policy %s: not a readable folder", dir)
-	}
-	p, err := loadPolicyDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", dir, err)
-	}
-	return p, nil
-}
-
-// CheckPolicyDir loads and checks a policy folder and returns its revision.
-func CheckPolicyDir(dir string) (string, error) {
-	p, err := LoadPolicyDir(dir)
-	if err != nil {
-		return "", err
-	}
-	return p.Revision, nil
-}
-
 func compileBundle(b *bundle.Bundle) error {
 	modules := make(map[string]*ast.Module, len(b.Modules))
 	for _, m := range b.Modules {
@@ -97,8 +80,8 @@ func compileBundle(b *bundle.Bundle) error {
 	if compiler.Compile(modules); compiler.Failed() {
 		return compiler.Errors
 	}
-	if len(compiler.GetRulesExact(decisionRef)) == 0 {
-		return errors.New("no rule data.authz.decision: the policy must define package authz with a decision rule")
+	if len(compiler.GetRulesExact(ast.MustParseRef(Query))) == 0 {
+		return errors.New("no rule " + Query + ": the policy must define package " + entrypointPackage + " with a " + entrypointRule + " rule")
 	}
 	return nil
 }
@@ -126,15 +109,18 @@ func bundleRevision(b *bundle.Bundle) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// writeBundle serializes the policy as a bundle archive (with its revision
-// in the manifest, so decision logs and OPA's status report it).
-func (p *Policy) writeBundle() ([]byte, error) {
+// Bundle serializes the policy as a bundle archive (with its revision in
+// the manifest, so decision logs and OPA's status report it).
+func (p *Policy) Bundle() ([]byte, error) {
 	var buf bytes.Buffer
 	if err := bundle.NewWriter(&buf).Write(*p.bundle); err != nil {
 		return nil, fmt.Errorf("write policy bundle: %w", err)
 	}
 	return buf.Bytes(), nil
 }
+
+// Data is the policy's data document, to be read, not changed.
+func (p *Policy) Data() map[string]any { return p.bundle.Data }
 
 func isTestFile(info fs.FileInfo) bool {
 	return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")

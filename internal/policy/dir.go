@@ -1,4 +1,4 @@
-package authz
+package policy
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 // ConfigMap or Secret names its current version.
 const kubeletData = "..data"
 
-// resolvePolicyDir returns the folder that holds the current version of
+// resolveDir returns the folder that holds the current version of
 // the policy folder dir. A folder mounted from a ConfigMap (the kubelet's
 // atomic writer) keeps the real files in a hidden "..<timestamp>" folder
 // reached through the "..data" link, and only symlinks at the top: OPA's
@@ -20,7 +20,7 @@ const kubeletData = "..data"
 // data["..<timestamp>"]. Such a folder is read through "..data", resolved
 // once per load, so a load never mixes two versions (the kubelet swaps
 // "..data" atomically).
-func resolvePolicyDir(dir string) (string, error) {
+func resolveDir(dir string) (string, error) {
 	target, err := filepath.EvalSymlinks(filepath.Join(dir, kubeletData))
 	switch {
 	case err == nil:
@@ -32,23 +32,23 @@ func resolvePolicyDir(dir string) (string, error) {
 	}
 }
 
-// loadPolicyDir loads the current version of the policy folder dir (see
-// resolvePolicyDir). The kubelet removes a version's folder right after
+// LoadDir is Load for the current version of the policy folder dir on
+// disk (see resolveDir). The kubelet removes a version's folder right after
 // swapping "..data", so a load that raced an update is tried again on the
 // new version.
-func loadPolicyDir(dir string) (*Policy, error) {
+func LoadDir(dir string) (*Policy, error) {
 	var err error
 	for range 3 {
 		var from string
-		if from, err = resolvePolicyDir(dir); err != nil {
+		if from, err = resolveDir(dir); err != nil {
 			return nil, err
 		}
 		var p *Policy
-		p, err = LoadPolicy(os.DirFS(from))
+		p, err = Load(os.DirFS(from))
 		if err == nil {
 			return p, nil
 		}
-		if now, rerr := resolvePolicyDir(dir); rerr != nil || now == from {
+		if now, rerr := resolveDir(dir); rerr != nil || now == from {
 			return nil, err
 		}
 	}

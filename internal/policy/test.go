@@ -1,4 +1,4 @@
-package authz
+package policy
 
 import (
 	"context"
@@ -19,6 +19,10 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
+// testDirSuffix names the folder beside a policy folder that holds its
+// tests: policies -> policies_test.
+const testDirSuffix = "_test"
+
 // policyTestTimeout bounds one run of a policy's tests, so a runaway test
 // cannot hold a reload forever.
 const policyTestTimeout = 30 * time.Second
@@ -30,7 +34,7 @@ const policyTestTimeout = 30 * time.Second
 func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 	tests := maps.Clone(p.tests)
 	for _, dir := range testDirs {
-		from, err := resolvePolicyDir(dir)
+		from, err := resolveDir(dir)
 		if err != nil {
 			return err
 		}
@@ -97,6 +101,32 @@ func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 		return fmt.Errorf("policy tests: %w", ctx.Err())
 	}
 	return nil
+}
+
+// TestDirs is the testDirs of Policy.Test for a policy folder: the folder beside
+// it holding its tests (policies -> policies_test), if it exists. It is an
+// error when neither it nor the policy folder holds a *_test.rego file: a
+// guard that runs no test would let every version through.
+func TestDirs(policyDir string) ([]string, error) {
+	sibling := filepath.Clean(policyDir) + testDirSuffix
+	var dirs []string
+	if fi, err := os.Stat(sibling); err == nil && fi.IsDir() {
+		dirs = append(dirs, sibling)
+	}
+	for _, dir := range append([]string{policyDir}, dirs...) {
+		found := false
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), "_test.rego") {
+				found = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if found {
+			return dirs, nil
+		}
+	}
+	return nil, fmt.Errorf("no *_test.rego file in %s or %s", policyDir, sibling)
 }
 
 // loadTests parses every *_test.rego file of fsys; names (and so error
