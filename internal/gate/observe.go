@@ -7,7 +7,8 @@ import "github.com/policygate/policygate/internal/authz"
 // and no face counts a decision twice or forgets one.
 type Observer interface {
 	// ObserveDecision receives the result ("allowed", "denied" or
-	// "error") and a reason from KnownReasons, or "other".
+	// "error") and a known reason (the policy's or the gate's), or
+	// "other" (ClampReason).
 	ObserveDecision(result, reason string)
 }
 
@@ -45,11 +46,6 @@ var knownReasons = func() map[string]bool {
 	}
 	return m
 }()
-
-// KnownReasons lists every reason an Observer can receive, but "other".
-func KnownReasons() []string {
-	return append(append([]string(nil), policyReasons...), gateReasons...)
-}
 
 // ClampReason returns reason when it is known and ReasonOther otherwise: a
 // custom policy inventing reasons must not create new metric series.
