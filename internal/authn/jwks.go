@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,20 +32,25 @@ type keyIndex struct {
 
 // parseKeySet keeps the usable public signature keys of a JWKS. Symmetric
 // keys are never used: HMAC with a published key set is an attack, not a
-// configuration.
+// configuration. Each key is parsed on its own, so one key this package
+// cannot use (jwx refuses an RSA key under 2048 bits while parsing it) is
+// skipped like any other unusable key instead of refusing the whole set.
 func parseKeySet(body []byte) (*keyIndex, error) {
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return nil, err
+	var set struct {
+		Keys *[]json.RawMessage `json:"keys"`
 	}
-	idx := &keyIndex{byKID: make(map[string]*verificationKey, set.Len())}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("not a JWK set: %w", err)
+	}
+	if set.Keys == nil {
+		return nil, errors.New(`not a JWK set: no "keys" array`)
+	}
+	idx := &keyIndex{byKID: make(map[string]*verificationKey, len(*set.Keys))}
 	var skipped []string
-	for i := range set.Len() {
-		key, _ := set.Key(i)
-		vk, err := toVerificationKey(key)
+	for i, raw := range *set.Keys {
+		vk, err := parseKey(raw)
 		if err != nil {
-			kid, _ := key.KeyID()
-			skipped = append(skipped, fmt.Sprintf("%q: %v", kid, err))
+			skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %v", i, kidOf(raw), err))
 			continue
 		}
 		if vk.kid != "" {
@@ -62,6 +68,23 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 		return nil, errors.New("no keys")
 	}
 	return idx, nil
+}
+
+func parseKey(raw json.RawMessage) (*verificationKey, error) {
+	key, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	return toVerificationKey(key)
+}
+
+// kidOf reads a key's "kid" for a message about a key that did not parse.
+func kidOf(raw json.RawMessage) string {
+	var k struct {
+		KID string `json:"kid"`
+	}
+	json.Unmarshal(raw, &k)
+	return k.KID
 }
 
 func toVerificationKey(key jwk.Key) (*verificationKey, error) {

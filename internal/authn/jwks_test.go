@@ -40,6 +40,15 @@ func jwkJSON(t *testing.T, key any, fields map[string]string) map[string]any {
 	return m
 }
 
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func jwksOf(t *testing.T, keys ...map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"keys": keys})
@@ -50,8 +59,8 @@ func jwksOf(t *testing.T, keys ...map[string]any) []byte {
 }
 
 // TestParseKeySet: a JWKS becomes the public signature keys it holds;
-// symmetric and encryption-only keys are skipped, and a set with a weak
-// RSA key, a kid twice or no usable key is refused.
+// symmetric, encryption-only and weak RSA keys are skipped, and a set with
+// a kid twice or no usable key is refused.
 func TestParseKeySet(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -93,10 +102,11 @@ func TestParseKeySet(t *testing.T) {
 		{name: "unusable_keys_skipped", body: jwksOf(t, oct, enc, rsa1),
 			wantKIDs: []string{"rsa-1"}, wantAlgs: []string{"RS256"}},
 		{name: "only_symmetric_key", body: jwksOf(t, oct), wantErr: "no usable signing key"},
-		// jwx refuses an RSA key under 2048 bits while parsing, so one weak
-		// key refuses the whole set (minRSABits holds the line should jwx
-		// ever let it through).
-		{name: "weak_rsa_key_refuses_set", body: jwksOf(t, weak, rsa1), wantErr: "1024 bits"},
+		// A weak RSA key is skipped like any unusable key: the set's good
+		// keys still serve (one legacy key must not take the provider down).
+		{name: "weak_rsa_key_skipped", body: jwksOf(t, weak, rsa1), wantKIDs: []string{"rsa-1"}, wantAlgs: []string{"RS256"}},
+		{name: "only_weak_rsa_key", body: jwksOf(t, weak), wantErr: "1024 bits"},
+		{name: "single_key_not_a_set", body: mustJSON(t, rsa1), wantErr: "not a JWK set"},
 		{name: "only_encryption_key", body: jwksOf(t, enc), wantErr: `use "enc" is not sig`},
 		{name: "duplicate_kid", body: jwksOf(t, rsa1, jwkJSON(t, ecKey, map[string]string{"kid": "rsa-1"})), wantErr: `duplicate kid "rsa-1"`},
 		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "no keys"},
