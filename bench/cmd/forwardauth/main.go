@@ -28,23 +28,21 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
-)
 
-//go:embed requests.lua
-var requestsLua []byte
+	"github.com/policygate/policygate/bench/internal/rounds"
+	"github.com/policygate/policygate/bench/internal/wrk"
+)
 
 type options struct {
 	duration, warmup time.Duration
@@ -146,7 +144,7 @@ func experiments(o options, w *world) []experiment {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if !wrk.Installed() {
 		return errors.New("wrk not found: apt-get install -y wrk")
 	}
 	repo, err := filepath.Abs(o.repo)
@@ -184,7 +182,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	servers, err := startServers(ctx, o, w, needed)
 	defer func() {
 		for _, s := range servers {
-			s.stop()
+			s.Stop()
 		}
 	}()
 	if err != nil {
@@ -195,21 +193,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	fmt.Fprintf(out, "load average before: %s\n", loadAverage())
-	results := map[string]map[string][]result{}
+	results := map[string]map[string][]wrk.Result{}
 	// The ids rows' decision cache lookups during measured runs: hits, misses.
 	lookups := map[string][2]float64{}
 	offsets := map[string]int{} // where each server's walk through the distinct tokens goes on
 	for round := range o.rounds {
 		for _, e := range exps {
 			if results[e.name] == nil {
-				results[e.name] = map[string][]result{}
+				results[e.name] = map[string][]wrk.Result{}
 			}
-			rows := slices.Clone(e.rows)
 			// Rotate so no row always runs first (or right after another).
-			for range round % len(rows) {
-				rows = append(rows[1:], rows[0])
-			}
-			for _, r := range rows {
+			for _, r := range rounds.Rotate(e.rows, round) {
 				s := servers[r.load.server]
 				warm := r.load
 				warm.tokens = "replayed"
@@ -218,7 +212,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				}
 				offset := 0
 				if r.load.tokens == "distinct" {
-					offset = offsets[s.name]
+					offset = offsets[s.Name]
 				}
 				hits0, misses0, counted := cacheLookups(ctx, s.base)
 				res, err := r.load.run(ctx, o, s, w.script, w.tokenFiles, offset, o.duration)
@@ -230,17 +224,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 					lookups[r.label] = [2]float64{l[0] + hits - hits0, l[1] + misses - misses0}
 				}
 				if r.load.tokens == "distinct" {
-					offsets[s.name] = (offsets[s.name] + res.requests/o.threads) % o.tokens
+					offsets[s.Name] = (offsets[s.Name] + res.Requests/o.threads) % o.tokens
 				}
 				results[e.name][r.label] = append(results[e.name][r.label], res)
 				fmt.Fprintf(out, "round %d %-8s %-40s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s\n",
-					round+1, e.name, r.label, res.rps(), float64(res.p50us)/1000, float64(res.p99us)/1000, res.cpuLine())
+					round+1, e.name, r.label, res.RPS(), float64(res.P50US)/1000, float64(res.P99US)/1000, res.CPULine())
 			}
 		}
 	}
 	fmt.Fprintf(out, "load average after: %s\n", loadAverage())
 	for _, s := range servers {
-		if err := s.alive(); err != nil {
+		if err := s.Alive(); err != nil {
 			return err
 		}
 	}

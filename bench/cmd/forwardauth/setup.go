@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/bench/internal/idp"
+	"github.com/policygate/policygate/bench/internal/proc"
+	"github.com/policygate/policygate/bench/internal/wrk"
 )
 
 // world is what every run shares: binaries, tokens, URI lists, the policy
@@ -88,18 +89,19 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 	}
 	w.tokenFiles = map[string]string{"distinct": filepath.Join(work, "distinct.txt"), "replayed": filepath.Join(work, "replayed.txt")}
 	w.uriFiles = map[string]string{"literal": filepath.Join(work, "literal.txt"), "ids": filepath.Join(work, "ids.txt")}
-	w.script = filepath.Join(work, "requests.lua")
 	files := map[string][]byte{
 		w.tokenFiles["distinct"]: lines(distinct),
 		w.tokenFiles["replayed"]: lines(replayed),
 		w.uriFiles["literal"]:    lines([]string{"/api/private-scoped"}),
 		w.uriFiles["ids"]:        lines(ids),
-		w.script:                 requestsLua,
 	}
 	for name, b := range files {
 		if err := os.WriteFile(name, b, 0o600); err != nil {
 			return nil, err
 		}
+	}
+	if w.script, err = wrk.WriteScript(work); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -118,7 +120,7 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		if !needed[name] {
 			continue
 		}
-		addr, err := freeAddr()
+		addr, err := proc.FreeAddr()
 		if err != nil {
 			return servers, err
 		}
@@ -145,7 +147,7 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		case "policygate":
 			cmd, ready = policygate("policygate"), base+"/readyz"
 		case "policygate-proxy":
-			admin, err := freeAddr()
+			admin, err := proc.FreeAddr()
 			if err != nil {
 				return servers, err
 			}
