@@ -23,13 +23,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/policygate/policygate/bench/internal/build"
 	"github.com/policygate/policygate/bench/internal/idp"
 	"github.com/policygate/policygate/bench/internal/proc"
 	"github.com/policygate/policygate/bench/internal/rounds"
@@ -85,12 +85,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !wrk.Installed() {
 		return errors.New("wrk not found: apt-get install -y wrk (or run bench/run.sh, which installs it)")
 	}
-	repo, err := filepath.Abs(o.repo)
+	repo, err := build.Repo(o.repo)
 	if err != nil {
 		return err
-	}
-	if b, err := os.ReadFile(filepath.Join(repo, "go.mod")); err != nil || !strings.HasPrefix(string(b), "module github.com/policygate/policygate\n") {
-		return fmt.Errorf("-repo %s is not the policygate repository", repo)
 	}
 	work, err := os.MkdirTemp("", "policygate-bench-")
 	if err != nil {
@@ -104,10 +101,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintln(out, "building policygate and the baselines ...")
 	bench, _ := os.Getwd()
-	builds := []struct{ dir, pkg, bin string }{
-		{repo, "./cmd/server", "policygate"},
-		{bench, "./cmd/auth0", "auth0"},
-		{bench, "./cmd/bare", "bare-chi"},
+	builds := []build.Binary{
+		{Dir: repo, Pkg: "./cmd/server", Out: filepath.Join(work, "policygate")},
+		{Dir: bench, Pkg: "./cmd/auth0", Out: filepath.Join(work, "auth0")},
+		{Dir: bench, Pkg: "./cmd/bare", Out: filepath.Join(work, "bare-chi")},
 	}
 	pprofAddr := ""
 	if o.profileDir != "" {
@@ -118,20 +115,15 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	for _, b := range builds {
-		args := []string{"build", "-o", filepath.Join(work, b.bin)}
-		if b.bin == "policygate" && pprofAddr != "" {
-			overlay, err := pprofOverlay(work, filepath.Join(repo, "cmd", "server"))
-			if err != nil {
-				return err
-			}
-			args = append(args, "-overlay", overlay)
+	if pprofAddr != "" {
+		overlay, err := pprofOverlay(work, filepath.Join(repo, "cmd", "server"))
+		if err != nil {
+			return err
 		}
-		cmd := exec.CommandContext(ctx, "go", append(args, b.pkg)...)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", b.pkg, err)
-		}
+		builds[0].Flags = []string{"-overlay", overlay}
+	}
+	if err := build.Run(ctx, builds...); err != nil {
+		return err
 	}
 
 	provider, err := idp.Start()

@@ -34,12 +34,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/policygate/policygate/bench/internal/build"
 	"github.com/policygate/policygate/bench/internal/rounds"
 	"github.com/policygate/policygate/bench/internal/wrk"
 )
@@ -147,12 +147,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !wrk.Installed() {
 		return errors.New("wrk not found: apt-get install -y wrk")
 	}
-	repo, err := filepath.Abs(o.repo)
+	repo, err := build.Repo(o.repo)
 	if err != nil {
 		return err
-	}
-	if b, err := os.ReadFile(filepath.Join(repo, "go.mod")); err != nil || !strings.HasPrefix(string(b), "module github.com/policygate/policygate\n") {
-		return fmt.Errorf("-repo %s is not the policygate repository", repo)
 	}
 	work, err := os.MkdirTemp("", "policygate-forwardauth-")
 	if err != nil {

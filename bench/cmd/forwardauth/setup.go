@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/policygate/policygate/bench/internal/build"
 	"github.com/policygate/policygate/bench/internal/idp"
 	"github.com/policygate/policygate/bench/internal/proc"
 	"github.com/policygate/policygate/bench/internal/wrk"
@@ -37,18 +38,15 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 	}
 	w := &world{work: work, bench: bench, bins: map[string]string{}}
 	fmt.Fprintln(out, "building policygate, Oathkeeper and the helpers ...")
-	builds := []struct{ dir, pkg, bin string }{
-		{repo, "./cmd/server", "policygate"},
-		{bench, "./cmd/bare", "bare-chi"},
-		{bench, "./cmd/hop", "hop"},
+	for _, name := range []string{"policygate", "bare-chi", "hop"} {
+		w.bins[name] = filepath.Join(work, name)
 	}
-	for _, b := range builds {
-		w.bins[b.bin] = filepath.Join(work, b.bin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", w.bins[b.bin], b.pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("build %s: %w", b.pkg, err)
-		}
+	if err := build.Run(ctx,
+		build.Binary{Dir: repo, Pkg: "./cmd/server", Out: w.bins["policygate"]},
+		build.Binary{Dir: bench, Pkg: "./cmd/bare", Out: w.bins["bare-chi"]},
+		build.Binary{Dir: bench, Pkg: "./cmd/hop", Out: w.bins["hop"]},
+	); err != nil {
+		return nil, err
 	}
 	if strings.Contains(o.only, "oathkeeper") {
 		if w.bins["oathkeeper"], err = buildOathkeeper(ctx, o, bench); err != nil {
