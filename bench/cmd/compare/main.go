@@ -23,13 +23,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/policygate/policygate/bench/internal/build"
+	"github.com/policygate/policygate/bench/internal/cli"
 	"github.com/policygate/policygate/bench/internal/idp"
 	"github.com/policygate/policygate/bench/internal/proc"
 	"github.com/policygate/policygate/bench/internal/rounds"
@@ -66,17 +65,9 @@ func main() {
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of policygate during each measured run (and its binary) to this folder; policygate is then built with net/http/pprof on a loopback port")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// Bounded: everything the flags ask for, plus builds and token minting.
 	budget := time.Duration(o.rounds)*6*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	err := run(ctx, o, os.Stdout)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
-	}
+	cli.Main("compare", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 var targetNames = []string{"policygate", "auth0", "bare-chi"}

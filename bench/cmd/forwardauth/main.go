@@ -33,13 +33,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/policygate/policygate/bench/internal/build"
+	"github.com/policygate/policygate/bench/internal/cli"
 	"github.com/policygate/policygate/bench/internal/rounds"
 	"github.com/policygate/policygate/bench/internal/wrk"
 )
@@ -76,17 +75,9 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (binaries, tokens, configurations, server logs)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// Bounded: every run the flags ask for, plus builds and token minting.
 	budget := time.Duration(o.rounds)*12*(o.duration+o.warmup+5*time.Second) + 30*time.Minute
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	err := run(ctx, o, os.Stdout)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "forwardauth:", err)
-		os.Exit(1)
-	}
+	cli.Main("forwardauth", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 // row is one measured line of an experiment.

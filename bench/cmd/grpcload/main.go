@@ -23,9 +23,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -34,6 +32,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/policygate/policygate/bench/internal/build"
+	"github.com/policygate/policygate/bench/internal/cli"
 	"github.com/policygate/policygate/bench/internal/cpu"
 	"github.com/policygate/policygate/bench/internal/idp"
 	"github.com/policygate/policygate/bench/internal/proc"
@@ -66,16 +65,8 @@ func main() {
 	flag.BoolVar(&o.jwtCache, "peer-jwt-cache", false, "turn on OPA's io_jwt cache of verified tokens in the peer (off by default in OPA)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	budget := time.Duration(o.rounds)*4*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	err := run(ctx, o, os.Stdout)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpcload:", err)
-		os.Exit(1)
-	}
+	cli.Main("grpcload", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 var targetNames = []string{"policygate", "opa-envoy"}
