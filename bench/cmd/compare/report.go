@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
+
+	"github.com/policygate/policygate/bench/internal/stats"
+	"github.com/policygate/policygate/bench/internal/wrk"
 )
 
 type memory struct {
@@ -16,32 +18,13 @@ type memory struct {
 // than req/s on how much of the shared machine the server was given.
 type summary struct{ rps, p50, p99, cpuUS float64 }
 
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	return medianOf(v)
-}
-
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func summarize(rs []result) summary {
+func summarize(rs []wrk.Result) summary {
 	return summary{
-		rps: median(rs, result.rps),
-		p50: median(rs, func(r result) float64 { return float64(r.p50us) }),
-		p99: median(rs, func(r result) float64 { return float64(r.p99us) }),
-		cpuUS: median(rs, func(r result) float64 {
-			return 1e6 * r.serverCPU / max(1, float64(r.requests))
+		rps: stats.MedianOf(rs, wrk.Result.RPS),
+		p50: stats.MedianOf(rs, func(r wrk.Result) float64 { return float64(r.P50US) }),
+		p99: stats.MedianOf(rs, func(r wrk.Result) float64 { return float64(r.P99US) }),
+		cpuUS: stats.MedianOf(rs, func(r wrk.Result) float64 {
+			return 1e6 * r.ServerCPU / max(1, float64(r.Requests))
 		}),
 	}
 }
@@ -49,16 +32,10 @@ func summarize(rs []result) summary {
 // pairedRatio is the median over rounds of a's req/s divided by b's in the
 // same round: the two ran seconds apart, so a change in the
 // machine's other load between rounds cancels out of it.
-func pairedRatio(a, b []result) float64 {
-	v := make([]float64, min(len(a), len(b)))
-	for i := range v {
-		v[i] = a[i].rps() / b[i].rps()
-	}
-	return medianOf(v)
-}
+func pairedRatio(a, b []wrk.Result) float64 { return stats.PairedRatio(a, b, wrk.Result.RPS) }
 
 // report prints the ratio table, the memory line and the goals.
-func report(out io.Writer, o options, results map[string]map[string][]result, m memory) {
+func report(out io.Writer, o options, results map[string]map[string][]wrk.Result, m memory) {
 	fmt.Fprintf(out, "\nGET %s, wrk -t%d -c%d, %s per run, %d round(s), medians; policygate LOG_LEVEL=%s\n\n",
 		o.route, o.threads, o.connections, o.duration, o.rounds, o.logLevel)
 	fmt.Fprintln(out, "| scenario | target | req/s ÷ Auth0 | req/s ÷ bare chi | p99 ÷ Auth0 | req/s | p50 ms | p99 ms | server CPU us/req | paired req/s ÷ Auth0 | paired req/s ÷ bare chi |")

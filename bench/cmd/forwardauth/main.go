@@ -28,23 +28,20 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-)
 
-//go:embed requests.lua
-var requestsLua []byte
+	"github.com/policygate/policygate/bench/internal/build"
+	"github.com/policygate/policygate/bench/internal/cli"
+	"github.com/policygate/policygate/bench/internal/rounds"
+	"github.com/policygate/policygate/bench/internal/wrk"
+)
 
 type options struct {
 	duration, warmup time.Duration
@@ -78,17 +75,9 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (binaries, tokens, configurations, server logs)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// Bounded: every run the flags ask for, plus builds and token minting.
 	budget := time.Duration(o.rounds)*12*(o.duration+o.warmup+5*time.Second) + 30*time.Minute
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	err := run(ctx, o, os.Stdout)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "forwardauth:", err)
-		os.Exit(1)
-	}
+	cli.Main("forwardauth", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 // row is one measured line of an experiment.
@@ -146,15 +135,12 @@ func experiments(o options, w *world) []experiment {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if !wrk.Installed() {
 		return errors.New("wrk not found: apt-get install -y wrk")
 	}
-	repo, err := filepath.Abs(o.repo)
+	repo, err := build.Repo(o.repo)
 	if err != nil {
 		return err
-	}
-	if b, err := os.ReadFile(filepath.Join(repo, "go.mod")); err != nil || !strings.HasPrefix(string(b), "module github.com/policygate/policygate\n") {
-		return fmt.Errorf("-repo %s is not the policygate repository", repo)
 	}
 	work, err := os.MkdirTemp("", "policygate-forwardauth-")
 	if err != nil {
@@ -184,7 +170,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	servers, err := startServers(ctx, o, w, needed)
 	defer func() {
 		for _, s := range servers {
-			s.stop()
+			s.Stop()
 		}
 	}()
 	if err != nil {
@@ -195,21 +181,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	fmt.Fprintf(out, "load average before: %s\n", loadAverage())
-	results := map[string]map[string][]result{}
+	results := map[string]map[string][]wrk.Result{}
 	// The ids rows' decision cache lookups during measured runs: hits, misses.
 	lookups := map[string][2]float64{}
 	offsets := map[string]int{} // where each server's walk through the distinct tokens goes on
 	for round := range o.rounds {
 		for _, e := range exps {
 			if results[e.name] == nil {
-				results[e.name] = map[string][]result{}
+				results[e.name] = map[string][]wrk.Result{}
 			}
-			rows := slices.Clone(e.rows)
 			// Rotate so no row always runs first (or right after another).
-			for range round % len(rows) {
-				rows = append(rows[1:], rows[0])
-			}
-			for _, r := range rows {
+			for _, r := range rounds.Rotate(e.rows, round) {
 				s := servers[r.load.server]
 				warm := r.load
 				warm.tokens = "replayed"
@@ -218,7 +200,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				}
 				offset := 0
 				if r.load.tokens == "distinct" {
-					offset = offsets[s.name]
+					offset = offsets[s.Name]
 				}
 				hits0, misses0, counted := cacheLookups(ctx, s.base)
 				res, err := r.load.run(ctx, o, s, w.script, w.tokenFiles, offset, o.duration)
@@ -230,17 +212,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 					lookups[r.label] = [2]float64{l[0] + hits - hits0, l[1] + misses - misses0}
 				}
 				if r.load.tokens == "distinct" {
-					offsets[s.name] = (offsets[s.name] + res.requests/o.threads) % o.tokens
+					offsets[s.Name] = (offsets[s.Name] + res.Requests/o.threads) % o.tokens
 				}
 				results[e.name][r.label] = append(results[e.name][r.label], res)
 				fmt.Fprintf(out, "round %d %-8s %-40s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s\n",
-					round+1, e.name, r.label, res.rps(), float64(res.p50us)/1000, float64(res.p99us)/1000, res.cpuLine())
+					round+1, e.name, r.label, res.RPS(), float64(res.P50US)/1000, float64(res.P99US)/1000, res.CPULine())
 			}
 		}
 	}
 	fmt.Fprintf(out, "load average after: %s\n", loadAverage())
 	for _, s := range servers {
-		if err := s.alive(); err != nil {
+		if err := s.Alive(); err != nil {
 			return err
 		}
 	}

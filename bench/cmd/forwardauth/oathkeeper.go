@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/policygate/policygate/bench/internal/idp"
+	"github.com/policygate/policygate/bench/internal/proc"
 )
 
 // buildOathkeeper returns -oathkeeper, or runs oathkeeper/build.sh, which
@@ -37,11 +39,11 @@ func buildOathkeeper(ctx context.Context, o options, bench string) (string, erro
 // identity provider) to the work folder and returns the command that
 // serves its API, decisions included, on addr, logging at level.
 func oathkeeperCommand(w *world, addr, level string) (*exec.Cmd, string, error) {
-	proxyAddr, err := freeAddr()
+	proxyAddr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
@@ -80,4 +82,9 @@ func oathkeeperCommand(w *world, addr, level string) (*exec.Cmd, string, error) 
 	cmd := exec.Command(w.bins["oathkeeper"], "serve", "--config", file, "--sqa-opt-out")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "SQA_OPT_OUT=true"}
 	return cmd, "http://" + addr + "/health/ready", nil
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }

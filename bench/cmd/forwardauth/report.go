@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
+
+	"github.com/policygate/policygate/bench/internal/stats"
+	"github.com/policygate/policygate/bench/internal/wrk"
 )
 
 // summary is the median of a row's rounds.
@@ -12,47 +14,22 @@ import (
 // depends on how much CPU the server was given.
 type summary struct{ rps, p50, p99, serverCPU, otherCPU, cpuUS float64 }
 
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	return medianOf(v)
-}
-
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
 // pairedRatio is the median over rounds of a's req/s divided by b's in the
 // same round: the two ran seconds apart, so a change in the machine's
 // other load between rounds cancels out of it.
-func pairedRatio(a, b []result) float64 {
-	v := make([]float64, min(len(a), len(b)))
-	for i := range v {
-		v[i] = a[i].rps() / b[i].rps()
-	}
-	return medianOf(v)
-}
+func pairedRatio(a, b []wrk.Result) float64 { return stats.PairedRatio(a, b, wrk.Result.RPS) }
 
-func summarize(rs []result) summary {
-	share := func(cpu func(result) float64) func(result) float64 {
-		return func(r result) float64 { return 100 * cpu(r) / (float64(r.durationUS) / 1e6) }
+func summarize(rs []wrk.Result) summary {
+	share := func(cpu func(wrk.Result) float64) func(wrk.Result) float64 {
+		return func(r wrk.Result) float64 { return 100 * cpu(r) / r.Seconds() }
 	}
 	return summary{
-		rps:       median(rs, result.rps),
-		p50:       median(rs, func(r result) float64 { return float64(r.p50us) / 1000 }),
-		p99:       median(rs, func(r result) float64 { return float64(r.p99us) / 1000 }),
-		serverCPU: median(rs, share(func(r result) float64 { return r.serverCPU })),
-		otherCPU:  median(rs, share(func(r result) float64 { return r.otherCPU })),
-		cpuUS:     median(rs, func(r result) float64 { return 1e6 * r.serverCPU / float64(r.requests) }),
+		rps:       stats.MedianOf(rs, wrk.Result.RPS),
+		p50:       stats.MedianOf(rs, func(r wrk.Result) float64 { return float64(r.P50US) / 1000 }),
+		p99:       stats.MedianOf(rs, func(r wrk.Result) float64 { return float64(r.P99US) / 1000 }),
+		serverCPU: stats.MedianOf(rs, share(func(r wrk.Result) float64 { return r.ServerCPU })),
+		otherCPU:  stats.MedianOf(rs, share(func(r wrk.Result) float64 { return r.OtherCPU })),
+		cpuUS:     stats.MedianOf(rs, func(r wrk.Result) float64 { return 1e6 * r.ServerCPU / float64(r.Requests) }),
 	}
 }
 
@@ -66,7 +43,7 @@ type goal struct {
 
 // report prints one table per experiment (medians, ratios to the
 // experiment's first row or named baseline) and the goals.
-func report(out io.Writer, o options, exps []experiment, results map[string]map[string][]result, lookups map[string][2]float64) {
+func report(out io.Writer, o options, exps []experiment, results map[string]map[string][]wrk.Result, lookups map[string][2]float64) {
 	fmt.Fprintf(out, "\nwrk -t%d -c%d, %s per run after %s warm-up, %d interleaved round(s), medians; policygate LOG_LEVEL=%s\n",
 		o.threads, o.connections, o.duration, o.warmup, o.rounds, o.logLevel)
 	var goals []goal

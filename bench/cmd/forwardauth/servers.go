@@ -6,85 +6,41 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/policygate/policygate/bench/internal/proc"
 )
 
 // server is one process under test.
 type server struct {
-	name     string
+	*proc.Server
 	base     string // http://127.0.0.1:PORT
 	readyURL string
-	cmd      *exec.Cmd
-	exited   chan error
 }
 
 // start runs cmd with its output in work/NAME.log.
 func start(name, base, readyURL, work string, cmd *exec.Cmd) (*server, error) {
-	cmd.Dir = work // no .env there
-	logFile, err := os.Create(filepath.Join(work, name+".log"))
+	p, err := proc.Start(name, work, cmd) // no .env in work
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	s := &server{name: name, base: base, readyURL: readyURL, cmd: cmd, exited: make(chan error, 1)}
-	go func() {
-		s.exited <- cmd.Wait()
-		logFile.Close()
-	}()
-	return s, nil
+	return &server{Server: p, base: base, readyURL: readyURL}, nil
 }
 
 func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.exited:
-			return fmt.Errorf("%s exited at start: %v", s.name, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
+	return s.WaitReady(ctx, limit, func(ctx context.Context) error {
+		status, _, err := get(ctx, s.readyURL, nil)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("status %d", status)
 		}
-		if status, _, err := get(ctx, s.readyURL, nil); err == nil && status == http.StatusOK {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after %s", s.name, limit)
-}
-
-func (s *server) stop() {
-	if s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// alive reports an error when the process has exited.
-func (s *server) alive() error {
-	select {
-	case err := <-s.exited:
-		return fmt.Errorf("%s exited during the run: %v", s.name, err)
-	default:
-		return nil
-	}
+		return err
+	})
 }
 
 // itemsRoute is the pattern route of the ids bench, with the same rule as
@@ -152,58 +108,6 @@ func get(ctx context.Context, url string, header http.Header) (int, string, erro
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, string(b), nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func port(addr string) string {
-	_, p, _ := net.SplitHostPort(addr)
-	return p
-}
-
-// clockTicks is USER_HZ, the unit of /proc CPU times (100 on Linux).
-const clockTicks = 100
-
-// machineBusy is the CPU seconds all cores spent busy since boot.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait, guest (already in user)
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return float64(busy) / clockTicks
-}
-
-// processCPU is the user+system CPU seconds of a process so far.
-func processCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	_, rest, _ := strings.Cut(string(b), ") ") // the name may hold spaces
-	f := strings.Fields(rest)                  // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return float64(utime+stime) / clockTicks
 }
 
 // loadAverage is the first field of /proc/loadavg.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/policygate/policygate/bench/internal/build"
 	"github.com/policygate/policygate/bench/internal/idp"
+	"github.com/policygate/policygate/bench/internal/proc"
+	"github.com/policygate/policygate/bench/internal/wrk"
 )
 
 // world is what every run shares: binaries, tokens, URI lists, the policy
@@ -36,18 +38,15 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 	}
 	w := &world{work: work, bench: bench, bins: map[string]string{}}
 	fmt.Fprintln(out, "building policygate, Oathkeeper and the helpers ...")
-	builds := []struct{ dir, pkg, bin string }{
-		{repo, "./cmd/server", "policygate"},
-		{bench, "./cmd/bare", "bare-chi"},
-		{bench, "./cmd/hop", "hop"},
+	for _, name := range []string{"policygate", "bare-chi", "hop"} {
+		w.bins[name] = filepath.Join(work, name)
 	}
-	for _, b := range builds {
-		w.bins[b.bin] = filepath.Join(work, b.bin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", w.bins[b.bin], b.pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("build %s: %w", b.pkg, err)
-		}
+	if err := build.Run(ctx,
+		build.Binary{Dir: repo, Pkg: "./cmd/server", Out: w.bins["policygate"]},
+		build.Binary{Dir: bench, Pkg: "./cmd/bare", Out: w.bins["bare-chi"]},
+		build.Binary{Dir: bench, Pkg: "./cmd/hop", Out: w.bins["hop"]},
+	); err != nil {
+		return nil, err
 	}
 	if strings.Contains(o.only, "oathkeeper") {
 		if w.bins["oathkeeper"], err = buildOathkeeper(ctx, o, bench); err != nil {
@@ -88,18 +87,19 @@ func prepare(ctx context.Context, o options, repo, work string, out io.Writer) (
 	}
 	w.tokenFiles = map[string]string{"distinct": filepath.Join(work, "distinct.txt"), "replayed": filepath.Join(work, "replayed.txt")}
 	w.uriFiles = map[string]string{"literal": filepath.Join(work, "literal.txt"), "ids": filepath.Join(work, "ids.txt")}
-	w.script = filepath.Join(work, "requests.lua")
 	files := map[string][]byte{
 		w.tokenFiles["distinct"]: lines(distinct),
 		w.tokenFiles["replayed"]: lines(replayed),
 		w.uriFiles["literal"]:    lines([]string{"/api/private-scoped"}),
 		w.uriFiles["ids"]:        lines(ids),
-		w.script:                 requestsLua,
 	}
 	for name, b := range files {
 		if err := os.WriteFile(name, b, 0o600); err != nil {
 			return nil, err
 		}
+	}
+	if w.script, err = wrk.WriteScript(work); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -118,7 +118,7 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		if !needed[name] {
 			continue
 		}
-		addr, err := freeAddr()
+		addr, err := proc.FreeAddr()
 		if err != nil {
 			return servers, err
 		}
@@ -145,7 +145,7 @@ func startServers(ctx context.Context, o options, w *world, needed map[string]bo
 		case "policygate":
 			cmd, ready = policygate("policygate"), base+"/readyz"
 		case "policygate-proxy":
-			admin, err := freeAddr()
+			admin, err := proc.FreeAddr()
 			if err != nil {
 				return servers, err
 			}

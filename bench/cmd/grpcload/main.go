@@ -21,14 +21,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -36,7 +31,13 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/policygate/policygate/bench/internal/build"
+	"github.com/policygate/policygate/bench/internal/cli"
+	"github.com/policygate/policygate/bench/internal/cpu"
 	"github.com/policygate/policygate/bench/internal/idp"
+	"github.com/policygate/policygate/bench/internal/proc"
+	"github.com/policygate/policygate/bench/internal/rounds"
+	"github.com/policygate/policygate/bench/internal/stats"
 )
 
 type options struct {
@@ -64,38 +65,23 @@ func main() {
 	flag.BoolVar(&o.jwtCache, "peer-jwt-cache", false, "turn on OPA's io_jwt cache of verified tokens in the peer (off by default in OPA)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	budget := time.Duration(o.rounds)*4*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	err := run(ctx, o, os.Stdout)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpcload:", err)
-		os.Exit(1)
-	}
+	cli.Main("grpcload", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 var targetNames = []string{"policygate", "opa-envoy"}
 
 type target struct {
-	name    string
+	*proc.Server
 	addr    string
-	cmd     *exec.Cmd
-	log     string        // the target's log file
-	done    chan struct{} // closed when the process has exited
-	exitErr error         // set before done closes
 	clients []authv3.AuthorizationClient
 	conns   []*grpc.ClientConn
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	repo, err := filepath.Abs(o.repo)
+	repo, err := build.Repo(o.repo)
 	if err != nil {
 		return err
-	}
-	if b, err := os.ReadFile(filepath.Join(repo, "go.mod")); err != nil || !slices.Contains([]string{"module github.com/policygate/policygate"}, firstLine(b)) {
-		return fmt.Errorf("-repo %s is not the policygate repository", repo)
 	}
 	work, err := os.MkdirTemp("", "policygate-grpcload-")
 	if err != nil {
@@ -104,12 +90,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer os.RemoveAll(work)
 	fmt.Fprintln(out, "building policygate and the peer ...")
 	bench, _ := os.Getwd()
-	for _, b := range []struct{ dir, pkg, bin string }{{repo, "./cmd/server", "policygate"}, {bench, "./cmd/opaenvoy", "opa-envoy"}} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(work, b.bin), b.pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", b.pkg, err)
-		}
+	if err := build.Run(ctx,
+		build.Binary{Dir: repo, Pkg: "./cmd/server", Out: filepath.Join(work, "policygate")},
+		build.Binary{Dir: bench, Pkg: "./cmd/opaenvoy", Out: filepath.Join(work, "opa-envoy")},
+	); err != nil {
+		return err
 	}
 	provider, err := idp.Start()
 	if err != nil {
@@ -138,19 +123,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	for _, name := range targetNames {
-		t := &target{name: name}
-		if t.addr, err = freeAddr(); err != nil {
+		t := &target{}
+		if t.addr, err = proc.FreeAddr(); err != nil {
 			return err
 		}
 		bin := filepath.Join(work, name)
+		var cmd *exec.Cmd
 		switch name {
 		case "policygate":
-			httpAddr, err := freeAddr()
+			httpAddr, err := proc.FreeAddr()
 			if err != nil {
 				return err
 			}
-			t.cmd = exec.Command(bin)
-			t.cmd.Env = []string{
+			cmd = exec.Command(bin)
+			cmd.Env = []string{
 				"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 				"AUTH_ISSUER=" + provider.Issuer, "AUTH_AUDIENCE=" + idp.Audience, "AUTH_JWKS_URL=" + provider.JWKSURL(),
 				"LISTEN_ADDR=" + httpAddr, "GRPC_LISTEN_ADDR=" + t.addr, "LOG_LEVEL=" + o.logLevel,
@@ -161,21 +147,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if o.jwtCache {
 				args = append(args, "-jwt-cache")
 			}
-			t.cmd = exec.Command(bin, args...)
+			cmd = exec.Command(bin, args...)
 		}
-		t.cmd.Dir = work
-		t.log = filepath.Join(work, name+".log")
-		logFile, err := os.Create(t.log)
-		if err != nil {
+		if t.Server, err = proc.Start(name, work, cmd); err != nil {
 			return err
 		}
-		defer logFile.Close()
-		t.cmd.Stdout, t.cmd.Stderr = logFile, logFile
-		if err := t.cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
-		}
-		t.done = make(chan struct{})
-		go func() { t.exitErr = t.cmd.Wait(); close(t.done) }()
 		targets[name] = t
 		for range o.conns {
 			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -203,16 +179,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	for round := range o.rounds {
 		for _, sc := range []string{"distinct", "replayed"} {
-			order := slices.Clone(targetNames)
-			if round%2 == 1 {
-				slices.Reverse(order)
-			}
-			for _, name := range order {
+			for _, name := range rounds.Rotate(targetNames, round) {
 				t := targets[name]
 				load(ctx, t.clients, reqs["replayed"], false, nil, o.workers, o.warmup)
-				cpu0, self0 := processCPU(t.cmd.Process.Pid), processCPU(os.Getpid())
+				cpu0, self0 := cpu.Process(t.PID()), cpu.Process(os.Getpid())
 				r := load(ctx, t.clients, reqs[sc], sc == "distinct", offsets[name], o.workers, o.duration)
-				r.serverCPU, r.clientCPU = processCPU(t.cmd.Process.Pid)-cpu0, processCPU(os.Getpid())-self0
+				r.serverCPU, r.clientCPU = cpu.Process(t.PID())-cpu0, cpu.Process(os.Getpid())-self0
 				results[sc][name] = append(results[sc][name], r)
 				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)  client cpu %3.0f%% (%4.0f µs/check)\n",
 					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99),
@@ -221,10 +193,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	for _, name := range targetNames {
-		select {
-		case <-targets[name].done:
-			return fmt.Errorf("%s exited during the run: %v", name, targets[name].exitErr)
-		default:
+		if err := targets[name].Alive(); err != nil {
+			return err
 		}
 	}
 	report(out, o, results)
@@ -237,11 +207,11 @@ func report(out io.Writer, o options, results map[string]map[string][]result) {
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, sc := range []string{"distinct", "replayed"} {
 		peer := results[sc]["opa-envoy"]
-		prps, pp99, pcpu := median(peer, result.rps), median(peer, func(r result) float64 { return ms(r.p99) }), median(peer, result.cpuPerCheck)
+		prps, pp99, pcpu := stats.MedianOf(peer, result.rps), stats.MedianOf(peer, func(r result) float64 { return ms(r.p99) }), stats.MedianOf(peer, result.cpuPerCheck)
 		for _, name := range targetNames {
 			rs := results[sc][name]
-			rps, p50, p99 := median(rs, result.rps), median(rs, func(r result) float64 { return ms(r.p50) }), median(rs, func(r result) float64 { return ms(r.p99) })
-			cpu := median(rs, result.cpuPerCheck)
+			rps, p50, p99 := stats.MedianOf(rs, result.rps), stats.MedianOf(rs, func(r result) float64 { return ms(r.p50) }), stats.MedianOf(rs, func(r result) float64 { return ms(r.p99) })
+			cpu := stats.MedianOf(rs, result.cpuPerCheck)
 			bad := 0
 			for _, r := range rs {
 				bad += r.denied + r.errors
@@ -252,7 +222,7 @@ func report(out io.Writer, o options, results map[string]map[string][]result) {
 	fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios)")
 	pg, peer := results["distinct"]["policygate"], results["distinct"]["opa-envoy"]
 	p99 := func(r result) float64 { return ms(r.p99) }
-	rpsRatio, p99Ratio := median(pg, result.rps)/median(peer, result.rps), median(pg, p99)/median(peer, p99)
+	rpsRatio, p99Ratio := stats.MedianOf(pg, result.rps)/stats.MedianOf(peer, result.rps), stats.MedianOf(pg, p99)/stats.MedianOf(peer, p99)
 	fmt.Fprintln(out, "\ngoals (distinct tokens):")
 	fmt.Fprintf(out, "  checks/s >= 3x the peer's   %5.2fx  %s\n", rpsRatio, metOrMissed(rpsRatio >= 3))
 	fmt.Fprintf(out, "  p99 <= 1/3 of the peer's    %5.2fx  %s\n", p99Ratio, metOrMissed(p99Ratio <= 1.0/3))
@@ -266,33 +236,24 @@ func metOrMissed(ok bool) string {
 }
 
 func (t *target) waitReady(ctx context.Context, limit time.Duration, route, token string) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-t.done:
-			b, _ := os.ReadFile(t.log)
-			return fmt.Errorf("%s exited at start: %v\n%s", t.name, t.exitErr, b)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
+	err := t.WaitReady(ctx, limit, func(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		var err error
-		if t.name == "policygate" {
-			var h *healthpb.HealthCheckResponse
-			if h, err = healthpb.NewHealthClient(t.conns[0]).Check(cctx, &healthpb.HealthCheckRequest{}); err == nil && h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		defer cancel()
+		if t.Name == "policygate" {
+			h, err := healthpb.NewHealthClient(t.conns[0]).Check(cctx, &healthpb.HealthCheckRequest{})
+			if err == nil && h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 				err = errors.New("not serving")
 			}
-		} else {
-			_, err = t.clients[0].Check(cctx, check(route, token))
+			return err
 		}
-		cancel()
-		if err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+		_, err := t.clients[0].Check(cctx, check(route, token))
+		return err
+	})
+	if exited, _ := t.Exited(); err != nil && exited {
+		b, _ := os.ReadFile(t.Log)
+		return fmt.Errorf("%w\n%s", err, b)
 	}
-	return fmt.Errorf("%s not ready after %s", t.name, limit)
+	return err
 }
 
 // sanityCheck makes sure both targets give the same answers before any
@@ -323,38 +284,11 @@ func (t *target) stop() {
 	for _, c := range t.conns {
 		c.Close()
 	}
-	if t.cmd.Process == nil {
-		return
-	}
-	t.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-t.done:
-	case <-time.After(10 * time.Second):
-		t.cmd.Process.Kill()
-		<-t.done
-	}
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
+	t.Stop()
 }
 
 func budgetOf(o options) time.Duration {
 	return time.Duration(o.rounds) * 4 * (o.duration + o.warmup)
-}
-
-func firstLine(b []byte) string {
-	for i, c := range b {
-		if c == '\n' {
-			return string(b[:i])
-		}
-	}
-	return string(b)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,10 +1,14 @@
--- wrk script of the forward-auth comparison. Every request carries a bearer
--- token and names a URI, each read from a file (one per line) and walked in
--- order; each thread starts at its own part of both lists. With forwarded
--- set, the request goes to the URL wrk was given (a forward-auth endpoint)
--- and names the URI in X-Forwarded-Method/-Uri/-Host, as Traefik and Caddy
--- send it; otherwise the URI is the request's own path.
--- args: token_file offset threads uri_file forwarded(0|1) forwarded_host
+-- wrk script of the load commands. Every request carries a bearer token
+-- read from a file (one per line), walked in order; each thread starts at
+-- its own part of the list, so with a list longer than any cache a token
+-- comes back only after the whole list went by.
+-- With a URI file, every request also names a URI from it, walked the
+-- same way. With forwarded set, the request goes to the URL wrk was given
+-- (a forward-auth endpoint) and names the URI in
+-- X-Forwarded-Method/-Uri/-Host, as Traefik and Caddy send it; otherwise
+-- the URI is the request's own path. Without a URI file, every request
+-- goes to the URL wrk was given.
+-- args: token_file offset threads [uri_file forwarded(0|1) forwarded_host]
 local counter = 0
 
 function setup(thread)
@@ -29,18 +33,23 @@ end
 
 function init(args)
   tokens, n = read(args[1], "Bearer ")
-  uris, m = read(args[4], "")
   local offset = tonumber(args[2]) or 0
   local threads = tonumber(args[3]) or 1
-  forwarded = args[5] == "1"
-  host = args[6] or ""
   pos = (offset + tid * math.floor(n / threads)) % n
-  upos = (tid * math.floor(m / threads)) % m
+  if args[4] and #args[4] > 0 then
+    uris, m = read(args[4], "")
+    forwarded = args[5] == "1"
+    host = args[6] or ""
+    upos = (tid * math.floor(m / threads)) % m
+  end
 end
 
 function request()
   pos = pos + 1
   if pos > n then pos = 1 end
+  if m == 0 then
+    return wrk.format(nil, nil, {["Authorization"] = tokens[pos]})
+  end
   upos = upos + 1
   if upos > m then upos = 1 end
   if forwarded then
