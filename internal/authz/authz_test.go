@@ -3,12 +3,14 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/policy"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func startEngine(t testing.TB, dir string) *authz.Engine {
@@ -30,7 +32,7 @@ func writePolicy(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
-		write(t, dir, name, content)
+		testfile.Write(t, filepath.Join(dir, name), content)
 	}
 	return dir
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // bundleServer serves one bundle archive that a test can replace.
@@ -90,7 +92,7 @@ func TestFleetSignedBundles(t *testing.T) {
 		t.Fatalf("v1: Decide() = %+v, %v at revision %q; want allowed at v1", d, err, e.Revision())
 	}
 
-	write(t, dir, "authz/data.json", scopedRoutes("write:messages"))
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), scopedRoutes("write:messages"))
 	refused := []struct {
 		name    string
 		bundle  []byte
