@@ -20,12 +20,19 @@ func startEngine(t testing.TB, dir string) *authz.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
+	awaitPolicy(t, e)
+	return e
+}
+
+// awaitPolicy waits for e's first active policy and fails the test with
+// the policy's last error when none is active within 20 seconds.
+func awaitPolicy(t testing.TB, e *authz.Engine) {
+	t.Helper()
 	select {
 	case <-e.Ready():
 	case <-time.After(20 * time.Second):
-		t.Fatal("policy not active")
+		t.Fatalf("policy not active within 20s: %s", e.Status().LastError)
 	}
-	return e
 }
 
 func writePolicy(t *testing.T, files map[string]string) string {

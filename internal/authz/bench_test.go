@@ -59,7 +59,7 @@ func benchEngineFor(b *testing.B, rego []byte, routes map[string]any, cacheSize 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(b, e)
 	return e
 }
 

@@ -40,7 +40,7 @@ func engineFor(t *testing.T, files map[string]string, cfg Config) *Engine {
 	select {
 	case <-e.Ready():
 	case <-time.After(20 * time.Second):
-		t.Fatal("policy not active")
+		t.Fatalf("policy not active within 20s: %s", e.Status().LastError)
 	}
 	return e
 }

@@ -133,7 +133,7 @@ func TestReloadTestsMustPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(t, e)
 
 	// An edit that breaks a test is refused, naming the test.
 	testfile.Write(t, filepath.Join(dir, "authz/data.json"), authData)
