@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // forwardAuthBlock is a configuration block of docs/forward-auth.md, the
@@ -55,7 +56,7 @@ func runNginx(t *testing.T, nginx, server, addr string) {
 		os.MkdirAll(filepath.Join(prefix, d), 0o755)
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	writeFile(t, conf, fmt.Sprintf(`daemon off;
+	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -206,7 +207,7 @@ func TestCaddyDiscovery(t *testing.T) {
 		site = strings.ReplaceAll(site, old, new)
 	}
 	conf := filepath.Join(dir, "Caddyfile")
-	writeFile(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
+	testfile.Write(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
 	var stderr bytes.Buffer
 	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // Polling of the replicas' bundle plugin; the waits below allow several
@@ -38,7 +39,7 @@ func TestFleet(t *testing.T) {
 	p := authntest.NewProvider(t)
 
 	config := filepath.Join(t.TempDir(), "opa.json")
-	writeFile(t, config, fmt.Sprintf(`{
+	testfile.Write(t, config, fmt.Sprintf(`{
 		"services": {"cdn": {"url": "${BUNDLE_SERVER}"}},
 		"keys": {%q: {"algorithm": "RS256", "key": %q}},
 		"bundles": {"authz": {
@@ -71,11 +72,11 @@ func TestFleet(t *testing.T) {
 		publishBundle(t, www, authztest.Build(t, src, o))
 	}
 
-	writeFile(t, filepath.Join(src, "authz", "data.json"), routesJSON("read:messages"))
+	testfile.Write(t, filepath.Join(src, "authz", "data.json"), routesJSON("read:messages"))
 	publish(authztest.Options{Revision: "v1", Key: key})
 	waitFleet(t, replicas, "v1", func(r *replica) bool { return r.status(t, token) == 200 })
 
-	writeFile(t, filepath.Join(src, "authz", "data.json"), routesJSON("write:messages"))
+	testfile.Write(t, filepath.Join(src, "authz", "data.json"), routesJSON("write:messages"))
 	publish(authztest.Options{Revision: "v2", Key: key})
 	waitFleet(t, replicas, "v2", func(r *replica) bool { return r.status(t, token) == 403 })
 
@@ -169,7 +170,7 @@ func startNginx(t *testing.T, nginx, root string) string {
 	ln.Close()
 	tmp := filepath.Join(prefix, "tmp")
 	conf := filepath.Join(prefix, "nginx.conf")
-	writeFile(t, conf, fmt.Sprintf(`daemon off;
+	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -228,7 +229,7 @@ func publishBundle(t *testing.T, www string, archive []byte) {
 	dir := filepath.Join(www, "bundles")
 	os.MkdirAll(dir, 0o755)
 	tmp := filepath.Join(dir, ".authz.tar.gz.tmp")
-	writeFile(t, tmp, string(archive))
+	testfile.Write(t, tmp, string(archive))
 	published++
 	mtime := time.Now().Add(time.Duration(published) * time.Hour)
 	if err := os.Chtimes(tmp, mtime, mtime); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // syncBuffer collects a writer's output for concurrent reads.
@@ -205,9 +206,8 @@ func TestRunRefusesBadPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.MkdirAll(filepath.Join(dir, "authz"), 0o755)
-			os.WriteFile(filepath.Join(dir, "authz/authz.rego"), []byte("package authz\n\ndecision := {\"allowed\": false}\n"), 0o644)
-			os.WriteFile(filepath.Join(dir, tt.file), []byte(tt.content), 0o644)
+			testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), "package authz\n\ndecision := {\"allowed\": false}\n")
+			testfile.Write(t, filepath.Join(dir, tt.file), tt.content)
 			var stderr syncBuffer
 			err := run(context.Background(), []string{"--dev"}, envFunc(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "POLICY_DIR": dir}), &syncBuffer{}, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

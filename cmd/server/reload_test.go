@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // copyPolicies copies the shipped policy folder (policy files only) into a
@@ -68,13 +69,6 @@ func routesJSON(scope string) string {
 		"/api/private": {"GET": {"access": "authenticated"}},
 		"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": [%q]}}
 	}}`, scope)
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 type readyBody struct {
@@ -143,7 +137,7 @@ func TestRunLiveReload(t *testing.T) {
 	_, before := readyz(t, s)
 
 	// Good edit: the route now requires another scope.
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "the edit takes effect", func() bool {
 		got, _ := get(t, s.url+"/api/private-scoped", token)
 		return got == 403
@@ -158,7 +152,7 @@ func TestRunLiveReload(t *testing.T) {
 
 	// Broken edit: the previous policy keeps serving; /readyz stays 200 and
 	// says why the edit is not active; metrics count it.
-	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), "package authz\n\ndecision := {\"allowed\": true} if { x }\n")
+	testfile.Write(t, filepath.Join(dir, "authz", "authz.rego"), "package authz\n\ndecision := {\"allowed\": true} if { x }\n")
 	eventually(t, "the broken edit is reported", func() bool {
 		_, body := readyz(t, s)
 		return body.Details.Policy.LastError != ""
@@ -229,7 +223,7 @@ func TestRunReloadUnderLoad(t *testing.T) {
 		if i%2 == 1 {
 			scope, want = "read:messages", 200
 		}
-		writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON(scope))
+		testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON(scope))
 		eventually(t, fmt.Sprintf("flip %d to %s", i, scope), func() bool {
 			got, _ := get(t, s.url+"/api/private-scoped", token)
 			return got == want
@@ -311,7 +305,7 @@ func TestRunTestsMustPass(t *testing.T) {
 	files, _ := filepath.Glob("../../policies_test/*.rego")
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		writeFile(t, filepath.Join(tests, filepath.Base(f)), string(b))
+		testfile.Write(t, filepath.Join(tests, filepath.Base(f)), string(b))
 	}
 	t.Chdir(t.TempDir())
 	s := startServer(t, nil, map[string]string{
@@ -320,7 +314,7 @@ func TestRunTestsMustPass(t *testing.T) {
 	})
 	token := p.Token(t, map[string]any{"scope": "read:messages"})
 
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "the refused edit is reported", func() bool {
 		_, body := readyz(t, s)
 		return body.Details.Policy.LastError != ""
@@ -343,7 +337,7 @@ func TestRunDevModeWatchesPolicyFolder(t *testing.T) {
 	if before.Details.Policy.Source != "policies" {
 		t.Fatalf("policy source = %q, want ./policies", before.Details.Policy.Source)
 	}
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "dev mode picks up the edit", func() bool {
 		_, after := readyz(t, s)
 		return after.Details.Policy.Revision != before.Details.Policy.Revision
