@@ -17,6 +17,7 @@ import (
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // syncBuffer collects a writer's output for concurrent reads.
@@ -54,18 +55,17 @@ var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	s := startUnready(t, args, env)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	if !testwait.Until(30*time.Second, func() bool {
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("server not ready within 30s:\n%s", s.stderr.String())
 	}
-	t.Fatalf("server not ready:\n%s", s.stderr.String())
-	return nil
+	return s
 }
 
 // startUnready starts run() and waits only until it listens.
@@ -82,20 +82,21 @@ func startUnready(t *testing.T, args []string, env map[string]string) *server {
 			t.Error("run did not return after cancel")
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	if !testwait.Until(30*time.Second, func() bool {
 		if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = "http://" + m[1]
-			return s
+			return true
 		}
 		select {
 		case err := <-s.done:
 			t.Fatalf("run returned early: %v\n%s", err, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
+		return false
+	}) {
+		t.Fatalf("server did not listen within 30s:\n%s", s.stderr.String())
 	}
-	t.Fatalf("server did not listen:\n%s", s.stderr.String())
-	return nil
+	return s
 }
 
 func get(t *testing.T, url, token string) (int, map[string]any) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // copyPolicies copies the shipped policy folder (policy files only) into a
@@ -53,12 +54,8 @@ func copyPolicies(t *testing.T) string {
 // whole limit.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
+	if !testwait.Until(15*time.Second, cond) {
+		t.Fatalf("%s: not within 15s", what)
 	}
 }
 
