@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/json"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/policygate/policygate/internal/testfile"
 	"github.com/policygate/policygate/policies"
 )
 
@@ -31,12 +31,7 @@ func policyNaming(t *testing.T, audiences ...string) string {
 				t.Fatal(err)
 			}
 		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testfile.Write(t, filepath.Join(dir, f), string(b))
 	}
 	return dir
 }

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func TestLoadConfigIssuers(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		path := filepath.Join(dir, name)
-		writeFile(t, path, content)
+		testfile.Write(t, path, content)
 		return path
 	}
 	yamlFile := file("two.yaml", `
@@ -115,7 +116,7 @@ func TestRunTwoIssuers(t *testing.T) {
 	b.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
 	dir := t.TempDir()
 	config := filepath.Join(dir, "issuers.yaml")
-	writeFile(t, config, fmt.Sprintf(`issuers:
+	testfile.Write(t, config, fmt.Sprintf(`issuers:
   - issuer: %s
     audiences: [%s]
     jwks_url: %s
@@ -250,11 +251,8 @@ func twoServicePolicy(t *testing.T, dir, issuerA, audA, audB1, audB2 string) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "authz"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), string(rego))
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), string(data))
+	testfile.Write(t, filepath.Join(dir, "authz", "authz.rego"), string(rego))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), string(data))
 	return dir
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // runMainEnv makes the test binary run main() instead of the tests, so
@@ -74,10 +75,10 @@ func runProcess(t *testing.T, dir string, env map[string]string, stdin string, a
 
 func TestDecide(t *testing.T) {
 	dir := t.TempDir() // no ./policies: the embedded policy decides
-	writeFile(t, filepath.Join(dir, "scoped.json"), `{"sub": "alice", "scope": "read:messages"}`)
-	writeFile(t, filepath.Join(dir, "plain.json"), `{"sub": "bob"}`)
-	writeFile(t, filepath.Join(dir, "broken.json"), `{"sub": "bob",`)
-	writeFile(t, filepath.Join(dir, "array.json"), `["sub"]`)
+	testfile.Write(t, filepath.Join(dir, "scoped.json"), `{"sub": "alice", "scope": "read:messages"}`)
+	testfile.Write(t, filepath.Join(dir, "plain.json"), `{"sub": "bob"}`)
+	testfile.Write(t, filepath.Join(dir, "broken.json"), `{"sub": "bob",`)
+	testfile.Write(t, filepath.Join(dir, "array.json"), `["sub"]`)
 	tests := []struct {
 		name     string
 		args     []string
@@ -210,7 +211,7 @@ func TestDecideToken(t *testing.T) {
 // A table of cases: every mismatch is reported with its line, and exit 1.
 func TestDecideTable(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "routes.csv"), `# the shipped routes
+	testfile.Write(t, filepath.Join(dir, "routes.csv"), `# the shipped routes
 name,method,path,scopes,claims,expect
 public,GET,/api/public,,,allow
 anonymous,GET,/api/private,,,deny 401 unauthenticated
@@ -219,12 +220,12 @@ scoped,GET,/api/private-scoped,read:messages,,allow 200 scopes_granted
 wrong expectation,GET,/api/private-scoped,read:other,,allow
 no route,GET,/nope,,,403 no_route
 `)
-	writeFile(t, filepath.Join(dir, "ok.json"), `[
+	testfile.Write(t, filepath.Join(dir, "ok.json"), `[
 		{"method": "GET", "path": "/api/private-scoped", "scopes": ["read:messages"], "expect": "allow"},
 		{"method": "GET", "path": "/api/private-scoped", "claims": {"sub": "x"}, "expect": "insufficient_scope"}
 	]`)
-	writeFile(t, filepath.Join(dir, "bad.json"), `[{"method": "GET", "paht": "/"}]`)
-	writeFile(t, filepath.Join(dir, "bad.csv"), "method,path,expected\nGET,/,allow\n")
+	testfile.Write(t, filepath.Join(dir, "bad.json"), `[{"method": "GET", "paht": "/"}]`)
+	testfile.Write(t, filepath.Join(dir, "bad.csv"), "method,path,expected\nGET,/,allow\n")
 
 	got := runProcess(t, dir, nil, "", "decide", "--table", "routes.csv")
 	if got.code != 1 || !strings.Contains(got.stdout, "MISMATCH line 7 wrong expectation: GET /api/private-scoped scopes \"read:other\": got deny 403 insufficient_scope, want allow") ||
@@ -244,7 +245,7 @@ no route,GET,/nope,,,403 no_route
 // The policy is the server's: POLICY_DIR, and a bundle file when asked.
 func TestDecidePolicySource(t *testing.T) {
 	dir := copyPolicies(t)
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), `{
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), `{
 		"routes": {"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:admin"]}}},
 		"hosts": {"admin.example.com": {"routes": {"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["admin"]}}}}}
 	}`)
@@ -261,7 +262,7 @@ func TestDecidePolicySource(t *testing.T) {
 	}
 	// A table's host column too.
 	tableDir := t.TempDir()
-	writeFile(t, filepath.Join(tableDir, "hosts.csv"), "method,path,host,scopes,expect\nGET,/api/private-scoped,admin.example.com,admin,allow\nGET,/api/private-scoped,,admin,insufficient_scope\n")
+	testfile.Write(t, filepath.Join(tableDir, "hosts.csv"), "method,path,host,scopes,expect\nGET,/api/private-scoped,admin.example.com,admin,allow\nGET,/api/private-scoped,,admin,insufficient_scope\n")
 	if got := runProcess(t, tableDir, env, "", "decide", "--table", "hosts.csv"); got.code != 0 {
 		t.Errorf("host table: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
@@ -287,7 +288,7 @@ func TestDecideChallengeNamesMetadata(t *testing.T) {
 // once, and its decision logs are not sent anywhere.
 func TestDecideBundles(t *testing.T) {
 	dir := copyPolicies(t)
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:bundle"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:bundle"))
 	archive := authztest.Build(t, dir, authztest.Options{Revision: "rev-7"})
 	work := t.TempDir()
 	if err := os.WriteFile(filepath.Join(work, "b.tar.gz"), archive, 0o644); err != nil {
@@ -297,7 +298,7 @@ func TestDecideBundles(t *testing.T) {
 	if got.code != 1 || !strings.Contains(got.stdout, "policy:           bundle file b.tar.gz, revision rev-7") || !strings.Contains(got.stdout, "read:bundle") {
 		t.Errorf("--bundle: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
-	writeFile(t, filepath.Join(work, "broken.tar.gz"), "not a bundle")
+	testfile.Write(t, filepath.Join(work, "broken.tar.gz"), "not a bundle")
 	if got := runProcess(t, work, nil, "", "decide", "--bundle", "broken.tar.gz", "GET", "/"); got.code != 2 || !strings.HasPrefix(got.stderr, "decide: bundle file broken.tar.gz: ") {
 		t.Errorf("broken bundle: exit %d, stderr %q", got.code, got.stderr)
 	}
@@ -313,7 +314,7 @@ func TestDecideBundles(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	writeFile(t, filepath.Join(work, "opa.yaml"), `services: {s: {url: `+srv.URL+`}}
+	testfile.Write(t, filepath.Join(work, "opa.yaml"), `services: {s: {url: `+srv.URL+`}}
 bundles: {authz: {service: s, resource: bundles/authz.tar.gz}}
 decision_logs: {service: s, reporting: {min_delay_seconds: 1, max_delay_seconds: 1}}
 `)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // forwardAuthBlock is a configuration block of docs/forward-auth.md, the
@@ -55,7 +57,7 @@ func runNginx(t *testing.T, nginx, server, addr string) {
 		os.MkdirAll(filepath.Join(prefix, d), 0o755)
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	writeFile(t, conf, fmt.Sprintf(`daemon off;
+	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -80,20 +82,19 @@ http {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { stopProcess(t, "nginx", cmd, exited) })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !testwait.Until(15*time.Second, func() bool {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return
+			return true
 		}
 		select {
 		case err := <-exited:
 			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not answer on %s:\n%s", addr, stderr.String())
-		}
+		return false
+	}) {
+		t.Fatalf("nginx does not answer on %s within 15s:\n%s", addr, stderr.String())
 	}
 }
 
@@ -206,7 +207,7 @@ func TestCaddyDiscovery(t *testing.T) {
 		site = strings.ReplaceAll(site, old, new)
 	}
 	conf := filepath.Join(dir, "Caddyfile")
-	writeFile(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
+	testfile.Write(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
 	var stderr bytes.Buffer
 	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
@@ -217,20 +218,19 @@ func TestCaddyDiscovery(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { stopProcess(t, "caddy", cmd, exited) })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !testwait.Until(15*time.Second, func() bool {
 		if c, err := net.DialTimeout("tcp", caddyAddr, time.Second); err == nil {
 			c.Close()
-			break
+			return true
 		}
 		select {
 		case err := <-exited:
 			t.Fatalf("caddy exited: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy does not answer on %s:\n%s", caddyAddr, stderr.String())
-		}
+		return false
+	}) {
+		t.Fatalf("caddy does not answer on %s within 15s:\n%s", caddyAddr, stderr.String())
 	}
 
 	resp, err := http.Get(public + "/api/private-scoped")

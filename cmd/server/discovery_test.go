@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func TestLoadDiscoveryConfig(t *testing.T) {
@@ -109,7 +110,7 @@ func TestRunDiscovery(t *testing.T) {
 		t.Errorf("401 challenge = %q, want %q", got, want)
 	}
 
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), `{"routes": {
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), `{"routes": {
 		"/api/public": {"GET": {"access": "public"}},
 		"/api/private": {"GET": {"access": "authenticated", "scopes": ["read:private"]}},
 		"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:admin", "read:messages"]}}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func TestParseDotEnv(t *testing.T) {
@@ -71,7 +73,7 @@ func TestParseDotEnv(t *testing.T) {
 // real environment overrides; the process environment is not changed.
 func TestDotEnvStaysOutOfTheEnvironment(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	writeFile(t, path, "POLICYGATE_DOTENV_PROBE=from-file # comment\nLISTEN_ADDR=:9999\n")
+	testfile.Write(t, path, "POLICYGATE_DOTENV_PROBE=from-file # comment\nLISTEN_ADDR=:9999\n")
 	env, err := withDotEnv(envFunc(map[string]string{"LISTEN_ADDR": ":8080"}), path)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestDotEnvStaysOutOfTheEnvironment(t *testing.T) {
 	if v, ok := os.LookupEnv("POLICYGATE_DOTENV_PROBE"); ok {
 		t.Errorf("the process environment got POLICYGATE_DOTENV_PROBE=%q", v)
 	}
-	writeFile(t, path, "A=\"open\n")
+	testfile.Write(t, path, "A=\"open\n")
 	if _, err := withDotEnv(envFunc(nil), path); err == nil || !strings.Contains(err.Error(), path+":1:") {
 		t.Errorf("withDotEnv(unclosed quote) = %v, want an error naming %s:1", err, path)
 	}
@@ -95,7 +97,7 @@ func TestDotEnvStaysOutOfTheEnvironment(t *testing.T) {
 // server as written, without the comment or the quotes.
 func TestDotEnvInlineCommentsReachConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	writeFile(t, path, "AUTH0_DOMAIN=tenant.example.com # my tenant\nAUTH0_AUDIENCE=\"https://api.example.com\" # prod\n")
+	testfile.Write(t, path, "AUTH0_DOMAIN=tenant.example.com # my tenant\nAUTH0_AUDIENCE=\"https://api.example.com\" # prod\n")
 	env, err := withDotEnv(envFunc(nil), path)
 	if err != nil {
 		t.Fatal(err)

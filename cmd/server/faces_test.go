@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // TestHelpNamesFacesSettings: --help names every setting of the faces.
@@ -121,15 +122,11 @@ func TestRunProxyMode(t *testing.T) {
 		t.Fatalf("no admin listener:\n%s", s.stderr.String())
 	}
 	admin := "http://" + m[1]
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if code, _ := get(t, admin+"/readyz", ""); code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", s.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool {
+		code, _ := get(t, admin+"/readyz", "")
+		return code == 200
+	}) {
+		t.Fatalf("not ready within 30s:\n%s", s.stderr.String())
 	}
 	tok := p.Token(t, map[string]any{"scope": "read:messages"})
 	for _, tc := range []struct {

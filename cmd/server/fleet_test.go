@@ -15,6 +15,8 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // Polling of the replicas' bundle plugin; the waits below allow several
@@ -38,7 +40,7 @@ func TestFleet(t *testing.T) {
 	p := authntest.NewProvider(t)
 
 	config := filepath.Join(t.TempDir(), "opa.json")
-	writeFile(t, config, fmt.Sprintf(`{
+	testfile.Write(t, config, fmt.Sprintf(`{
 		"services": {"cdn": {"url": "${BUNDLE_SERVER}"}},
 		"keys": {%q: {"algorithm": "RS256", "key": %q}},
 		"bundles": {"authz": {
@@ -71,11 +73,11 @@ func TestFleet(t *testing.T) {
 		publishBundle(t, www, authztest.Build(t, src, o))
 	}
 
-	writeFile(t, filepath.Join(src, "authz", "data.json"), routesJSON("read:messages"))
+	testfile.Write(t, filepath.Join(src, "authz", "data.json"), routesJSON("read:messages"))
 	publish(authztest.Options{Revision: "v1", Key: key})
 	waitFleet(t, replicas, "v1", func(r *replica) bool { return r.status(t, token) == 200 })
 
-	writeFile(t, filepath.Join(src, "authz", "data.json"), routesJSON("write:messages"))
+	testfile.Write(t, filepath.Join(src, "authz", "data.json"), routesJSON("write:messages"))
 	publish(authztest.Options{Revision: "v2", Key: key})
 	waitFleet(t, replicas, "v2", func(r *replica) bool { return r.status(t, token) == 403 })
 
@@ -169,7 +171,7 @@ func startNginx(t *testing.T, nginx, root string) string {
 	ln.Close()
 	tmp := filepath.Join(prefix, "tmp")
 	conf := filepath.Join(prefix, "nginx.conf")
-	writeFile(t, conf, fmt.Sprintf(`daemon off;
+	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -200,22 +202,22 @@ http {
 	t.Cleanup(func() { stopProcess(t, "nginx", cmd, exited) })
 
 	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !testwait.Until(15*time.Second, func() bool {
 		resp, err := http.Get(url + "/")
 		if err == nil {
 			resp.Body.Close()
-			return url
+			return true
 		}
 		select {
 		case err := <-exited:
 			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not answer on %s:\n%s", addr, stderr.String())
-		}
+		return false
+	}) {
+		t.Fatalf("nginx does not answer on %s within 15s:\n%s", addr, stderr.String())
 	}
+	return url
 }
 
 // publishBundle replaces the served bundle atomically, with an mtime of
@@ -228,7 +230,7 @@ func publishBundle(t *testing.T, www string, archive []byte) {
 	dir := filepath.Join(www, "bundles")
 	os.MkdirAll(dir, 0o755)
 	tmp := filepath.Join(dir, ".authz.tar.gz.tmp")
-	writeFile(t, tmp, string(archive))
+	testfile.Write(t, tmp, string(archive))
 	published++
 	mtime := time.Now().Add(time.Duration(published) * time.Hour)
 	if err := os.Chtimes(tmp, mtime, mtime); err != nil {
@@ -268,20 +270,19 @@ func startReplica(t *testing.T, bin string, env []string) *replica {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { stopProcess(t, "policygate", cmd, exited) })
-	deadline := time.Now().Add(30 * time.Second)
-	for r.url == "" {
+	if !testwait.Until(30*time.Second, func() bool {
 		if m := listeningRE.FindStringSubmatch(r.stderr.String()); m != nil {
 			r.url = "http://" + m[1]
-			break
+			return true
 		}
 		select {
 		case err := <-exited:
 			t.Fatalf("replica exited: %v\n%s", err, r.stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica does not listen:\n%s", r.stderr.String())
-		}
+		return false
+	}) {
+		t.Fatalf("replica does not listen within 30s:\n%s", r.stderr.String())
 	}
 	return r
 }
@@ -298,22 +299,22 @@ func (r *replica) decisionLine(t *testing.T, id string) string {
 	t.Helper()
 	// The replica writes the line before it answers, but it reaches us
 	// through a pipe: give the copy a bounded while.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var found string
+	if !testwait.Until(10*time.Second, func() bool {
 		for line := range strings.Lines(r.stdout.String()) {
 			var ev struct {
 				DecisionID string `json:"decision_id"`
 			}
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.DecisionID == id && id != "" {
-				return strings.TrimSpace(line)
+				found = strings.TrimSpace(line)
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no decision-log line with decision_id %q", id)
-			return ""
-		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("no decision-log line with decision_id %q within 10s", id)
 	}
+	return found
 }
 
 func readyzAt(t *testing.T, url string) (int, readyBody) {
@@ -327,15 +328,13 @@ func waitFleet(t *testing.T, replicas []*replica, revision string, cond func(*re
 	t.Helper()
 	deadline := time.Now().Add(fleetWait)
 	for i, r := range replicas {
-		for {
-			code, body := readyzAt(t, r.url)
-			if (revision == "" || code == 200 && body.Details.Policy.Revision == revision) && cond(r) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica %d not at %q within %s: /readyz %d %+v\n%s", i, revision, fleetWait, code, body, lastLines(r.stderr.String(), 10))
-			}
-			time.Sleep(100 * time.Millisecond)
+		var code int
+		var body readyBody
+		if !testwait.Until(time.Until(deadline), func() bool {
+			code, body = readyzAt(t, r.url)
+			return (revision == "" || code == 200 && body.Details.Policy.Revision == revision) && cond(r)
+		}) {
+			t.Fatalf("replica %d not at %q within %s: /readyz %d %+v\n%s", i, revision, fleetWait, code, body, lastLines(r.stderr.String(), 10))
 		}
 	}
 }

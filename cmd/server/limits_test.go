@@ -16,6 +16,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // providerServer runs the real server against a test identity provider.
@@ -256,12 +257,8 @@ func TestRunProviderDownAtStart(t *testing.T) {
 		"AUTH_AUDIENCE": authntest.Audience,
 		"AUTH_JWKS_URL": p.JWKSURL(),
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for p.JWKSRequests() < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if p.JWKSRequests() < 2 {
-		t.Fatalf("the server did not retry the key fetch:\n%s", s.stderr.String())
+	if !testwait.Until(10*time.Second, func() bool { return p.JWKSRequests() >= 2 }) {
+		t.Fatalf("the server did not retry the key fetch within 10s:\n%s", s.stderr.String())
 	}
 	resp, err := http.Get(s.url + "/readyz")
 	if err != nil {
@@ -291,15 +288,12 @@ func TestRunProviderDownAtStart(t *testing.T) {
 	}
 
 	p.SetHandler(nil)
-	deadline = time.Now().Add(45 * time.Second) // the retry backoff is capped at 30s
-	for {
-		if got, _ := get(t, s.url+"/api/private-scoped", tok); got == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not serving 45s after the provider came up:\n%s", s.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	// The retry backoff is capped at 30s.
+	if !testwait.Until(45*time.Second, func() bool {
+		got, _ := get(t, s.url+"/api/private-scoped", tok)
+		return got == 200
+	}) {
+		t.Fatalf("not serving 45s after the provider came up:\n%s", s.stderr.String())
 	}
 	if resp, err := http.Get(s.url + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("/readyz after recovery = %v, %v; want 200", resp, err)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // syncBuffer collects a writer's output for concurrent reads.
@@ -53,18 +55,17 @@ var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	s := startUnready(t, args, env)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	if !testwait.Until(30*time.Second, func() bool {
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("server not ready within 30s:\n%s", s.stderr.String())
 	}
-	t.Fatalf("server not ready:\n%s", s.stderr.String())
-	return nil
+	return s
 }
 
 // startUnready starts run() and waits only until it listens.
@@ -81,20 +82,21 @@ func startUnready(t *testing.T, args []string, env map[string]string) *server {
 			t.Error("run did not return after cancel")
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	if !testwait.Until(30*time.Second, func() bool {
 		if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = "http://" + m[1]
-			return s
+			return true
 		}
 		select {
 		case err := <-s.done:
 			t.Fatalf("run returned early: %v\n%s", err, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
+		return false
+	}) {
+		t.Fatalf("server did not listen within 30s:\n%s", s.stderr.String())
 	}
-	t.Fatalf("server did not listen:\n%s", s.stderr.String())
-	return nil
+	return s
 }
 
 func get(t *testing.T, url, token string) (int, map[string]any) {
@@ -205,9 +207,8 @@ func TestRunRefusesBadPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.MkdirAll(filepath.Join(dir, "authz"), 0o755)
-			os.WriteFile(filepath.Join(dir, "authz/authz.rego"), []byte("package authz\n\ndecision := {\"allowed\": false}\n"), 0o644)
-			os.WriteFile(filepath.Join(dir, tt.file), []byte(tt.content), 0o644)
+			testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), "package authz\n\ndecision := {\"allowed\": false}\n")
+			testfile.Write(t, filepath.Join(dir, tt.file), tt.content)
 			var stderr syncBuffer
 			err := run(context.Background(), []string{"--dev"}, envFunc(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "POLICY_DIR": dir}), &syncBuffer{}, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func TestLoadConfigPolicySource(t *testing.T) {
 	tmp := t.TempDir()
 	file := func(name, content string) string {
 		path := filepath.Join(tmp, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testfile.Write(t, path, content)
 		return path
 	}
 	fleet := file("opa.yaml", "services:\n  cdn:\n    url: ${BUNDLE_URL}\nbundles:\n  authz:\n    service: cdn\n    resource: bundle.tar.gz\n")

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // copyPolicies copies the shipped policy folder (policy files only) into a
@@ -52,12 +54,8 @@ func copyPolicies(t *testing.T) string {
 // whole limit.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
+	if !testwait.Until(15*time.Second, cond) {
+		t.Fatalf("%s: not within 15s", what)
 	}
 }
 
@@ -68,13 +66,6 @@ func routesJSON(scope string) string {
 		"/api/private": {"GET": {"access": "authenticated"}},
 		"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": [%q]}}
 	}}`, scope)
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 type readyBody struct {
@@ -143,7 +134,7 @@ func TestRunLiveReload(t *testing.T) {
 	_, before := readyz(t, s)
 
 	// Good edit: the route now requires another scope.
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "the edit takes effect", func() bool {
 		got, _ := get(t, s.url+"/api/private-scoped", token)
 		return got == 403
@@ -158,7 +149,7 @@ func TestRunLiveReload(t *testing.T) {
 
 	// Broken edit: the previous policy keeps serving; /readyz stays 200 and
 	// says why the edit is not active; metrics count it.
-	writeFile(t, filepath.Join(dir, "authz", "authz.rego"), "package authz\n\ndecision := {\"allowed\": true} if { x }\n")
+	testfile.Write(t, filepath.Join(dir, "authz", "authz.rego"), "package authz\n\ndecision := {\"allowed\": true} if { x }\n")
 	eventually(t, "the broken edit is reported", func() bool {
 		_, body := readyz(t, s)
 		return body.Details.Policy.LastError != ""
@@ -229,7 +220,7 @@ func TestRunReloadUnderLoad(t *testing.T) {
 		if i%2 == 1 {
 			scope, want = "read:messages", 200
 		}
-		writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON(scope))
+		testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON(scope))
 		eventually(t, fmt.Sprintf("flip %d to %s", i, scope), func() bool {
 			got, _ := get(t, s.url+"/api/private-scoped", token)
 			return got == want
@@ -311,7 +302,7 @@ func TestRunTestsMustPass(t *testing.T) {
 	files, _ := filepath.Glob("../../policies_test/*.rego")
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		writeFile(t, filepath.Join(tests, filepath.Base(f)), string(b))
+		testfile.Write(t, filepath.Join(tests, filepath.Base(f)), string(b))
 	}
 	t.Chdir(t.TempDir())
 	s := startServer(t, nil, map[string]string{
@@ -320,7 +311,7 @@ func TestRunTestsMustPass(t *testing.T) {
 	})
 	token := p.Token(t, map[string]any{"scope": "read:messages"})
 
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "the refused edit is reported", func() bool {
 		_, body := readyz(t, s)
 		return body.Details.Policy.LastError != ""
@@ -343,7 +334,7 @@ func TestRunDevModeWatchesPolicyFolder(t *testing.T) {
 	if before.Details.Policy.Source != "policies" {
 		t.Fatalf("policy source = %q, want ./policies", before.Details.Policy.Source)
 	}
-	writeFile(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
+	testfile.Write(t, filepath.Join(dir, "authz", "data.json"), routesJSON("read:admin"))
 	eventually(t, "dev mode picks up the edit", func() bool {
 		_, after := readyz(t, s)
 		return after.Details.Policy.Revision != before.Details.Policy.Revision

@@ -14,13 +14,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // Bounds of every wait: podman calls, readiness, one HTTP request.
 const (
 	podmanTimeout  = 60 * time.Second
 	readyWait      = 30 * time.Second
-	pollInterval   = 100 * time.Millisecond
 	requestTimeout = 5 * time.Second
 	stopTimeout    = 15 // seconds podman waits after SIGTERM; the server needs far less
 )
@@ -176,25 +177,25 @@ type readiness struct {
 // waitReady polls /readyz until 200, the container's exit, or readyWait.
 func (c *container) waitReady(t *testing.T) readiness {
 	t.Helper()
-	deadline := time.Now().Add(readyWait)
+	var r readiness
 	var last string
-	for time.Now().Before(deadline) {
+	if !testwait.Until(readyWait, func() bool {
 		code, body, err := get(c.admin+"/readyz", "")
 		if err == nil && code == http.StatusOK {
-			var r readiness
 			if err := json.Unmarshal(body, &r); err != nil {
 				t.Fatalf("/readyz body %s: %v", body, err)
 			}
-			return r
+			return true
 		}
 		last = fmt.Sprintf("%d %s %v", code, body, err)
 		if state, _ := podmanOutput(c.podman, "inspect", "--format", "{{.State.Status}}", c.name); strings.TrimSpace(state) == "exited" {
 			t.Fatalf("container exited before it was ready (last /readyz: %s)", last)
 		}
-		time.Sleep(pollInterval)
+		return false
+	}) {
+		t.Fatalf("not ready after %v (last /readyz: %s)", readyWait, last)
 	}
-	t.Fatalf("not ready after %v (last /readyz: %s)", readyWait, last)
-	return readiness{}
+	return r
 }
 
 // checkRoutes asks the dev issuer for tokens and tries the built-in routes.

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // reloadWait bounds the wait for a ConfigMap update to be activated.
@@ -48,20 +51,18 @@ func testKubernetesPod(t *testing.T, podman, image, policy string) {
 		if edited == string(b) {
 			t.Fatal(`authz/data.json has no "routes": { to extend`)
 		}
-		writeFile(t, filepath.Join(data, "authz", "data.json"), edited)
+		testfile.Write(t, filepath.Join(data, "authz", "data.json"), edited)
 	})
-	deadline := time.Now().Add(reloadWait)
-	for {
+	var code int
+	var body []byte
+	var err error
+	if !testwait.Until(reloadWait, func() bool {
 		var r readiness
-		code, body, err := get(c.admin+"/readyz", "")
-		if err == nil && code == http.StatusOK && json.Unmarshal(body, &r) == nil &&
-			r.Details.Policy.Activations == 2 && r.Details.Policy.Revision != first.Details.Policy.Revision {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ConfigMap update not active after %v (last /readyz: %d %s %v)", reloadWait, code, body, err)
-		}
-		time.Sleep(pollInterval)
+		code, body, err = get(c.admin+"/readyz", "")
+		return err == nil && code == http.StatusOK && json.Unmarshal(body, &r) == nil &&
+			r.Details.Policy.Activations == 2 && r.Details.Policy.Revision != first.Details.Policy.Revision
+	}) {
+		t.Fatalf("ConfigMap update not active after %v (last /readyz: %d %s %v)", reloadWait, code, body, err)
 	}
 	c.checkRoutes(t)
 	c.stop(t)
@@ -153,13 +154,6 @@ func copyTree(t *testing.T, src, dst string) {
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -80,7 +80,7 @@ func buildStack(t testing.TB, p *authntest.Provider, cfg stackConfig) (*stack, *
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	keys := authn.NewKeySet(cfg.keys)
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
 		ClockSkew: 30 * time.Second, CacheSize: cfg.tokenCacheSize,
@@ -93,12 +93,11 @@ func buildStack(t testing.TB, p *authntest.Provider, cfg stackConfig) (*stack, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			t.Fatal("keys or policy not ready")
-		}
+	authntest.AwaitKeys(t, keys)
+	select {
+	case <-engine.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("policy not active within 20s: %s", engine.Status().LastError)
 	}
 	reg := prometheus.NewRegistry()
 	g := gate.New(v, engine, gate.WithObserver(api.NewDecisionMetrics(reg)), gate.WithAllowCheck(denial.CheckIdentity))

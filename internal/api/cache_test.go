@@ -8,6 +8,7 @@ import (
 
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // tokenCacheModes run a test with the token cache off and on.
@@ -52,12 +53,9 @@ func testRotatedKeyStopsReplayedToken(t *testing.T, tokenCacheSize, decisionCach
 	}
 	p.SetKeys(authntest.NewKey(t, "key-2"))
 	before := keys.Fetches()
-	deadline := time.Now().Add(10 * time.Second)
-	for keys.Fetches() < before+2 { // one fetch started after the change has finished
-		if time.Now().After(deadline) {
-			t.Fatal("key set did not refresh")
-		}
-		time.Sleep(5 * time.Millisecond)
+	// One fetch started after the change has finished.
+	if !testwait.Until(10*time.Second, func() bool { return keys.Fetches() >= before+2 }) {
+		t.Fatalf("key set did not refresh within 10s: %v", keys.LastError())
 	}
 	if code := get(); code != http.StatusUnauthorized {
 		t.Errorf("token of a removed key = %d, want 401", code)

@@ -15,6 +15,7 @@ import (
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // facesRoutes is the route table the proxy and forward-auth tests put in
@@ -49,9 +50,6 @@ func policyWith(t testing.TB, data string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		for _, e := range entries {
 			b, err := os.ReadFile(filepath.Join(src, e.Name()))
 			if err != nil {
@@ -60,9 +58,7 @@ func policyWith(t testing.TB, data string) string {
 			if sub == "authz" && e.Name() == "data.json" {
 				b = []byte(data)
 			}
-			if err := os.WriteFile(filepath.Join(dir, sub, e.Name()), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testfile.Write(t, filepath.Join(dir, sub, e.Name()), string(b))
 		}
 	}
 	return dir
@@ -76,7 +72,7 @@ func facesGate(t testing.TB, p *authntest.Provider, policyDir string, decisionCa
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
 		CacheSize: authn.DefaultCacheSize, // as the server runs
@@ -89,12 +85,11 @@ func facesGate(t testing.TB, p *authntest.Provider, policyDir string, decisionCa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			t.Fatal("keys or policy not ready")
-		}
+	authntest.AwaitKeys(t, keys)
+	select {
+	case <-engine.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("policy not active within 20s: %s", engine.Status().LastError)
 	}
 	opts = append([]gate.Option{gate.WithObserver(api.NewDecisionMetrics(reg)), gate.WithAllowCheck(denial.CheckIdentity)}, opts...)
 	return gate.New(v, engine, opts...)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // loadCase is one kind of request in the mix and the answer it must get.
@@ -115,11 +116,12 @@ func TestConcurrentMixedLoad(t *testing.T) {
 	n := round()
 	// Goroutines of closed connections exit soon but not at once: allow
 	// them a bounded while to get back to the baseline.
-	g2, h2 := settle(t)
-	for deadline := time.Now().Add(10 * time.Second); g2 > g1+5 && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
+	var g2 int
+	var h2 uint64
+	testwait.Until(10*time.Second, func() bool {
 		g2, h2 = settle(t)
-	}
+		return g2 <= g1+5
+	}) // the check below says what did not settle
 	t.Logf("%d requests; goroutines %d -> %d; heap %d KiB -> %d KiB", n, g1, g2, h1>>10, h2>>10)
 	if g2 > g1+5 {
 		t.Errorf("goroutines grew from %d to %d over %d requests", g1, g2, n)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // docBlock returns the fenced block that follows the marker
@@ -114,20 +115,19 @@ func startProcess(t *testing.T, addr string, cmd *exec.Cmd) {
 			<-exited
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	if !testwait.Until(20*time.Second, func() bool {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return
+			return true
 		}
 		select {
 		case err := <-exited:
 			t.Fatalf("%s exited: %v\n%s", cmd.Path, err, out.String())
-		case <-time.After(30 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s:\n%s", cmd.Path, addr, out.String())
-		}
+		return false
+	}) {
+		t.Fatalf("%s does not listen on %s within 20s:\n%s", cmd.Path, addr, out.String())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // clock is a settable time source for the verifier.
@@ -32,14 +33,7 @@ func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
 func cachedVerifier(t *testing.T, p *authntest.Provider, size int, now func() time.Time) (*Verifier, *KeySet) {
 	t.Helper()
 	keys := NewKeySet(KeySetConfig{JWKSURL: p.JWKSURL(), MinRefresh: 10 * time.Millisecond, UnknownKIDInterval: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go keys.Run(ctx)
-	select {
-	case <-keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", keys.LastError())
-	}
+	authntest.StartKeys(t, keys)
 	v, err := NewVerifier(keys, VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"},
 		ClockSkew: 30 * time.Second, Now: now, CacheSize: size,
@@ -53,12 +47,9 @@ func cachedVerifier(t *testing.T, p *authntest.Provider, size int, now func() ti
 // awaitFetches waits until the key set finished n more fetches than before.
 func awaitFetches(t *testing.T, keys *KeySet, before int64, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for keys.Fetches() < before+n+1 { // the (n+1)th has started, so n finished
-		if time.Now().After(deadline) {
-			t.Fatalf("key set did not refresh: %d fetches", keys.Fetches()-before)
-		}
-		time.Sleep(5 * time.Millisecond)
+	// The (n+1)th fetch has started, so n finished.
+	if !testwait.Until(10*time.Second, func() bool { return keys.Fetches() >= before+n+1 }) {
+		t.Fatalf("key set did not refresh within 10s: %d fetches, want %d: %v", keys.Fetches()-before, n+1, keys.LastError())
 	}
 }
 
@@ -377,10 +368,8 @@ func TestCacheConcurrent(t *testing.T) {
 func BenchmarkVerifyCached(b *testing.B) {
 	p := authntest.NewProvider(b)
 	keys := NewKeySet(KeySetConfig{JWKSURL: p.JWKSURL()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go keys.Run(ctx)
-	<-keys.Ready()
+	authntest.StartKeys(b, keys)
+	ctx := context.Background()
 	v, err := NewVerifier(keys, VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: DefaultCacheSize})
 	if err != nil {
 		b.Fatal(err)

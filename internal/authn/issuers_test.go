@@ -20,23 +20,12 @@ const (
 	audB2 = "https://b2.api.test"
 )
 
-// startKeys runs a key set for p until the test ends; it does not wait.
-func startKeys(t *testing.T, p *authntest.Provider) *authn.KeySet {
+// runKeys runs a key set for p until the test ends; it does not wait.
+func runKeys(t *testing.T, p *authntest.Provider) *authn.KeySet {
 	t.Helper()
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL(), UnknownKIDInterval: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	return keys
-}
-
-func awaitKeys(t *testing.T, keys *authn.KeySet) {
-	t.Helper()
-	select {
-	case <-keys.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("keys not fetched: %v", keys.LastError())
-	}
 }
 
 // twoIssuers returns two providers whose keys share the kid "key-1", and a
@@ -44,7 +33,7 @@ func awaitKeys(t *testing.T, keys *authn.KeySet) {
 func twoIssuers(t *testing.T, cacheSize int) (a, b *authntest.Provider, keysA, keysB *authn.KeySet, v *authn.Verifier) {
 	t.Helper()
 	a, b = authntest.NewProvider(t), authntest.NewProvider(t)
-	keysA, keysB = startKeys(t, a), startKeys(t, b)
+	keysA, keysB = runKeys(t, a), runKeys(t, b)
 	v, err := authn.NewMultiIssuerVerifier([]authn.IssuerConfig{
 		{Issuer: a.Issuer, Audiences: []string{audA}, Algorithms: []string{"RS256"}, Keys: keysA},
 		{Issuer: b.Issuer, Audiences: []string{audB1, audB2}, Algorithms: []string{"RS256"}, Keys: keysB},
@@ -59,8 +48,8 @@ func TestTwoIssuers(t *testing.T) {
 	for _, mode := range cacheModes {
 		t.Run(mode.name, func(t *testing.T) {
 			a, b, keysA, keysB, v := twoIssuers(t, mode.size)
-			awaitKeys(t, keysA)
-			awaitKeys(t, keysB)
+			authntest.AwaitKeys(t, keysA)
+			authntest.AwaitKeys(t, keysB)
 			bOnly := authntest.NewKey(t, "key-b")
 			b.SetKeys(b.Key(), bOnly)
 			stranger := authntest.NewProvider(t)
@@ -122,8 +111,8 @@ func withClaims(p *authntest.Provider, name string, value any) map[string]any {
 // fetch: the issuer picks the key set before any kid is looked up.
 func TestIssuerCheckedBeforeKeyLookup(t *testing.T) {
 	a, b, keysA, keysB, v := twoIssuers(t, 0)
-	awaitKeys(t, keysA)
-	awaitKeys(t, keysB)
+	authntest.AwaitKeys(t, keysA)
+	authntest.AwaitKeys(t, keysB)
 	fetchesB := keysB.Fetches()
 	bOnly := authntest.NewKey(t, "key-b")
 	b.SetKeys(b.Key(), bOnly)
@@ -144,7 +133,7 @@ func TestOneIssuerDown(t *testing.T) {
 	t.Run("down_from_the_start", func(t *testing.T) {
 		a, b := authntest.NewProvider(t), authntest.NewProvider(t)
 		b.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
-		keysA, keysB := startKeys(t, a), startKeys(t, b)
+		keysA, keysB := runKeys(t, a), runKeys(t, b)
 		v, err := authn.NewMultiIssuerVerifier([]authn.IssuerConfig{
 			{Issuer: a.Issuer, Audiences: []string{audA}, Algorithms: []string{"RS256"}, Keys: keysA},
 			{Issuer: b.Issuer, Audiences: []string{audB1}, Algorithms: []string{"RS256"}, Keys: keysB},
@@ -152,7 +141,7 @@ func TestOneIssuerDown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		awaitKeys(t, keysA)
+		authntest.AwaitKeys(t, keysA)
 		if _, err := v.Verify(context.Background(), authn.Token(a.Token(t, map[string]any{"aud": audA}))); err != nil {
 			t.Errorf("Verify(issuer A) while B is down = %v, want success", err)
 		}
@@ -162,8 +151,8 @@ func TestOneIssuerDown(t *testing.T) {
 	})
 	t.Run("down_later", func(t *testing.T) {
 		a, b, keysA, keysB, v := twoIssuers(t, 0)
-		awaitKeys(t, keysA)
-		awaitKeys(t, keysB)
+		authntest.AwaitKeys(t, keysA)
+		authntest.AwaitKeys(t, keysB)
 		b.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 		for _, tok := range []string{a.Token(t, map[string]any{"aud": audA}), b.Token(t, map[string]any{"aud": audB1})} {
 			if _, err := v.Verify(context.Background(), authn.Token(tok)); err != nil {

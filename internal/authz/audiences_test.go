@@ -2,8 +2,11 @@ package authz
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // With several audiences configured, every table must name the audiences
@@ -70,7 +73,7 @@ func TestSeveralAudiencesReloadRefused(t *testing.T) {
 	if d := decide(t, e, in("https://b")); d.Reason != ReasonAudienceRefused {
 		t.Fatalf("token for b on a's table: %+v, want %s", d, ReasonAudienceRefused)
 	}
-	writeFile(t, dir, "authz/data.json", `{"routes": {"/data": {"GET": {"access": "authenticated"}}}}`)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), `{"routes": {"/data": {"GET": {"access": "authenticated"}}}}`)
 	err := e.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "default table") {
 		t.Fatalf("Reload() = %v, want a refusal naming the default table", err)
@@ -87,7 +90,7 @@ func writeDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
-		writeFile(t, dir, name, content)
+		testfile.Write(t, filepath.Join(dir, name), content)
 	}
 	return dir
 }

@@ -3,12 +3,14 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/policy"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func startEngine(t testing.TB, dir string) *authz.Engine {
@@ -18,19 +20,26 @@ func startEngine(t testing.TB, dir string) *authz.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
+	awaitPolicy(t, e)
+	return e
+}
+
+// awaitPolicy waits for e's first active policy and fails the test with
+// the policy's last error when none is active within 20 seconds.
+func awaitPolicy(t testing.TB, e *authz.Engine) {
+	t.Helper()
 	select {
 	case <-e.Ready():
 	case <-time.After(20 * time.Second):
-		t.Fatal("policy not active")
+		t.Fatalf("policy not active within 20s: %s", e.Status().LastError)
 	}
-	return e
 }
 
 func writePolicy(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
-		write(t, dir, name, content)
+		testfile.Write(t, filepath.Join(dir, name), content)
 	}
 	return dir
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // benchRoutes is a route table of about n routes for the shipped policy:
@@ -51,20 +52,14 @@ func benchEngineFor(b *testing.B, rego []byte, routes map[string]any, cacheSize 
 	if err != nil {
 		b.Fatal(err)
 	}
-	for name, content := range map[string][]byte{"authz/authz.rego": rego, "authz/data.json": data} {
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testfile.Write(b, filepath.Join(dir, "authz", "authz.rego"), string(rego))
+	testfile.Write(b, filepath.Join(dir, "authz", "data.json"), string(data))
 	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionCacheSize: cacheSize})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(b, e)
 	return e
 }
 

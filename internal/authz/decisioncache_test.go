@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // engineFor starts an engine on a policy folder written from files.
@@ -28,7 +29,7 @@ func engineFor(t *testing.T, files map[string]string, cfg Config) *Engine {
 	if cfg.PolicyDir == "" {
 		cfg.PolicyDir = t.TempDir()
 		for name, content := range files {
-			writeFile(t, cfg.PolicyDir, name, content)
+			testfile.Write(t, filepath.Join(cfg.PolicyDir, name), content)
 		}
 	}
 	e, err := New(context.Background(), cfg)
@@ -39,20 +40,9 @@ func engineFor(t *testing.T, files map[string]string, cfg Config) *Engine {
 	select {
 	case <-e.Ready():
 	case <-time.After(20 * time.Second):
-		t.Fatal("policy not active")
+		t.Fatalf("policy not active within 20s: %s", e.Status().LastError)
 	}
 	return e
-}
-
-func writeFile(t *testing.T, dir, name, content string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func decide(t *testing.T, e *Engine, in Input) Decision {
@@ -411,8 +401,8 @@ func TestDecisionCacheProjection(t *testing.T) {
 func TestDecisionCacheFollowsChanges(t *testing.T) {
 	const rego = "package authz\n\ndecision := {\"allowed\": true, \"reason\": concat(\"+\", [\"v1\", data.authz.access])}\n"
 	dir := t.TempDir()
-	writeFile(t, dir, "authz/authz.rego", rego)
-	writeFile(t, dir, "authz/data.json", `{"access": "public"}`)
+	testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), rego)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), `{"access": "public"}`)
 	e := engineFor(t, nil, Config{PolicyDir: dir})
 	in := Input{Method: "GET", Path: []string{"x"}}
 	reason := func(want string) {
@@ -427,13 +417,13 @@ func TestDecisionCacheFollowsChanges(t *testing.T) {
 	}
 	reason("v1+public")
 
-	writeFile(t, dir, "authz/data.json", `{"access": "authenticated"}`)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), `{"access": "authenticated"}`)
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	reason("v1+authenticated")
 
-	writeFile(t, dir, "authz/authz.rego", strings.Replace(rego, "v1", "v2", 1))
+	testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), strings.Replace(rego, "v1", "v2", 1))
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

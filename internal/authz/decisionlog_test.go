@@ -36,7 +36,7 @@ func TestDecisionLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(t, e)
 
 	const email, secret = "alice@example.com", "s3cr3t-value"
 	claims := map[string]any{
@@ -123,7 +123,7 @@ func TestDecisionLogOffByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(t, e)
 	if _, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{"api", "public"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func BenchmarkDecideWithDecisionLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(b, e)
 	in := authz.Input{
 		Method: "GET", Path: []string{"api", "private-scoped"},
 		Claims: map[string]any{"sub": "auth0|alice", "iss": "https://tenant.example.com/", "aud": "https://api", "scope": "read:messages", "email": "alice@example.com"},

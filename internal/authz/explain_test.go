@@ -3,10 +3,12 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 func TestScopes(t *testing.T) {
@@ -28,7 +30,7 @@ func TestScopes(t *testing.T) {
 	}
 
 	// A live edit shows at once.
-	write(t, dir, "authz/data.json", `{"routes": {"/a": {"GET": {"access": "authenticated", "scopes": ["read:new"]}}}}`)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), `{"routes": {"/a": {"GET": {"access": "authenticated", "scopes": ["read:new"]}}}}`)
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

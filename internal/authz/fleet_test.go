@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
+	"github.com/policygate/policygate/internal/testwait"
 )
 
 // bundleServer serves one bundle archive that a test can replace.
@@ -85,12 +88,12 @@ func TestFleetSignedBundles(t *testing.T) {
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() of signed v1 = %v", err)
 	}
-	<-e.Ready()
+	awaitPolicy(t, e)
 	if d, err := e.Decide(context.Background(), scoped); err != nil || !d.Allowed || e.Revision() != "v1" {
 		t.Fatalf("v1: Decide() = %+v, %v at revision %q; want allowed at v1", d, err, e.Revision())
 	}
 
-	write(t, dir, "authz/data.json", scopedRoutes("write:messages"))
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), scopedRoutes("write:messages"))
 	refused := []struct {
 		name    string
 		bundle  []byte
@@ -186,7 +189,7 @@ func TestFleetStatusMetrics(t *testing.T) {
 	// The status plugin publishes its gauges when it handles the
 	// activation, asynchronously: wait a bounded while for them.
 	var names []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	published := testwait.Until(10*time.Second, func() bool {
 		families, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -195,11 +198,9 @@ func TestFleetStatusMetrics(t *testing.T) {
 		for _, f := range families {
 			names = append(names, f.GetName())
 		}
-		if slices.Contains(names, "opa_info") && slices.Contains(names, "plugin_status_gauge") || time.Now().After(deadline) {
-			break
-		}
-	}
-	if !slices.Contains(names, "opa_info") || !slices.Contains(names, "plugin_status_gauge") {
-		t.Errorf("registry holds %q, want OPA's status metrics (opa_info, plugin_status_gauge)", names)
+		return slices.Contains(names, "opa_info") && slices.Contains(names, "plugin_status_gauge")
+	})
+	if !published {
+		t.Errorf("registry holds %q after 10s, want OPA's status metrics (opa_info, plugin_status_gauge)", names)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // shippedRego is the shipped policy, to pair with generated data.
@@ -46,8 +49,8 @@ func TestActivationRefusesNonCanonicalTables(t *testing.T) {
 	const good = `{"routes": {"/a/{id}": {"GET": {"access": "public"}}}}`
 	t.Run("fresh_start_fails", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFile(t, dir, "authz/authz.rego", shippedRego(t))
-		writeFile(t, dir, "authz/data.json", bad)
+		testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), shippedRego(t))
+		testfile.Write(t, filepath.Join(dir, "authz/data.json"), bad)
 		e, err := New(context.Background(), Config{PolicyDir: dir})
 		if err == nil {
 			e.Stop(context.Background())
@@ -59,15 +62,15 @@ func TestActivationRefusesNonCanonicalTables(t *testing.T) {
 	})
 	t.Run("reload_keeps_previous", func(t *testing.T) {
 		dir := t.TempDir()
-		writeFile(t, dir, "authz/authz.rego", shippedRego(t))
-		writeFile(t, dir, "authz/data.json", good)
+		testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), shippedRego(t))
+		testfile.Write(t, filepath.Join(dir, "authz/data.json"), good)
 		e := engineFor(t, nil, Config{PolicyDir: dir})
 		in := Input{Method: "GET", Path: []string{"a", "1"}}
 		if d := decide(t, e, in); !d.Allowed {
 			t.Fatalf("Decide() = %+v before the edit", d)
 		}
 		rev := e.Revision()
-		writeFile(t, dir, "authz/data.json", bad)
+		testfile.Write(t, filepath.Join(dir, "authz/data.json"), bad)
 		err := e.Reload(context.Background())
 		if err == nil || !strings.Contains(err.Error(), `"/a/*/b"`) {
 			t.Errorf("Reload() = %v, want a refusal naming the key", err)

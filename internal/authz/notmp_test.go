@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // TestFolderModeNeedsNoTempDir: a scratch image has no /tmp and a
@@ -22,7 +24,7 @@ func TestFolderModeNeedsNoTempDir(t *testing.T) {
 	if got := decideReason(t, e); got != "public" {
 		t.Fatalf("reason = %q, want public", got)
 	}
-	write(t, dir, "authz/data.json", authData)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), authData)
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() without a temp dir: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,11 +19,7 @@ func TestReadinessAndMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { e.Stop(context.Background()) })
-		select {
-		case <-e.Ready():
-		case <-time.After(20 * time.Second):
-			t.Fatal("policy not active")
-		}
+		awaitPolicy(t, e)
 		check, details := e.ReadinessCheck()
 		if err := check(); err != nil {
 			t.Errorf("check() = %v, want nil", err)

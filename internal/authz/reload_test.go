@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // A policy whose answer names the route's access from data.json.
@@ -26,17 +27,6 @@ func decideReason(t *testing.T, e *authz.Engine) string {
 		t.Fatalf("Decide() error: %v", err)
 	}
 	return d.Reason
-}
-
-func write(t *testing.T, dir, name, content string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func revisionOf(t *testing.T, dir string) string {
@@ -59,7 +49,7 @@ func TestReloadActivatesGoodEdit(t *testing.T) {
 	}
 	first := e.Revision()
 
-	write(t, dir, "authz/data.json", authData)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), authData)
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() = %v", err)
 	}
@@ -100,7 +90,7 @@ func TestReloadKeepsPolicyOnBrokenEdit(t *testing.T) {
 			e := startEngine(t, dir)
 			good := e.Revision()
 
-			write(t, dir, tt.file, tt.content)
+			testfile.Write(t, filepath.Join(dir, tt.file), tt.content)
 			err := e.Reload(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Reload() = %v, want an error containing %q", err, tt.wantErr)
@@ -114,8 +104,8 @@ func TestReloadKeepsPolicyOnBrokenEdit(t *testing.T) {
 			}
 
 			// Undoing the edit clears the error without a new activation.
-			write(t, dir, "authz/authz.rego", accessRego)
-			write(t, dir, "authz/data.json", publicData)
+			testfile.Write(t, filepath.Join(dir, "authz/authz.rego"), accessRego)
+			testfile.Write(t, filepath.Join(dir, "authz/data.json"), publicData)
 			os.Remove(filepath.Join(dir, "authz/extra.rego"))
 			if err := e.Reload(context.Background()); err != nil {
 				t.Fatalf("Reload() after undo = %v", err)
@@ -143,10 +133,10 @@ func TestReloadTestsMustPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
-	<-e.Ready()
+	awaitPolicy(t, e)
 
 	// An edit that breaks a test is refused, naming the test.
-	write(t, dir, "authz/data.json", authData)
+	testfile.Write(t, filepath.Join(dir, "authz/data.json"), authData)
 	err = e.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "public_test.rego:3") || !strings.Contains(err.Error(), "test_public") {
 		t.Fatalf("Reload() = %v, want the failing test test_public named with file and line", err)
@@ -156,7 +146,7 @@ func TestReloadTestsMustPass(t *testing.T) {
 	}
 
 	// Fixing the test (not the policy) lets the same edit through.
-	write(t, testDir, "authz/public_test.rego", strings.ReplaceAll(publicTest, `"public"`, `"authenticated"`))
+	testfile.Write(t, filepath.Join(testDir, "authz/public_test.rego"), strings.ReplaceAll(publicTest, `"public"`, `"authenticated"`))
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() with updated test = %v", err)
 	}
@@ -175,7 +165,7 @@ func TestReloadTestsMustPass(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New() = %v; the current test expects authenticated", err)
 		}
-		write(t, broken, "authz/data.json", publicData)
+		testfile.Write(t, filepath.Join(broken, "authz/data.json"), publicData)
 		_, err = authz.New(context.Background(), authz.Config{PolicyDir: broken, TestsMustPass: true, TestDirs: []string{testDir}})
 		if err == nil || !strings.Contains(err.Error(), "test_public") {
 			t.Errorf("New() = %v, want the failing test named", err)
@@ -233,7 +223,7 @@ func TestReloadIsAtomic(t *testing.T) {
 			v = "a"
 		}
 		for name, content := range version(v) {
-			write(t, dir, name, content)
+			testfile.Write(t, filepath.Join(dir, name), content)
 		}
 		if err := e.Reload(context.Background()); err != nil {
 			t.Fatalf("Reload() #%d = %v", n, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/extauthz"
 	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // headerPolicy is the shipped Rego with two declared headers: /orgs/{org}
@@ -36,13 +37,8 @@ func headerPolicy(t *testing.T) string {
 			"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}},
 			"/leak": {"GET": {"access": "public"}}}}`,
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "authz"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, "authz", name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testfile.Write(t, filepath.Join(dir, "authz", name), content)
 	}
 	return dir
 }
@@ -55,7 +51,7 @@ func TestCheckPolicyHeaders(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL()})
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +61,11 @@ func TestCheckPolicyHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			t.Fatal("keys or policy not ready")
-		}
+	authntest.AwaitKeys(t, keys)
+	select {
+	case <-engine.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("policy not active within 20s: %s", engine.Status().LastError)
 	}
 	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
 	_, addr := serve(t, extauthz.Config{Gate: g, Renderer: denial.NewRenderer(realm, "")})

@@ -47,7 +47,7 @@ func newCachedStack(t testing.TB, keysCfg authn.KeySetConfig, tokenCacheSize int
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	keys := authn.NewKeySet(keysCfg)
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{
 		Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, ClockSkew: 30 * time.Second,
 		CacheSize: tokenCacheSize,
@@ -60,12 +60,11 @@ func newCachedStack(t testing.TB, keysCfg authn.KeySetConfig, tokenCacheSize int
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			t.Fatal("keys or policy not ready")
-		}
+	authntest.AwaitKeys(t, keys)
+	select {
+	case <-engine.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("policy not active within 20s: %s", engine.Status().LastError)
 	}
 	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
 	return &stack{provider: p, verifier: v, decider: engine, gate: g, render: denial.NewRenderer(realm, "")}

@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/certreload"
 	"github.com/policygate/policygate/internal/extauthz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // testCA issues certificates for a test.
@@ -78,22 +78,15 @@ func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-func write(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestTLS(t *testing.T) {
 	s := newStack(t, authn.KeySetConfig{})
 	dir := t.TempDir()
 	serverCA, clientCA, otherCA := newCA(t, "server CA"), newCA(t, "client CA"), newCA(t, "other CA")
 	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt")
 	crt, key := serverCA.issue(t, "policygate-1", true)
-	write(t, certFile, crt)
-	write(t, keyFile, key)
-	write(t, caFile, clientCA.pem)
+	testfile.Write(t, certFile, string(crt))
+	testfile.Write(t, keyFile, string(key))
+	testfile.Write(t, caFile, string(clientCA.pem))
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(serverCA.pem)
 	clientPair := func(ca *testCA) []tls.Certificate {
@@ -171,12 +164,12 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("served %q, want policygate-1", got)
 		}
 		crt, key := otherCA.issue(t, "policygate-rotated", true)
-		write(t, certFile, crt)
-		write(t, keyFile, key)
+		testfile.Write(t, certFile, string(crt))
+		testfile.Write(t, keyFile, string(key))
 		if got := served(); got != "policygate-rotated" {
 			t.Fatalf("after rotation served %q, want policygate-rotated", got)
 		}
-		write(t, keyFile, []byte("not a key"))
+		testfile.Write(t, keyFile, "not a key")
 		if got := served(); got != "policygate-rotated" {
 			t.Fatalf("after a broken key file served %q, want the previous certificate kept", got)
 		}

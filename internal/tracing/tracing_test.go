@@ -34,7 +34,7 @@ func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter,
 	t.Cleanup(cancel)
 	p := authntest.NewProvider(t)
 	keys := authn.NewKeySet(authn.KeySetConfig{JWKSURL: p.JWKSURL(), UnknownKIDInterval: time.Millisecond})
-	go keys.Run(ctx)
+	authntest.RunKeys(t, keys)
 	v, err := authn.NewVerifier(keys, authn.VerifierConfig{Issuer: p.Issuer, Audience: authntest.Audience, Algorithms: []string{"RS256"}, CacheSize: authn.DefaultCacheSize})
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +44,11 @@ func newTraced(t testing.TB, cfg tracing.Config, exporter sdktrace.SpanExporter,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Stop(context.Background()) })
-	for _, ready := range []<-chan struct{}{keys.Ready(), engine.Ready()} {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-			t.Fatal("keys or policy not ready")
-		}
+	authntest.AwaitKeys(t, keys)
+	select {
+	case <-engine.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("policy not active within 20s: %s", engine.Status().LastError)
 	}
 	if exporter == nil {
 		return &traced{handler: api.NewServer(api.Options{Gate: gate.New(v, engine), Realm: "test"}), provider: p}
