@@ -160,8 +160,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	}
 	in := authz.Input{Method: req.Method, Host: host, Path: path, StrictHosts: req.StrictHosts}
 	if authErr == nil {
-		in.Claims, in.Scopes = claims.Payload, claims.Scopes
-		in.Issuer, _ = claims.Payload["iss"].(string) // verified against the configured issuer
+		in.Claims, in.Scopes, in.Issuer = claims.Payload, claims.Scopes, claims.Issuer
 	}
 	d, err := g.decider.Decide(ctx, in)
 	if err != nil {
@@ -172,8 +171,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	}
 	out := Outcome{Reason: d.Reason, DecisionID: d.ID, Host: host}
 	if claims != nil && authErr == nil {
-		out.Subject, out.Granted = claims.Subject, claims.Scopes
-		out.Issuer, _ = claims.Payload["iss"].(string)
+		out.Subject, out.Granted, out.Issuer = claims.Subject, claims.Scopes, claims.Issuer
 	}
 	if d.Allowed {
 		// A public route ignores a bad token: the policy allowed without it.

@@ -31,7 +31,7 @@ func (fakeVerifier) Verify(_ context.Context, tok authn.Token) (*authn.Claims, e
 	case "valid":
 		return &authn.Claims{
 			Payload: map[string]any{"sub": "alice", "iss": "https://idp.example.com/", "scope": "openid read:messages"},
-			Subject: "alice", Scopes: []string{"openid", "read:messages"},
+			Subject: "alice", Issuer: "https://idp.example.com/", Scopes: []string{"openid", "read:messages"},
 		}, nil
 	case "keys-down":
 		return nil, &authn.Error{Err: authn.ErrKeysUnavailable, Description: "signing keys are not available yet"}
