@@ -1,116 +1,32 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
-	"github.com/policygate/policygate/internal/testfile"
-	"github.com/policygate/policygate/internal/testwait"
+	"github.com/policygate/policygate/internal/proxytest"
 )
-
-// forwardAuthBlock is a configuration block of docs/forward-auth.md, the
-// one the faces' own tests run, by its policygate-test marker.
-func forwardAuthBlock(t *testing.T, name, lang string) string {
-	t.Helper()
-	doc, err := os.ReadFile("../../docs/forward-auth.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)<!-- policygate-test: " + name + " -->\n```" + lang + "\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatalf("docs/forward-auth.md has no %s block", name)
-	}
-	return string(m[1])
-}
-
-// freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// runNginx runs nginx with server (a server block) inside a minimal http
-// block, until the test ends, and waits until addr answers.
-func runNginx(t *testing.T, nginx, server, addr string) {
-	t.Helper()
-	prefix := t.TempDir()
-	tmp := filepath.Join(prefix, "tmp")
-	for _, d := range []string{"logs", "tmp"} {
-		os.MkdirAll(filepath.Join(prefix, d), 0o755)
-	}
-	conf := filepath.Join(prefix, "nginx.conf")
-	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s/body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-%[3]s
-}
-`, prefix, tmp, server))
-	var stderr bytes.Buffer
-	cmd := exec.Command(nginx, "-p", prefix, "-c", conf)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stopProcess(t, "nginx", cmd, exited) })
-	if !testwait.Until(15*time.Second, func() bool {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		return false
-	}) {
-		t.Fatalf("nginx does not answer on %s within 15s:\n%s", addr, stderr.String())
-	}
-}
 
 // An MCP-style client behind nginx (forward-auth, docs/forward-auth.md): the
 // 401 alone leads it to the metadata document, the document to the
 // authorization server and scopes, and a token for the published resource
 // gets it in.
 func TestNginxDiscovery(t *testing.T) {
-	nginx := findNginx(t)
-	server := forwardAuthBlock(t, "nginx", "nginx")
+	nginx := proxytest.FindNginx(t)
+	server := proxytest.DocBlock(t, "../../docs/forward-auth.md", "nginx", "nginx")
 	p := authntest.NewProvider(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
 	}))
 	t.Cleanup(upstream.Close)
-	nginxAddr := freeAddr(t)
+	nginxAddr := proxytest.FreeAddr(t)
 	public := "http://" + nginxAddr
 	t.Chdir(t.TempDir())
 	s := startServer(t, nil, map[string]string{
@@ -128,7 +44,7 @@ func TestNginxDiscovery(t *testing.T) {
 		}
 		server = strings.ReplaceAll(server, old, new)
 	}
-	runNginx(t, nginx, server, nginxAddr)
+	proxytest.RunNginx(t, nginx, server, nginxAddr)
 
 	// 1. No token: 401, and the challenge says where to look.
 	resp, err := http.Get(public + "/api/private-scoped")
@@ -174,22 +90,15 @@ func TestNginxDiscovery(t *testing.T) {
 
 // The same journey behind Caddy's forward_auth (docs/forward-auth.md).
 func TestCaddyDiscovery(t *testing.T) {
-	caddy, err := exec.LookPath("caddy")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("caddy is not installed")
-		}
-		t.Skip("caddy is not installed; CI runs this test")
-	}
-	site := forwardAuthBlock(t, "caddy", "caddyfile")
+	caddy := proxytest.FindCaddy(t)
+	site := proxytest.DocBlock(t, "../../docs/forward-auth.md", "caddy", "caddyfile")
 	p := authntest.NewProvider(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "upstream saw subject %q", r.Header.Get("X-Auth-Subject"))
 	}))
 	t.Cleanup(upstream.Close)
-	caddyAddr := freeAddr(t)
+	caddyAddr := proxytest.FreeAddr(t)
 	public := "http://" + caddyAddr
-	dir := t.TempDir()
 	t.Chdir(t.TempDir())
 	s := startServer(t, nil, map[string]string{
 		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_JWKS_URL": p.JWKSURL(),
@@ -206,32 +115,7 @@ func TestCaddyDiscovery(t *testing.T) {
 		}
 		site = strings.ReplaceAll(site, old, new)
 	}
-	conf := filepath.Join(dir, "Caddyfile")
-	testfile.Write(t, conf, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+filepath.Join(dir, "data")+"\n}\n"+site)
-	var stderr bytes.Buffer
-	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stopProcess(t, "caddy", cmd, exited) })
-	if !testwait.Until(15*time.Second, func() bool {
-		if c, err := net.DialTimeout("tcp", caddyAddr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("caddy exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		return false
-	}) {
-		t.Fatalf("caddy does not answer on %s within 15s:\n%s", caddyAddr, stderr.String())
-	}
+	proxytest.RunCaddy(t, caddy, site, caddyAddr)
 
 	resp, err := http.Get(public + "/api/private-scoped")
 	if err != nil {

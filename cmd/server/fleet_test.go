@@ -3,18 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authn/authntest"
 	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/proxytest"
 	"github.com/policygate/policygate/internal/testfile"
 	"github.com/policygate/policygate/internal/testwait"
 )
@@ -32,7 +31,7 @@ const (
 // OPA_CONFIG. Both switch from v1 to v2 within a few polling intervals;
 // a tampered and an unsigned bundle are never activated.
 func TestFleet(t *testing.T) {
-	nginx := findNginx(t)
+	nginx := proxytest.FindNginx(t)
 	bin := buildServer(t)
 	key := authztest.NewSigningKey(t)
 	www := t.TempDir()
@@ -123,24 +122,6 @@ func TestFleet(t *testing.T) {
 	}
 }
 
-// findNginx returns nginx's path. Without nginx the test is skipped on a
-// developer machine; in CI (CI=true) a missing nginx is a failure, since
-// .ci/run installs it.
-func findNginx(t *testing.T) string {
-	t.Helper()
-	if path, err := exec.LookPath("nginx"); err == nil {
-		return path
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("nginx is not installed; .ci/run installs it (apt-get install nginx-light)")
-	}
-	t.Skip("nginx is not installed (apt-get install nginx-light); CI runs this test")
-	return ""
-}
-
 // buildServer builds the real binary.
 func buildServer(t *testing.T) string {
 	t.Helper()
@@ -159,65 +140,13 @@ func buildServer(t *testing.T) string {
 // startNginx serves root on a free loopback port and returns its URL.
 func startNginx(t *testing.T, nginx, root string) string {
 	t.Helper()
-	prefix := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		os.MkdirAll(filepath.Join(prefix, d), 0o755)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	tmp := filepath.Join(prefix, "tmp")
-	conf := filepath.Join(prefix, "nginx.conf")
-	testfile.Write(t, conf, fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s/body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	types { application/gzip gz; }
+	addr := proxytest.FreeAddr(t)
+	proxytest.RunNginx(t, nginx, fmt.Sprintf(`	types { application/gzip gz; }
 	server {
-		listen %[3]s;
-		root %[4]s;
-	}
-}
-`, prefix, tmp, addr, root))
-	var stderr syncBuffer
-	cmd := exec.Command(nginx, "-p", prefix, "-c", conf, "-e", "stderr")
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stopProcess(t, "nginx", cmd, exited) })
-
-	url := "http://" + addr
-	if !testwait.Until(15*time.Second, func() bool {
-		resp, err := http.Get(url + "/")
-		if err == nil {
-			resp.Body.Close()
-			return true
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		return false
-	}) {
-		t.Fatalf("nginx does not answer on %s within 15s:\n%s", addr, stderr.String())
-	}
-	return url
+		listen %s;
+		root %s;
+	}`, addr, root), addr)
+	return "http://" + addr
 }
 
 // publishBundle replaces the served bundle atomically, with an mtime of
@@ -241,17 +170,6 @@ func publishBundle(t *testing.T, www string, archive []byte) {
 	}
 }
 
-func stopProcess(t *testing.T, name string, cmd *exec.Cmd, exited <-chan error) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		<-exited
-		t.Errorf("%s did not stop on SIGTERM", name)
-	}
-}
-
 // replica is one running policygate binary.
 type replica struct {
 	url            string
@@ -264,21 +182,11 @@ func startReplica(t *testing.T, bin string, env []string) *replica {
 	cmd := exec.Command(bin)
 	cmd.Env, cmd.Dir = env, t.TempDir()
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stopProcess(t, "policygate", cmd, exited) })
-	if !testwait.Until(30*time.Second, func() bool {
+	p := proxytest.Start(t, cmd)
+	if !p.Until(t, 30*time.Second, func() bool {
 		if m := listeningRE.FindStringSubmatch(r.stderr.String()); m != nil {
 			r.url = "http://" + m[1]
 			return true
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("replica exited: %v\n%s", err, r.stderr.String())
-		default:
 		}
 		return false
 	}) {

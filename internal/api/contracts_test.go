@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/policygate/policygate/internal/proxytest"
 )
 
 // yamlDoc parses a docs block as YAML.
 func yamlDoc(t *testing.T, name string) map[string]any {
 	t.Helper()
 	var m map[string]any
-	if err := util.Unmarshal([]byte(docBlock(t, "forward-auth.md", name)), &m); err != nil {
+	if err := util.Unmarshal([]byte(proxytest.DocBlock(t, "../../docs/forward-auth.md", name, "yaml")), &m); err != nil {
 		t.Fatalf("docs/forward-auth.md %s block: %v", name, err)
 	}
 	return m

@@ -2,17 +2,11 @@ package api_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,116 +14,8 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn/authntest"
-	"github.com/policygate/policygate/internal/testwait"
+	"github.com/policygate/policygate/internal/proxytest"
 )
-
-// docBlock returns the fenced block that follows the marker
-// "<!-- policygate-test: NAME -->" in docs/FILE: the tests run and parse
-// the configurations users copy, not copies of them.
-func docBlock(t *testing.T, file, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../docs", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	_, after, ok := strings.Cut(doc, "<!-- policygate-test: "+name+" -->\n")
-	if !ok {
-		t.Fatalf("docs/%s has no block marked %q", file, name)
-	}
-	_, after, ok = strings.Cut(after, "```")
-	if !ok {
-		t.Fatalf("docs/%s: no fenced block after %q", file, name)
-	}
-	_, body, _ := strings.Cut(after, "\n") // drop the info string
-	block, _, ok := strings.Cut(body, "```")
-	if !ok {
-		t.Fatalf("docs/%s: block %q is not closed", file, name)
-	}
-	return block
-}
-
-// findTool finds an external program: a skip when missing, a failure in CI.
-func findTool(t *testing.T, name, apt string, paths ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed; .ci/run installs it", name)
-	}
-	t.Skipf("%s is not installed (apt-get install %s); CI runs this test", name, apt)
-	return ""
-}
-
-// freeAddr is a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startProcess runs a proxy until the test ends and waits until addr
-// accepts connections.
-func startProcess(t *testing.T, addr string, cmd *exec.Cmd) {
-	t.Helper()
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	if !testwait.Until(20*time.Second, func() bool {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("%s exited: %v\n%s", cmd.Path, err, out.String())
-		default:
-		}
-		return false
-	}) {
-		t.Fatalf("%s does not listen on %s within 20s:\n%s", cmd.Path, addr, out.String())
-	}
-}
 
 // frontedApp is policygate (on real HTTP, loopback) and an upstream that
 // records what reaches it.
@@ -283,34 +169,13 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 // TestNginxAuthRequest runs docs/forward-auth.md's nginx configuration in
 // a real nginx in front of an upstream.
 func TestNginxAuthRequest(t *testing.T) {
-	nginx := findTool(t, "nginx", "nginx-light", "/usr/sbin/nginx")
+	nginx := proxytest.FindNginx(t)
 	app := newFrontedApp(t)
-	addr := freeAddr(t)
-	prefix := t.TempDir()
-	site := docBlock(t, "forward-auth.md", "nginx")
+	addr := proxytest.FreeAddr(t)
+	site := proxytest.DocBlock(t, "../../docs/forward-auth.md", "nginx", "nginx")
 	site = strings.NewReplacer("listen 80;", "listen "+addr+";",
 		"127.0.0.1:3010", app.policygate, "127.0.0.1:8080", app.upstream).Replace(site)
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-%[2]s
-}
-`, prefix, site)
-	path := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, addr, exec.Command(nginx, "-p", prefix, "-c", path, "-e", "stderr"))
+	proxytest.RunNginx(t, nginx, site, addr)
 	checkFronted(t, app, "http://"+addr)
 }
 
@@ -318,22 +183,14 @@ http {
 // Caddy (Debian's 2.6, which keeps client copies of copy_headers unless
 // the configuration strips them).
 func TestCaddyForwardAuth(t *testing.T) {
-	caddy := findTool(t, "caddy", "caddy", "/usr/bin/caddy")
+	caddy := proxytest.FindCaddy(t)
 	app := newFrontedApp(t)
-	addr := freeAddr(t)
-	dir := t.TempDir()
-	site := docBlock(t, "forward-auth.md", "caddy")
+	addr := proxytest.FreeAddr(t)
+	site := proxytest.DocBlock(t, "../../docs/forward-auth.md", "caddy", "caddyfile")
 	_, port, _ := net.SplitHostPort(addr)
 	// Any host on the port (the host-table cases), bound to loopback only.
 	site = strings.NewReplacer("api.example.com {", "http://:"+port+" {",
 		"127.0.0.1:3010", app.policygate, "127.0.0.1:8080", app.upstream).Replace(site)
-	conf := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n" + site
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(caddy, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	startProcess(t, addr, cmd)
+	proxytest.RunCaddy(t, caddy, site, addr)
 	checkFronted(t, app, "http://"+addr)
 }
