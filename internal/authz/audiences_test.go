@@ -38,7 +38,7 @@ func TestSeveralAudiencesMustBeNamed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeDir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": tt.data})
+			dir := testfile.Dir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": tt.data})
 			e, err := New(context.Background(), Config{PolicyDir: dir, Audiences: tt.auds})
 			if e != nil {
 				defer e.Stop(context.Background())
@@ -65,7 +65,7 @@ func TestSeveralAudiencesMustBeNamed(t *testing.T) {
 // previous version keeps serving and the refusal names the table.
 func TestSeveralAudiencesReloadRefused(t *testing.T) {
 	const good = `{"audiences": ["https://a"], "routes": {"/data": {"GET": {"access": "authenticated"}}}}`
-	dir := writeDir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": good})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": good})
 	e := engineFor(t, nil, Config{PolicyDir: dir, Audiences: []string{"https://a", "https://b"}})
 	in := func(aud string) Input {
 		return Input{Method: "GET", Path: []string{"data"}, Claims: map[string]any{"sub": "s", "aud": aud}}
@@ -84,13 +84,4 @@ func TestSeveralAudiencesReloadRefused(t *testing.T) {
 	if d := decide(t, e, in("https://a")); !d.Allowed {
 		t.Errorf("token for a after the refused reload: %+v, want allowed", d)
 	}
-}
-
-func writeDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		testfile.Write(t, filepath.Join(dir, name), content)
-	}
-	return dir
 }

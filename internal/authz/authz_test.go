@@ -3,7 +3,6 @@ package authz_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -33,15 +32,6 @@ func awaitPolicy(t testing.TB, e *authz.Engine) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("policy not active within 20s: %s", e.Status().LastError)
 	}
-}
-
-func writePolicy(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		testfile.Write(t, filepath.Join(dir, name), content)
-	}
-	return dir
 }
 
 // policyRevision loads the policy folder dir as the engine does and
@@ -97,7 +87,7 @@ func TestDecideFailsClosedOnIllTypedDecision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := startEngine(t, writePolicy(t, map[string]string{"authz/authz.rego": tt.rego}))
+			e := startEngine(t, testfile.Dir(t, map[string]string{"authz/authz.rego": tt.rego}))
 			if d, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{}}); err == nil {
 				t.Errorf("Decide() = %+v, nil; want an error", d)
 			}

@@ -27,10 +27,7 @@ func engineFor(t *testing.T, files map[string]string, cfg Config) *Engine {
 		cfg.DecisionCacheSize = DefaultDecisionCacheSize
 	}
 	if cfg.PolicyDir == "" {
-		cfg.PolicyDir = t.TempDir()
-		for name, content := range files {
-			testfile.Write(t, filepath.Join(cfg.PolicyDir, name), content)
-		}
+		cfg.PolicyDir = testfile.Dir(t, files)
 	}
 	e, err := New(context.Background(), cfg)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestScopes(t *testing.T) {
-	dir := writePolicy(t, map[string]string{
+	dir := testfile.Dir(t, map[string]string{
 		"authz/authz.rego": "package authz\n\ndecision := {\"allowed\": false, \"reason\": \"x\"}\n",
 		"authz/data.json": `{
 			"routes": {
@@ -54,7 +54,7 @@ func TestScopesBeforeReady(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
-	dir := writePolicy(t, map[string]string{
+	dir := testfile.Dir(t, map[string]string{
 		"authz/authz.rego": `package authz
 
 decision := {"allowed": allowed, "reason": "because", "routes": ["/x"]}

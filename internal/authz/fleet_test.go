@@ -83,7 +83,7 @@ func TestFleetSignedBundles(t *testing.T) {
 		t.Fatalf("Decide() before the first bundle = %v, want ErrNotReady", err)
 	}
 
-	dir := writePolicy(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
 	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "v1", Key: key}))
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() of signed v1 = %v", err)
@@ -138,7 +138,7 @@ func TestFleetSignedBundles(t *testing.T) {
 
 	// A bundle without data.authz.decision compiles and activates (OPA
 	// cannot refuse it); it must deny and be reported.
-	empty := writePolicy(t, map[string]string{"other/other.rego": "package other\n\nx := 1\n"})
+	empty := testfile.Dir(t, map[string]string{"other/other.rego": "package other\n\nx := 1\n"})
 	srv.publish(authztest.Build(t, empty, authztest.Options{Revision: "v3-empty", Key: key}))
 	if err := e.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload() = %v", err)
@@ -152,7 +152,7 @@ func TestFleetSignedBundles(t *testing.T) {
 }
 
 func brokenBundle(t *testing.T, key *authztest.SigningKey) []byte {
-	dir := writePolicy(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\"allowed\": true}\n"})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\"allowed\": true}\n"})
 	return authztest.Build(t, dir, authztest.Options{Revision: "v2-broken", Key: key, BreakModule: "package authz\n\ndecision := {\n"})
 }
 

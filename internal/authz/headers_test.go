@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 const headerData = `{"headers": ["X-Auth-Tenant", "x-auth-plan"], "routes": {
@@ -78,7 +79,7 @@ func TestHeadersRefusedAtActivation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeDir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": tt.data})
+			dir := testfile.Dir(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": tt.data})
 			e, err := New(context.Background(), Config{PolicyDir: dir})
 			if err == nil {
 				e.Stop(context.Background())

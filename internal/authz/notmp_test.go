@@ -13,7 +13,7 @@ import (
 // read-only root file system has nowhere to write, so a policy folder must
 // load and reload without a temporary folder.
 func TestFolderModeNeedsNoTempDir(t *testing.T) {
-	dir := writePolicy(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
 	missing := filepath.Join(t.TempDir(), "no-such-dir")
 	t.Setenv("TMPDIR", missing)
 	if got := os.TempDir(); got != missing {

@@ -39,7 +39,7 @@ func revisionOf(t *testing.T, dir string) string {
 }
 
 func TestReloadActivatesGoodEdit(t *testing.T) {
-	dir := writePolicy(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
 	e := startEngine(t, dir)
 	if got, want := e.Revision(), revisionOf(t, dir); got != want {
 		t.Fatalf("Revision() = %q, want the folder's %q", got, want)
@@ -86,7 +86,7 @@ func TestReloadKeepsPolicyOnBrokenEdit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writePolicy(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
+			dir := testfile.Dir(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
 			e := startEngine(t, dir)
 			good := e.Revision()
 
@@ -121,12 +121,12 @@ func TestReloadKeepsPolicyOnBrokenEdit(t *testing.T) {
 // folder) guard activation when TestsMustPass is set.
 func TestReloadTestsMustPass(t *testing.T) {
 	const publicTest = "package authz_test\n\ntest_public if data.authz.decision.reason == \"public\"\n"
-	dir := writePolicy(t, map[string]string{
+	dir := testfile.Dir(t, map[string]string{
 		"authz/authz.rego":      accessRego,
 		"authz/data.json":       publicData,
 		"authz/authz_test.rego": "package authz_test\n\ntest_has_reason if data.authz.decision.reason\n",
 	})
-	testDir := writePolicy(t, map[string]string{"authz/public_test.rego": publicTest})
+	testDir := testfile.Dir(t, map[string]string{"authz/public_test.rego": publicTest})
 	cfg := authz.Config{PolicyDir: dir, TestsMustPass: true, TestDirs: []string{testDir}}
 	e, err := authz.New(context.Background(), cfg)
 	if err != nil {
@@ -160,7 +160,7 @@ func TestReloadTestsMustPass(t *testing.T) {
 	}
 
 	t.Run("failing_at_start", func(t *testing.T) {
-		broken := writePolicy(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": authData})
+		broken := testfile.Dir(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": authData})
 		_, err := authz.New(context.Background(), authz.Config{PolicyDir: broken, TestsMustPass: true, TestDirs: []string{testDir}})
 		if err != nil {
 			t.Fatalf("New() = %v; the current test expects authenticated", err)
@@ -172,7 +172,7 @@ func TestReloadTestsMustPass(t *testing.T) {
 		}
 	})
 	t.Run("no_tests", func(t *testing.T) {
-		bare := writePolicy(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
+		bare := testfile.Dir(t, map[string]string{"authz/authz.rego": accessRego, "authz/data.json": publicData})
 		_, err := authz.New(context.Background(), authz.Config{PolicyDir: bare, TestsMustPass: true})
 		if err == nil || !strings.Contains(err.Error(), "no *_test.rego") {
 			t.Errorf("New() = %v, want an error: no tests means nothing guards", err)
@@ -191,7 +191,7 @@ func TestReloadIsAtomic(t *testing.T) {
 			"authz/data.json":  fmt.Sprintf(`{"v": %q}`, v),
 		}
 	}
-	dir := writePolicy(t, version("a"))
+	dir := testfile.Dir(t, version("a"))
 	e := startEngine(t, dir)
 
 	const deciders, reloads, maxDecisions = 4, 20, 200000
@@ -253,7 +253,7 @@ func TestReloadIsAtomic(t *testing.T) {
 }
 
 func TestNewRefusesBrokenFolder(t *testing.T) {
-	dir := writePolicy(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\n"})
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\n"})
 	_, err := authz.New(context.Background(), authz.Config{PolicyDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "authz/authz.rego:4: rego_parse_error") {
 		t.Errorf("New() = %v, want the compiler's message with file and line", err)

@@ -1,7 +1,6 @@
 package policy_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,15 +8,6 @@ import (
 	"github.com/policygate/policygate/internal/testfile"
 	"github.com/policygate/policygate/policies"
 )
-
-func writePolicy(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		testfile.Write(t, filepath.Join(dir, name), content)
-	}
-	return dir
-}
 
 // loadRevision is LoadDir for a test that wants the revision or the error.
 func loadRevision(dir string) (string, error) {
@@ -43,7 +33,7 @@ func TestLoadDir(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rev, err := loadRevision(writePolicy(t, tt.files))
+			rev, err := loadRevision(testfile.Dir(t, tt.files))
 			if tt.wantErr == "" {
 				if err != nil || !strings.HasPrefix(rev, "sha256:") {
 					t.Errorf("LoadDir() = %q, %v", rev, err)

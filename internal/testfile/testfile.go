@@ -17,3 +17,14 @@ func Write(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// Dir writes files (slash-separated relative path -> content) into a new
+// temporary folder and returns it.
+func Dir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		Write(t, filepath.Join(dir, filepath.FromSlash(name)), content)
+	}
+	return dir
+}

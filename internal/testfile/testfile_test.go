@@ -31,3 +31,13 @@ func TestWrite(t *testing.T) {
 		})
 	}
 }
+
+func TestDir(t *testing.T) {
+	dir := testfile.Dir(t, map[string]string{"a.txt": "one", "sub/b.txt": "two"})
+	for name, want := range map[string]string{"a.txt": "one", "sub/b.txt": "two"} {
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || string(got) != want {
+			t.Errorf("Dir: %s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
