@@ -37,6 +37,7 @@ func TestRego(t *testing.T) {
 		WithEnablePrintStatements(true).
 		WithDefaultRegoVersion(ast.RegoV1)
 	ch, err := tester.NewRunner().
+		SetTimeout(time.Minute). // per test; the race detector slows the table-driven ones down several times
 		SetStore(store).
 		SetCompiler(compiler).
 		SetDefaultRegoVersion(ast.RegoV1).

@@ -51,7 +51,93 @@ default decision := {
 #
 # HEAD is decided by the HEAD, GET and "*" rules together: frameworks run
 # the GET handler for HEAD.
+#
+# The common case comes first, in one rule body (each helper document or
+# function call would cost the evaluator more than the check itself): an
+# allowed request to one route whose one rule for the method is
+# {"access": "public"}, or {"access": "authenticated"} with or without
+# "scopes", in the default table, with no table-wide issuers or audiences
+# and the extension points unused. Everything else, denials included, is
+# decided by _general below, which gives the same answer for the common
+# case too (policies_test/simple_test.rego compares the two).
 decision := {
+	"allowed": true,
+	"reason": "scopes_granted",
+	"required_scopes": required,
+	"any_scopes": [],
+	"missing_scopes": [],
+	"failed_claims": [],
+	"headers": {},
+} if {
+	{"access": "authenticated", "scopes": scopes} = _lone_rule
+	is_array(scopes)
+	required := sort({scope | some scope in scopes})
+	count(required) > 0
+	input.authenticated == true
+	every scope in scopes {
+		is_string(scope)
+		scope in input.scopes
+	}
+	_plain_tokens
+} else := {
+	"allowed": true,
+	"reason": "authenticated",
+	"required_scopes": [],
+	"any_scopes": [],
+	"missing_scopes": [],
+	"failed_claims": [],
+	"headers": {},
+} if {
+	_lone_rule == {"access": "authenticated"}
+	input.authenticated == true
+	_plain_tokens
+} else := {
+	"allowed": true,
+	"reason": "public",
+	"required_scopes": [],
+	"any_scopes": [],
+	"missing_scopes": [],
+	"failed_claims": [],
+	"headers": {},
+} if {
+	_lone_rule == {"access": "public"}
+	not data.authz.custom_denials
+	not data.authz.custom_headers
+} else := _general(_matched) if {
+	count(_matched) > 0
+}
+
+# The rules that apply, as [key, rule] pairs: for every matching route,
+# the method's own rule, the "*" rule, and for HEAD the GET rule.
+_matched := [[key, rule] |
+	table := _table
+	methods := {input.method, "*", object.get({"HEAD": "GET"}, input.method, "*")}
+	some key in input.routes
+	some method in methods
+	rule := table[key][method]
+]
+
+# The one rule that applies to a request for one route in the default
+# table, when only the method's own rule does (no "*" rule, not HEAD).
+_lone_rule := methods[input.method] if {
+	[key] := input.routes
+	not data.authz.hosts[input.host]
+	methods := data.authz.routes[key]
+	not methods["*"]
+	input.method != "HEAD"
+}
+
+# Tokens are bound by nothing beyond the rule: no table-wide issuers or
+# audiences, and the extension points unused.
+_plain_tokens if {
+	not data.authz.issuers
+	not data.authz.audiences
+	not data.authz.custom_denials
+	not data.authz.custom_headers
+}
+
+# _general decides any set of matching rules ([key, rule] pairs).
+_general(matched) := {
 	"allowed": allowed,
 	"reason": reason,
 	"required_scopes": sort(required),
@@ -60,14 +146,6 @@ decision := {
 	"failed_claims": sort(failed),
 	"headers": headers,
 } if {
-	table := _table
-	methods := {input.method, "*", object.get({"HEAD": "GET"}, input.method, "*")}
-	matched := [[key, rule] |
-		some key in input.routes
-		some method in methods
-		rule := table[key][method]
-	]
-	count(matched) > 0
 	rules := [rule | some [_, rule] in matched]
 	granted := {scope | input.authenticated == true; some scope in input.scopes}
 	required := {scope | some rule in rules; some scope in rule.scopes; is_string(scope)}
