@@ -44,23 +44,23 @@ func decodeDecision(result ast.Value) (Decision, error) {
 	if !ok {
 		return Decision{}, fmt.Errorf("decision is %s, want an object", ast.ValueName(result))
 	}
-	allowed, ok := valueAt(m, "allowed").(ast.Boolean)
+	allowed, ok := valueAt(m, keys.allowed).(ast.Boolean)
 	if !ok {
 		return Decision{}, errors.New(`decision has no boolean "allowed"`)
 	}
-	reason, _ := valueAt(m, "reason").(ast.String)
+	reason, _ := valueAt(m, keys.reason).(ast.String)
 	d := Decision{Allowed: bool(allowed), Reason: string(reason)}
 	var err error
-	if d.RequiredScopes, err = stringList(m, "required_scopes"); err != nil {
+	if d.RequiredScopes, err = stringList(m, keys.requiredScopes); err != nil {
 		return Decision{}, err
 	}
-	if d.MissingScopes, err = stringList(m, "missing_scopes"); err != nil {
+	if d.MissingScopes, err = stringList(m, keys.missingScopes); err != nil {
 		return Decision{}, err
 	}
-	if d.AnyScopes, err = stringList(m, "any_scopes"); err != nil {
+	if d.AnyScopes, err = stringList(m, keys.anyScopes); err != nil {
 		return Decision{}, err
 	}
-	if d.FailedClaims, err = stringList(m, "failed_claims"); err != nil {
+	if d.FailedClaims, err = stringList(m, keys.failedClaims); err != nil {
 		return Decision{}, err
 	}
 	if d.Headers, err = decodeHeaders(m); err != nil {
@@ -77,8 +77,18 @@ func (d *Decision) cloneLists() {
 	d.Headers = maps.Clone(d.Headers)
 }
 
-func valueAt(m ast.Object, key string) ast.Value {
-	if t := m.Get(ast.InternedTerm(key)); t != nil {
+// keys are the decision's field names as terms, built once: OPA interns
+// only some strings, and a lookup by a fresh term allocates it.
+var keys = struct {
+	allowed, reason, requiredScopes, anyScopes, missingScopes, failedClaims, headers *ast.Term
+}{
+	ast.StringTerm("allowed"), ast.StringTerm("reason"), ast.StringTerm("required_scopes"),
+	ast.StringTerm("any_scopes"), ast.StringTerm("missing_scopes"), ast.StringTerm("failed_claims"),
+	ast.StringTerm("headers"),
+}
+
+func valueAt(m ast.Object, key *ast.Term) ast.Value {
+	if t := m.Get(key); t != nil {
 		return t.Value
 	}
 	return nil
@@ -86,32 +96,30 @@ func valueAt(m ast.Object, key string) ast.Value {
 
 // stringList reads an array (or set) of strings, sorted; absent or null
 // is empty.
-func stringList(m ast.Object, key string) ([]string, error) {
-	var out []string
-	bad := false
-	add := func(t *ast.Term) {
-		if s, ok := t.Value.(ast.String); ok {
-			out = append(out, string(s))
-		} else {
-			bad = true
-		}
-	}
+func stringList(m ast.Object, key *ast.Term) ([]string, error) {
+	var elem func(int) *ast.Term
+	var n int
 	switch v := valueAt(m, key).(type) {
 	case nil, ast.Null:
 		return nil, nil
 	case *ast.Array:
-		if v.Len() == 0 {
-			return nil, nil
-		}
-		out = make([]string, 0, v.Len())
-		v.Foreach(add)
+		elem, n = v.Elem, v.Len()
 	case ast.Set:
-		v.Foreach(add)
+		terms := v.Slice()
+		elem, n = func(i int) *ast.Term { return terms[i] }, len(terms)
 	default:
-		return nil, fmt.Errorf("decision %q is %s, want an array", key, ast.ValueName(v))
+		return nil, fmt.Errorf("decision %v is %s, want an array", key, ast.ValueName(v))
 	}
-	if bad {
-		return nil, fmt.Errorf("decision %q holds a non-string", key)
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]string, n)
+	for i := range n {
+		s, ok := elem(i).Value.(ast.String)
+		if !ok {
+			return nil, fmt.Errorf("decision %v holds a non-string", key)
+		}
+		out[i] = string(s)
 	}
 	slices.Sort(out)
 	return out, nil

@@ -118,7 +118,7 @@ func parseRuleHeaders(v ast.Value, declared map[string]bool) ([]string, error) {
 // an object of header names to strings, by canonical name.
 func decodeHeaders(m ast.Object) (map[string]string, error) {
 	var out map[string]string
-	switch v := valueAt(m, "headers").(type) {
+	switch v := valueAt(m, keys.headers).(type) {
 	case nil, ast.Null:
 		return nil, nil
 	case ast.Object:

@@ -64,7 +64,7 @@ func routeScopes(authz ast.Value) []string {
 	if t := obj.Get(ast.StringTerm("routes")); t != nil {
 		tables = append(tables, t.Value)
 	}
-	if hosts, ok := valueAt(obj, "hosts").(ast.Object); ok {
+	if hosts, ok := valueAt(obj, ast.StringTerm("hosts")).(ast.Object); ok {
 		hosts.Foreach(func(_, host *ast.Term) {
 			if h, ok := host.Value.(ast.Object); ok {
 				if t := h.Get(ast.StringTerm("routes")); t != nil {
@@ -88,7 +88,7 @@ func routeScopes(authz ast.Value) []string {
 				if !ok {
 					return
 				}
-				list, ok := valueAt(r, "scopes").(*ast.Array)
+				list, ok := valueAt(r, ast.StringTerm("scopes")).(*ast.Array)
 				if !ok {
 					return
 				}
