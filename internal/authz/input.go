@@ -37,8 +37,21 @@ type request struct {
 	keys []*routeKey
 }
 
-// inputFields are the input's top-level names, in the order they are built.
-var inputFields = []string{"method", "host", "path", "routes", "params", "authenticated", "issuer", "scopes", "claims", "bound"}
+// inputFields are the input's top-level names, in the order they are
+// built, each with its name as a term built once (OPA interns only some
+// strings; a fresh term per field and decision costs two allocations).
+var inputFields = func() []inputField {
+	var fields []inputField
+	for _, name := range []string{"method", "host", "path", "routes", "params", "authenticated", "issuer", "scopes", "claims", "bound"} {
+		fields = append(fields, inputField{name, ast.StringTerm(name)})
+	}
+	return fields
+}()
+
+type inputField struct {
+	name string
+	term *ast.Term
+}
 
 // value builds the policy input as an AST value directly (no JSON or
 // reflection pass but over the claims), with only the fields read says
@@ -46,15 +59,15 @@ var inputFields = []string{"method", "host", "path", "routes", "params", "authen
 func (r *request) value(read map[string]bool) (ast.Value, error) {
 	terms := make([][2]*ast.Term, 0, len(inputFields))
 	for _, f := range inputFields {
-		if read != nil && !read[f] {
+		if read != nil && !read[f.name] {
 			continue
 		}
-		v, err := r.field(f, nil)
+		v, err := r.field(f.name, nil)
 		if err != nil {
 			return nil, err
 		}
 		if v != nil {
-			terms = append(terms, [2]*ast.Term{ast.InternedTerm(f), ast.NewTerm(v)})
+			terms = append(terms, [2]*ast.Term{f.term, ast.NewTerm(v)})
 		}
 	}
 	return ast.NewObject(terms...), nil
