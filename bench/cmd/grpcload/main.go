@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -48,6 +50,8 @@ type options struct {
 	route, repo      string
 	logLevel         string
 	jwtCache         bool
+	clientGOGC       int
+	cpuProfile       string
 }
 
 func main() {
@@ -63,6 +67,8 @@ func main() {
 	flag.StringVar(&o.repo, "repo", "..", "policygate repository root")
 	flag.StringVar(&o.logLevel, "log-level", "info", "policygate's LOG_LEVEL")
 	flag.BoolVar(&o.jwtCache, "peer-jwt-cache", false, "turn on OPA's io_jwt cache of verified tokens in the peer (off by default in OPA)")
+	flag.IntVar(&o.clientGOGC, "client-gogc", 400, "this load client's GOGC: it holds every request and spends less on garbage collection with a larger heap")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load client's CPU profile of the measured runs to this file")
 	flag.Parse()
 
 	budget := time.Duration(o.rounds)*4*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
@@ -115,6 +121,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reqs := map[string][]*authv3.CheckRequest{"distinct": requests(o.route, distinct), "replayed": requests(o.route, replayed)}
+	codec, err := newPreEncoded(reqs["distinct"], reqs["replayed"])
+	if err != nil {
+		return err
+	}
 
 	targets := map[string]*target{}
 	defer func() {
@@ -154,7 +165,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		targets[name] = t
 		for range o.conns {
-			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec)))
 			if err != nil {
 				return err
 			}
@@ -171,7 +183,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
-	reqs := map[string][]*authv3.CheckRequest{"distinct": requests(o.route, distinct), "replayed": requests(o.route, replayed)}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	debug.SetGCPercent(o.clientGOGC)
 	results := map[string]map[string][]result{"distinct": {}, "replayed": {}}
 	offsets := map[string]*int{}
 	for _, name := range targetNames {
