@@ -57,9 +57,9 @@ func NewServer(g Gate, r *denial.Renderer, logger *slog.Logger, maxDeadline time
 // that went away, which gets the gRPC status of its own context.
 func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
-	req, err := toRequest(cr)
+	req, r := toRequest(cr)
 	var out gate.Outcome
-	if r, ok := asRefusal(err); ok {
+	if r != nil {
 		out = s.gate.Refuse(r.reason, r.description)
 	} else {
 		out = s.decide(ctx, req)
