@@ -53,6 +53,7 @@ type options struct {
 	jwtCache         bool
 	clientGOGC       int
 	clientMemLimit   int64
+	serverGOGC       string
 	cpuProfile       string
 }
 
@@ -71,6 +72,7 @@ func main() {
 	flag.BoolVar(&o.jwtCache, "peer-jwt-cache", false, "turn on OPA's io_jwt cache of verified tokens in the peer (off by default in OPA)")
 	flag.IntVar(&o.clientGOGC, "client-gogc", -1, "this load client's GOGC during the runs; -1 collects only at -client-memlimit")
 	flag.Int64Var(&o.clientMemLimit, "client-memlimit", 2<<30, "this load client's memory limit in bytes during the runs (a collection starts there)")
+	flag.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC for both targets (empty: Go's default, as users run them)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load client's CPU profile of the measured runs to this file")
 	flag.Parse()
 
@@ -162,6 +164,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				args = append(args, "-jwt-cache")
 			}
 			cmd = exec.Command(bin, args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		}
+		if o.serverGOGC != "" {
+			cmd.Env = append(cmd.Env, "GOGC="+o.serverGOGC)
 		}
 		if t.Server, err = proc.Start(name, work, cmd); err != nil {
 			return err
