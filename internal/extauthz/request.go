@@ -1,7 +1,6 @@
 package extauthz
 
 import (
-	"errors"
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -13,37 +12,37 @@ import (
 // information a decision needs is missing or ambiguous.
 type refusal struct{ reason, description string }
 
-func (r *refusal) Error() string { return r.description }
-
 var (
-	errNoHTTP   = &refusal{gate.ReasonRequestInfo, "the check carries no HTTP request attributes"}
-	errNoMethod = &refusal{gate.ReasonRequestInfo, "the request method is missing"}
-	errNoPath   = &refusal{gate.ReasonRequestInfo, "the request path is missing"}
-	errNoHost   = &refusal{gate.ReasonRequestInfo, "the request host is missing"}
-	errFragment = &refusal{gate.ReasonInvalidPath, "the request path holds a fragment"}
-	errOverride = &refusal{gate.ReasonMethodOverride, "method override headers are refused"}
+	refuseNoHTTP   = &refusal{gate.ReasonRequestInfo, "the check carries no HTTP request attributes"}
+	refuseNoMethod = &refusal{gate.ReasonRequestInfo, "the request method is missing"}
+	refuseNoPath   = &refusal{gate.ReasonRequestInfo, "the request path is missing"}
+	refuseNoHost   = &refusal{gate.ReasonRequestInfo, "the request host is missing"}
+	refuseFragment = &refusal{gate.ReasonInvalidPath, "the request path holds a fragment"}
+	refuseOverride = &refusal{gate.ReasonMethodOverride, "method override headers are refused"}
 )
 
 // toRequest maps the HTTP attributes of a Check to a gate request. What
 // the gate checks itself (the method's form, the host's normal form, the
 // path rules) is left to it; what only this face can see is refused here.
-func toRequest(cr *authv3.CheckRequest) (gate.Request, error) {
+// A refusal is returned as such, not as an error: matching an error with
+// errors.As cost an allocation on every check.
+func toRequest(cr *authv3.CheckRequest) (gate.Request, *refusal) {
 	h := cr.GetAttributes().GetRequest().GetHttp()
 	switch {
 	case h == nil:
-		return gate.Request{}, errNoHTTP
+		return gate.Request{}, refuseNoHTTP
 	case h.GetMethod() == "":
-		return gate.Request{}, errNoMethod
+		return gate.Request{}, refuseNoMethod
 	case h.GetPath() == "":
-		return gate.Request{}, errNoPath
+		return gate.Request{}, refuseNoPath
 	case h.GetHost() == "":
 		// Envoy always sends one; without it a host table cannot apply.
-		return gate.Request{}, errNoHost
+		return gate.Request{}, refuseNoHost
 	}
 	// path is the raw request target with its query, never decoded.
 	path, _, _ := strings.Cut(h.GetPath(), "?")
 	if strings.ContainsRune(path, '#') {
-		return gate.Request{}, errFragment
+		return gate.Request{}, refuseFragment
 	}
 	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path}
 	override := false
@@ -72,14 +71,7 @@ func toRequest(cr *authv3.CheckRequest) (gate.Request, error) {
 		}
 	}
 	if override {
-		return gate.Request{}, errOverride
+		return gate.Request{}, refuseOverride
 	}
 	return req, nil
-}
-
-// asRefusal returns the refusal in err, if it is one.
-func asRefusal(err error) (*refusal, bool) {
-	var r *refusal
-	ok := errors.As(err, &r)
-	return r, ok
 }

@@ -24,6 +24,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -48,6 +51,10 @@ type options struct {
 	route, repo      string
 	logLevel         string
 	jwtCache         bool
+	clientGOGC       int
+	clientMemLimit   int64
+	serverGOGC       string
+	cpuProfile       string
 }
 
 func main() {
@@ -63,6 +70,10 @@ func main() {
 	flag.StringVar(&o.repo, "repo", "..", "policygate repository root")
 	flag.StringVar(&o.logLevel, "log-level", "info", "policygate's LOG_LEVEL")
 	flag.BoolVar(&o.jwtCache, "peer-jwt-cache", false, "turn on OPA's io_jwt cache of verified tokens in the peer (off by default in OPA)")
+	flag.IntVar(&o.clientGOGC, "client-gogc", -1, "this load client's GOGC during the runs; -1 collects only at -client-memlimit")
+	flag.Int64Var(&o.clientMemLimit, "client-memlimit", 2<<30, "this load client's memory limit in bytes during the runs (a collection starts there)")
+	flag.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC for both targets (empty: Go's default, as users run them)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load client's CPU profile of the measured runs to this file")
 	flag.Parse()
 
 	budget := time.Duration(o.rounds)*4*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
@@ -115,6 +126,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reqs := map[string][]*authv3.CheckRequest{"distinct": requests(o.route, distinct), "replayed": requests(o.route, replayed)}
+	codec, err := newPreEncoded(reqs["distinct"], reqs["replayed"])
+	if err != nil {
+		return err
+	}
 
 	targets := map[string]*target{}
 	defer func() {
@@ -148,13 +164,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				args = append(args, "-jwt-cache")
 			}
 			cmd = exec.Command(bin, args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		}
+		if o.serverGOGC != "" {
+			cmd.Env = append(cmd.Env, "GOGC="+o.serverGOGC)
 		}
 		if t.Server, err = proc.Start(name, work, cmd); err != nil {
 			return err
 		}
 		targets[name] = t
 		for range o.conns {
-			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec)))
 			if err != nil {
 				return err
 			}
@@ -171,7 +192,23 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
-	reqs := map[string][]*authv3.CheckRequest{"distinct": requests(o.route, distinct), "replayed": requests(o.route, replayed)}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// The client holds every request; a collection marks them all and
+	// stalls the calls in flight, which lands in both targets' p99. The
+	// machine has the memory to collect rarely or never during the runs.
+	runtime.GC()
+	debug.SetMemoryLimit(o.clientMemLimit)
+	debug.SetGCPercent(o.clientGOGC)
 	results := map[string]map[string][]result{"distinct": {}, "replayed": {}}
 	offsets := map[string]*int{}
 	for _, name := range targetNames {
@@ -182,13 +219,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			for _, name := range rounds.Rotate(targetNames, round) {
 				t := targets[name]
 				load(ctx, t.clients, reqs["replayed"], false, nil, o.workers, o.warmup)
-				cpu0, self0 := cpu.Process(t.PID()), cpu.Process(os.Getpid())
+				cpu0, self0, gc0 := cpu.Process(t.PID()), cpu.Process(os.Getpid()), gcCount()
 				r := load(ctx, t.clients, reqs[sc], sc == "distinct", offsets[name], o.workers, o.duration)
 				r.serverCPU, r.clientCPU = cpu.Process(t.PID())-cpu0, cpu.Process(os.Getpid())-self0
+				clientGCs := gcCount() - gc0
 				results[sc][name] = append(results[sc][name], r)
-				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)  client cpu %3.0f%% (%4.0f µs/check)\n",
+				fmt.Fprintf(out, "round %d %-8s %-10s %8.0f checks/s  allowed %7d denied %d errors %d  p50 %6.2f ms  p99 %7.2f ms  server cpu %3.0f%% (%4.0f µs/check)  client cpu %3.0f%% (%4.0f µs/check, %d GC)\n",
 					round+1, sc, name, r.rps(), r.allowed, r.denied, r.errors, ms(r.p50), ms(r.p99),
-					100*r.serverCPU/r.duration.Seconds(), r.cpuPerCheck(), 100*r.clientCPU/r.duration.Seconds(), 1e6*r.clientCPU/float64(max(1, r.allowed+r.denied)))
+					100*r.serverCPU/r.duration.Seconds(), r.cpuPerCheck(), 100*r.clientCPU/r.duration.Seconds(), 1e6*r.clientCPU/float64(max(1, r.allowed+r.denied)), clientGCs)
 			}
 		}
 	}
@@ -285,6 +323,13 @@ func (t *target) stop() {
 		c.Close()
 	}
 	t.Stop()
+}
+
+// gcCount is how many collections this load client has run.
+func gcCount() uint32 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.NumGC
 }
 
 func budgetOf(o options) time.Duration {
