@@ -89,7 +89,7 @@ test_other_rules_agree[name] if {
 test_table_data_agrees[name] if {
 	some rule_name, rule in _common_rules
 	some input_name, req in _inputs
-	some data_name in {"issuers", "audiences", "custom_headers", "hosts"}
+	some data_name in {"issuers", "audiences", "issuers_false", "audiences_false", "custom_headers", "custom_denials_false", "hosts"}
 	name := concat("/", [rule_name, input_name, data_name])
 	req_case := _case(req)
 	routes := {"/r": {"GET": rule}}
@@ -104,6 +104,18 @@ _with_data("issuers", req, routes, general) := d if {
 
 _with_data("audiences", req, routes, general) := d if {
 	d := _decide(req, routes, general) with data.authz.audiences as ["https://other-api"]
+}
+
+_with_data("issuers_false", req, routes, general) := d if {
+	d := _decide(req, routes, general) with data.authz.issuers as false
+}
+
+_with_data("audiences_false", req, routes, general) := d if {
+	d := _decide(req, routes, general) with data.authz.audiences as false
+}
+
+_with_data("custom_denials_false", req, routes, general) := d if {
+	d := _decide(req, routes, general) with data.authz.custom_denials as false
 }
 
 _with_data("custom_headers", req, routes, general) := d if {

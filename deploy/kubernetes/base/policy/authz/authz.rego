@@ -71,13 +71,14 @@ decision := {
 } if {
 	{"access": "authenticated", "scopes": scopes} = _lone_rule
 	is_array(scopes)
-	required := sort({scope | some scope in scopes})
-	count(required) > 0
 	input.authenticated == true
-	every scope in scopes {
-		is_string(scope)
-		scope in input.scopes
-	}
+
+	# Every scope a string, granted, and listed once (a list with a scope
+	# twice is left to the general rules).
+	granted := {scope | some scope in scopes; is_string(scope); scope in input.scopes}
+	count(granted) == count(scopes)
+	required := sort(granted)
+	count(required) > 0
 	_plain_tokens
 } else := {
 	"allowed": true,
@@ -128,10 +129,12 @@ _lone_rule := methods[input.method] if {
 }
 
 # Tokens are bound by nothing beyond the rule: no table-wide issuers or
-# audiences, and the extension points unused.
+# audiences, and the extension points unused. Issuers or audiences defined
+# at all bind (even as false, which the general rules deny on), hence
+# "equals itself": that is undefined only for an undefined document.
 _plain_tokens if {
-	not data.authz.issuers
-	not data.authz.audiences
+	not data.authz.issuers == data.authz.issuers
+	not data.authz.audiences == data.authz.audiences
 	not data.authz.custom_denials
 	not data.authz.custom_headers
 }
