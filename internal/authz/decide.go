@@ -96,11 +96,9 @@ func (e *Engine) decide(ctx context.Context, in Input, id string, record *server
 	var key string
 	version := snap.version
 	if cache != nil {
-		k, err := pq.use.key(r)
-		if err != nil {
+		if key, err = pq.use.inputKey(r); err != nil {
 			return Decision{}, err
 		}
-		key = cacheKey(k)
 		if d, ok := cache.get(key, version); ok {
 			observeCacheHit(ctx)
 			d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
