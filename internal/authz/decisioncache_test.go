@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 
@@ -495,4 +496,24 @@ func TestInputKeyMatchesValue(t *testing.T) {
 			t.Errorf("inputKey = %q, %v, want %q", got, err, cacheKey(v))
 		}
 	})
+}
+
+// Decision ids are version 4 UUIDs (RFC 9562: version and variant bits
+// set, the rest random), all different.
+func TestNewDecisionID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		id, err := newDecisionID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("newDecisionID() = %q (%v), want a version 4 RFC 9562 UUID", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("newDecisionID() = %q twice", id)
+		}
+		seen[id] = true
+	}
 }
