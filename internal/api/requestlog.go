@@ -18,13 +18,22 @@ import (
 )
 
 // statusWriter remembers the status code written and, on gated routes, the
-// gate's outcome for the log line. Carrying the outcome here rather than in
-// the request context spares every request a context and a Request copy.
+// parts of the gate's outcome the log line names. Carrying them here rather
+// than in the request context spares every request a context and a Request
+// copy; carrying only them, not the whole outcome, keeps the one allocation
+// observe makes per request small.
 type statusWriter struct {
 	http.ResponseWriter
-	status     int
-	outcome    gate.Outcome
-	hasOutcome bool
+	status int
+	logged loggedOutcome
+	// requestID backs the X-Request-Id header's value slice.
+	requestID [1]string
+}
+
+// loggedOutcome is what the request log line takes from a gate outcome.
+type loggedOutcome struct {
+	reason, subject, decisionID string
+	err                         error
 }
 
 // recordOutcome hands a face's gate outcome to the request log line (observe).
@@ -33,7 +42,7 @@ type statusWriter struct {
 // the built-in routes, forward-auth and proxy mode.
 func recordOutcome(w http.ResponseWriter, out gate.Outcome) {
 	if sw := findStatusWriter(w); sw != nil {
-		sw.outcome, sw.hasOutcome = out, true
+		sw.logged = loggedOutcome{reason: out.Reason, subject: out.Subject, decisionID: out.DecisionID, err: out.Err}
 	}
 }
 
@@ -75,25 +84,26 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := requestID(r)
-		w.Header()["X-Request-Id"] = []string{id}
-		ctx := r.Context()
 		sw := &statusWriter{ResponseWriter: w}
+		id := requestID(r)
+		sw.requestID[0] = id
+		w.Header()["X-Request-Id"] = sw.requestID[:]
+		ctx := r.Context()
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 
 		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
+		if p := chi.RouteContext(r.Context()).RoutePattern(); p != "" { // nil-safe; joins strings, so once
+			route = p
 		}
 		elapsed := time.Since(start)
 		s.metrics.request(route, r.Method, sw.status).observe(elapsed.Seconds())
 
 		level := slog.LevelDebug
 		switch {
-		case sw.outcome.Err != nil:
+		case sw.logged.err != nil:
 			level = slog.LevelError
 		case sw.status == http.StatusServiceUnavailable:
 			// Not ready (starting, or draining at shutdown, when every
@@ -115,19 +125,18 @@ func (s *server) observe(next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
-		if out := &sw.outcome; sw.hasOutcome {
-			if out.Reason != "" {
-				attrs = append(attrs, slog.String("reason", out.Reason))
-			}
-			if out.Subject != "" {
-				attrs = append(attrs, slog.String("sub", out.Subject))
-			}
-			if out.DecisionID != "" {
-				attrs = append(attrs, slog.String("decision_id", out.DecisionID))
-			}
-			if out.Err != nil {
-				attrs = append(attrs, slog.String("err", out.Err.Error()))
-			}
+		out := &sw.logged
+		if out.reason != "" {
+			attrs = append(attrs, slog.String("reason", out.reason))
+		}
+		if out.subject != "" {
+			attrs = append(attrs, slog.String("sub", out.subject))
+		}
+		if out.decisionID != "" {
+			attrs = append(attrs, slog.String("decision_id", out.decisionID))
+		}
+		if out.err != nil {
+			attrs = append(attrs, slog.String("err", out.err.Error()))
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
 	})

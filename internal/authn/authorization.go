@@ -55,7 +55,16 @@ func ParseAuthorization(values []string) (Token, error) {
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
 	i := 0
-	for i < len(s) && token68Chars[s[i]] {
+	// Eight bytes a step with one branch: every request's token (often a
+	// kilobyte) is scanned, and a branch per byte was most of the scan.
+	// The byte loop below finds where a failing step stopped.
+	for ; i+8 <= len(s); i += 8 {
+		if token68Chars[s[i]]&token68Chars[s[i+1]]&token68Chars[s[i+2]]&token68Chars[s[i+3]]&
+			token68Chars[s[i+4]]&token68Chars[s[i+5]]&token68Chars[s[i+6]]&token68Chars[s[i+7]] == 0 {
+			break
+		}
+	}
+	for i < len(s) && token68Chars[s[i]] != 0 {
 		i++
 	}
 	if i == 0 {
@@ -69,15 +78,15 @@ func isToken68(s string) bool {
 	return true
 }
 
-// token68Chars is the token68 alphabet without "=": a table lookup per
-// byte, since every request's token (often 1 KB) is scanned.
-var token68Chars = func() (t [256]bool) {
+// token68Chars is the token68 alphabet without "=" (1 for a member): a
+// table lookup per byte.
+var token68Chars = func() (t [256]uint8) {
 	for c := range 256 {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-			t[c] = true
+			t[c] = 1
 		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-			t[c] = true
+			t[c] = 1
 		}
 	}
 	return t

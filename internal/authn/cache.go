@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"slices"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -29,6 +30,8 @@ const DefaultCacheSize = 10_000
 // sequence of distinct tokens that fits is served from it.
 type tokenCache struct {
 	lru *lru.Cache[cacheKey, *cacheEntry]
+	// bufs hold a token while it is hashed (digest).
+	bufs sync.Pool // *[]byte
 }
 
 type cacheKey [sha256.Size]byte
@@ -63,7 +66,7 @@ func (v *Verifier) cachedClaims(raw string) (cacheKey, *Claims) {
 	if v.cache == nil {
 		return cacheKey{}, nil
 	}
-	k := cacheKey(sha256.Sum256([]byte(raw)))
+	k := v.cache.digest(raw)
 	e, ok := v.cache.lru.Get(k)
 	if !ok {
 		return k, nil
@@ -75,6 +78,24 @@ func (v *Verifier) cachedClaims(raw string) (cacheKey, *Claims) {
 		return k, nil
 	}
 	return k, e.claims
+}
+
+// digest is the SHA-256 of raw. sha256.Sum256 takes a slice that escapes,
+// so hashing []byte(raw) copied every token to the heap first: a kilobyte
+// of garbage per request, a large part of what a replayed request gave
+// the collector. The copy goes to a pooled buffer instead, cleared after
+// use so that no token lingers in it.
+func (c *tokenCache) digest(raw string) cacheKey {
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b := append((*bp)[:0], raw...)
+	k := cacheKey(sha256.Sum256(b))
+	clear(b)
+	*bp = b
+	c.bufs.Put(bp)
+	return k
 }
 
 // remember caches claims that verified with key from keys; notBefore is

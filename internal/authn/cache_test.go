@@ -2,10 +2,12 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,6 +381,17 @@ func BenchmarkVerifyCached(b *testing.B) {
 	for b.Loop() {
 		if _, err := v.Verify(ctx, tok); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// digest reuses its buffer: each digest must still be the SHA-256 of its
+// own token alone, whatever length came before.
+func TestTokenCacheDigest(t *testing.T) {
+	c := newTokenCache(1)
+	for _, raw := range []string{strings.Repeat("a", 900), "b", "", strings.Repeat("c.", 4000), "d.e.f"} {
+		if got, want := c.digest(raw), cacheKey(sha256.Sum256([]byte(raw))); got != want {
+			t.Errorf("digest(%.20q) = %x, want %x", raw, got, want)
 		}
 	}
 }

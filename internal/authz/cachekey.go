@@ -65,3 +65,114 @@ func appendKey(b []byte, v ast.Value) []byte {
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
+
+// inputKey is cacheKey(u.key(r)) without building the key as an AST value
+// first: the fields Go holds as plain strings and lists (method, host,
+// path, routes, authenticated, issuer, scopes) are encoded straight from
+// the request, and bound is built once for all the paths under it. The key
+// is built on every decision, cache hit or not, and the AST detour was
+// most of a hit's cost. TestInputKeyMatchesValue proves both encodings
+// equal.
+func (u *inputUse) inputKey(r *request) (string, error) {
+	if u.whole {
+		v, err := r.value(nil)
+		if err != nil {
+			return "", err
+		}
+		return cacheKey(v), nil
+	}
+	var stack [256]byte
+	b := binary.AppendUvarint(append(stack[:0], 'a'), uint64(len(u.paths)))
+	var bound ast.Value
+	var err error
+	for _, p := range u.paths {
+		if b, err = r.appendPathKey(b, p, &bound); err != nil {
+			return "", err
+		}
+	}
+	return string(b), nil
+}
+
+// appendPathKey appends the encoding of the value at path p of r's input,
+// or of absent when it has none; bound holds input.bound once built.
+func (r *request) appendPathKey(b []byte, p []string, bound *ast.Value) ([]byte, error) {
+	authenticated := r.Claims != nil
+	if len(p) == 1 {
+		switch p[0] {
+		case "method":
+			return appendString(append(b, 's'), r.Method), nil
+		case "host":
+			return appendString(append(b, 's'), r.Host), nil
+		case "path":
+			return appendStrings(b, r.Path), nil
+		case "routes":
+			b = binary.AppendUvarint(append(b, 'a'), uint64(len(r.keys)))
+			for _, k := range r.keys {
+				b = appendString(append(b, 's'), k.key)
+			}
+			return b, nil
+		case "authenticated":
+			return appendKey(b, ast.Boolean(authenticated)), nil
+		case "issuer":
+			if authenticated {
+				return appendString(append(b, 's'), r.Issuer), nil
+			}
+			return appendKey(b, absent.Value), nil
+		case "scopes":
+			if authenticated {
+				return appendStrings(b, r.Scopes), nil
+			}
+			return appendKey(b, absent.Value), nil
+		}
+	}
+	var v ast.Value
+	if p[0] == "bound" && len(p) <= 2 {
+		if *bound == nil {
+			var err error
+			if *bound, err = r.bound(); err != nil {
+				return nil, err
+			}
+		}
+		v = *bound
+		if len(p) == 2 {
+			v = objectField(v, p[1])
+		}
+	} else {
+		var err error
+		if v, err = r.lookup(p, nil); err != nil {
+			return nil, err
+		}
+	}
+	if v == nil {
+		v = absent.Value
+	}
+	return appendKey(b, v), nil
+}
+
+// boundFields are the names under input.bound as terms made once: a term
+// made per lookup was two allocations per decision each.
+var boundFields = map[string]*ast.Term{"params": ast.StringTerm("params"), "claims": ast.StringTerm("claims")}
+
+// objectField is v[name] when v is an object that has it, else nil.
+func objectField(v ast.Value, name string) ast.Value {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil
+	}
+	k, ok := boundFields[name]
+	if !ok {
+		k = ast.StringTerm(name)
+	}
+	if t := obj.Get(k); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(append(b, 'a'), uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(append(b, 's'), s)
+	}
+	return b
+}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -96,11 +97,9 @@ func (e *Engine) decide(ctx context.Context, in Input, id string, record *server
 	var key string
 	version := snap.version
 	if cache != nil {
-		k, err := pq.use.key(r)
-		if err != nil {
+		if key, err = pq.use.inputKey(r); err != nil {
 			return Decision{}, err
 		}
-		key = cacheKey(k)
 		if d, ok := cache.get(key, version); ok {
 			observeCacheHit(ctx)
 			d.ID, d.Routes, d.DeclaredHeaders = id, routes, snap.routes.declaredNames
@@ -178,12 +177,17 @@ func (e *Engine) eval(ctx context.Context, pq *preparedQuery, txn storage.Transa
 
 func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
-// newDecisionID returns a random (version 4) UUID, as OPA's ids are.
+// newDecisionID returns a random (version 4) UUID, as OPA's ids are, its
+// 122 random bits read from crypto/rand for every id. Filled here rather
+// than by uuid.NewRandom, whose reader interface moves the bytes to the
+// heap: one allocation less on every decision.
 func newDecisionID() (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
+	var id uuid.UUID
+	if _, err := rand.Read(id[:]); err != nil {
 		return "", fmt.Errorf("decision id: %w", err)
 	}
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
 	return id.String(), nil
 }
 

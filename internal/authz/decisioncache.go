@@ -154,7 +154,9 @@ func hasPrefix(p, prefix []string) bool {
 var absent = ast.NewTerm(ast.NewSet())
 
 // key is the projection of r onto the paths the policy reads: equal keys
-// mean the policy cannot tell the two inputs apart.
+// mean the policy cannot tell the two inputs apart. Decisions are keyed by
+// inputKey, which encodes the same projection without building it; key
+// is the reference TestInputKeyMatchesValue holds it to.
 func (u *inputUse) key(r *request) (ast.Value, error) {
 	if u.whole {
 		return r.value(nil)

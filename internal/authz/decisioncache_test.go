@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 
@@ -434,4 +435,85 @@ func TestDecisionCacheFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	reason("v2+nobody")
+}
+
+// inputKey encodes straight from the request what u.key builds as a value:
+// both must give the same key for every kind of path, for inputs with and
+// without claims and routes, and for bound values that are not empty.
+func TestInputKeyMatchesValue(t *testing.T) {
+	claims := map[string]any{
+		"sub": "alice", "n": json.Number("3"), "null": nil, "list": []any{"a", map[string]any{"x": 1}},
+		"obj": map[string]any{"a": map[string]any{"b": true}, "s": "str"}, "tenant": "t1",
+	}
+	x, err := buildIndex(ast.MustParseTerm(`{
+		"/api/x": {"GET": {"access": "public"}},
+		"/api/{id}": {"*": {"access": "authenticated", "claims": {"sub": {"equals_param": "id"}, "tenant": {"equals": "t1"}}}},
+		"/api/{id}/*": {"GET": {"access": "authenticated"}}}`).Value, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := []Input{
+		{Method: "GET", Path: []string{"api", "x"}},
+		{Method: "POST", Host: "a.example", Path: []string{}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read", "write"}},
+		{Method: "GET", Path: nil, Claims: map[string]any{}, Scopes: nil},
+		{Method: "GET", Path: []string{"api", "alice"}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read"}},
+		{Method: "DELETE", Path: []string{"api", "bob", "x", "y"}, Claims: map[string]any{"sub": "bob"}},
+	}
+	pathSets := [][][]string{
+		{{"authenticated"}, {"bound", "claims"}, {"bound", "params"}, {"host"}, {"method"}, {"routes"}, {"scopes"}},
+		{{"issuer"}, {"path"}, {"params"}},
+		{{"bound"}},
+		{{"bound", "claims", "sub"}, {"bound", "other"}, {"bound", "params", "/api/{id}"}},
+		{{"claims"}},
+		{{"claims", "sub"}, {"claims", "obj", "a"}, {"claims", "missing"}, {"method", "x"}, {"path", "0"}, {"scopes", "1"}},
+		{{"other"}, {"authenticated", "x"}},
+	}
+	for i, in := range inputs {
+		r := &request{Input: &in, keys: x.match(in.Host, in.Method, in.Path, false)}
+		for j, paths := range pathSets {
+			t.Run(fmt.Sprintf("input%d/paths%d", i, j), func(t *testing.T) {
+				u := inputUse{paths: paths}
+				v, err := u.key(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := u.inputKey(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := cacheKey(v); got != want {
+					t.Errorf("inputKey = %q, want cacheKey(%v) = %q", got, v, want)
+				}
+			})
+		}
+	}
+	t.Run("whole", func(t *testing.T) {
+		in := inputs[3]
+		r := &request{Input: &in, keys: x.match(in.Host, in.Method, in.Path, false)}
+		u := inputUse{paths: [][]string{{}}, whole: true}
+		v, _ := u.key(r)
+		if got, err := u.inputKey(r); err != nil || got != cacheKey(v) {
+			t.Errorf("inputKey = %q, %v, want %q", got, err, cacheKey(v))
+		}
+	})
+}
+
+// Decision ids are version 4 UUIDs (RFC 9562: version and variant bits
+// set, the rest random), all different.
+func TestNewDecisionID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		id, err := newDecisionID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("newDecisionID() = %q (%v), want a version 4 RFC 9562 UUID", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("newDecisionID() = %q twice", id)
+		}
+		seen[id] = true
+	}
 }
