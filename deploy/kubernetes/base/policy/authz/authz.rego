@@ -37,29 +37,30 @@ default decision := {
 	"headers": {},
 }
 
-# Evaluated on every request, so it is written for OPA's evaluator: one rule
-# body with local values rather than many helper documents (each costs a
-# lookup, a cache entry and allocations), lookups by key rather than scans.
+# Evaluated for every request the decision cache has not seen, so it is
+# written for OPA's evaluator, where each helper document, function call
+# and comprehension costs allocations: lookups by key rather than scans,
+# and the common case first.
+#
+# The common case: an allowed request to one route whose one rule for the
+# method is {"access": "public"}, or {"access": "authenticated"} with or
+# without "scopes" (strings, each once), in the default table, with no
+# table-wide issuers or audiences and the extension points unused. Three
+# short bodies decide it, with two helpers (_lone_rule, _plain_tokens).
+# Everything else, denials included, is decided by _general below, which
+# gives the same answer for the common case too
+# (policies_test/simple_test.rego compares the two).
 #
 # Go sets authenticated to true exactly when it verified the token, and
 # scopes count only alongside it. The policy reads that flag, not the claims
 # object, so the engine's decision cache keys on the flag and the scopes, and
 # distinct tokens with the same scopes share a decision.
 #
-# allowed is derived from the reason, so a reason added later denies until
-# it is listed here; it never silently becomes another reason.
+# In _general, allowed is derived from the reason, so a reason added later
+# denies until it is listed there; it never silently becomes another reason.
 #
 # HEAD is decided by the HEAD, GET and "*" rules together: frameworks run
 # the GET handler for HEAD.
-#
-# The common case comes first, in one rule body (each helper document or
-# function call would cost the evaluator more than the check itself): an
-# allowed request to one route whose one rule for the method is
-# {"access": "public"}, or {"access": "authenticated"} with or without
-# "scopes", in the default table, with no table-wide issuers or audiences
-# and the extension points unused. Everything else, denials included, is
-# decided by _general below, which gives the same answer for the common
-# case too (policies_test/simple_test.rego compares the two).
 decision := {
 	"allowed": true,
 	"reason": "scopes_granted",
@@ -119,12 +120,16 @@ _matched := [[key, rule] |
 ]
 
 # The one rule that applies to a request for one route in the default
-# table, when only the method's own rule does (no "*" rule, not HEAD).
+# table, when only the method's own rule does: no "*" rule (any value,
+# false too: the general rules refuse a rule that is not an object), not
+# HEAD. The key must be a string, as the engine's are: the store would
+# find a number's decimal string where the general rules find nothing.
 _lone_rule := methods[input.method] if {
 	[key] := input.routes
+	is_string(key)
 	not data.authz.hosts[input.host]
 	methods := data.authz.routes[key]
-	not methods["*"]
+	not methods["*"] == methods["*"]
 	input.method != "HEAD"
 }
 

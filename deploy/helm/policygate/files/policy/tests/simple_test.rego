@@ -5,8 +5,11 @@
 #   "scopes") in a short first branch, and everything else with the general
 #   rules. These tests hold the two to the same answers: every case is
 #   decided by the policy and by its general rules alone, over rules of the
-#   common shapes and of shapes close to them, inputs in every state, and
-#   the data that must send a request past the first branch.
+#   common shapes and of shapes close to them, inputs in many states, and
+#   the data that must send a request past the first branch. (A number as
+#   a route key against a stored key of its decimal string needs stored
+#   data, which `with` cannot give: TestFirstBranchNumberKey in
+#   policies_test.go covers it.)
 package simple_test
 
 import data.authz
@@ -46,6 +49,7 @@ _inputs := {
 	"other_method": {"method": "POST", "host": "", "routes": ["/r"], "authenticated": true, "scopes": ["read:messages"]},
 	"two_routes": {"method": "GET", "host": "", "routes": ["/r", "/s"], "authenticated": true, "scopes": ["read:messages"]},
 	"no_route": {"method": "GET", "host": "", "routes": [], "authenticated": true, "scopes": ["read:messages"]},
+	"number_route": {"method": "GET", "host": "", "routes": [0], "authenticated": true, "scopes": ["read:messages"]},
 	"host_table": {"method": "GET", "host": "h.example", "routes": ["/r"], "authenticated": true, "scopes": ["read:messages"]},
 }
 
@@ -56,10 +60,19 @@ _both(req, routes) := [shipped, general] if {
 	general := _decide(req, routes, true)
 }
 
-# What the general rules decide, the first branch left out.
+# What the general rules decide, the first branch left out: with no
+# matching rule, the default denial.
 _general := authz._general(authz._matched) if {
 	count(authz._matched) > 0
-} else := authz.decision
+} else := {
+	"allowed": false,
+	"reason": "no_route",
+	"required_scopes": [],
+	"any_scopes": [],
+	"missing_scopes": [],
+	"failed_claims": [],
+	"headers": {},
+}
 
 _case(req) := object.union(req, {"bound": {"params": {}, "claims": _token}})
 
@@ -77,6 +90,8 @@ test_other_rules_agree[name] if {
 	some input_name, req in _inputs
 	some table_name, routes in {
 		"star": {"/r": {"GET": rule, "HEAD": rule, "*": {"access": "authenticated"}}},
+		"star_false": {"/r": {"GET": rule, "*": false}},
+		"star_null": {"/r": {"GET": rule, "*": null}},
 		"head_and_get": {"/r": {"HEAD": rule, "GET": {"access": "authenticated", "scopes": ["admin"]}}},
 	}
 	name := concat("/", [rule_name, input_name, table_name])
@@ -89,7 +104,7 @@ test_other_rules_agree[name] if {
 test_table_data_agrees[name] if {
 	some rule_name, rule in _common_rules
 	some input_name, req in _inputs
-	some data_name in {"issuers", "audiences", "issuers_false", "audiences_false", "custom_headers", "custom_denials_false", "hosts"}
+	some data_name in {"issuers", "audiences", "issuers_false", "audiences_false", "custom_headers", "custom_denials", "custom_denials_false", "hosts"}
 	name := concat("/", [rule_name, input_name, data_name])
 	req_case := _case(req)
 	routes := {"/r": {"GET": rule}}
@@ -112,6 +127,10 @@ _with_data("issuers_false", req, routes, general) := d if {
 
 _with_data("audiences_false", req, routes, general) := d if {
 	d := _decide(req, routes, general) with data.authz.audiences as false
+}
+
+_with_data("custom_denials", req, routes, general) := d if {
+	d := _decide(req, routes, general) with data.authz.custom_denials as {"maintenance"}
 }
 
 _with_data("custom_denials_false", req, routes, general) := d if {
@@ -144,8 +163,8 @@ test_custom_denial_wins_over_first_branch if {
 	got.reason == "denied_by_policy"
 }
 
-# The shipped table's three routes are decided by the first branch when
-# allowed (what the engine's benchmarks measure).
+# The shipped table's three routes meet the first branch's conditions on
+# the route and the data (what the engine's benchmarks measure).
 test_first_branch_takes_shipped_routes[route] if {
 	some route in ["/api/public", "/api/private", "/api/private-scoped"]
 	authz._lone_rule with input as {"method": "GET", "host": "", "routes": [route]}
