@@ -93,10 +93,16 @@ func (c *tokenCache) digest(raw string) cacheKey {
 	b := append((*bp)[:0], raw...)
 	k := cacheKey(sha256.Sum256(b))
 	clear(b)
-	*bp = b
-	c.bufs.Put(bp)
+	if cap(b) <= maxPooledToken { // an odd huge token is not kept around
+		*bp = b
+		c.bufs.Put(bp)
+	}
 	return k
 }
+
+// maxPooledToken bounds the buffers digest keeps: real access tokens are
+// a few kilobytes.
+const maxPooledToken = 16 << 10
 
 // remember caches claims that verified with key from keys; notBefore is
 // the later of their nbf and iat (zero for neither). The claims must not be
