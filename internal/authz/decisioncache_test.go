@@ -122,13 +122,19 @@ func TestAnalyzeInput(t *testing.T) {
 	})
 }
 
-// The whole test depends on this: lookup agrees with the input the policy
-// is given, for every kind of path.
-func TestLookupMatchesInput(t *testing.T) {
-	claims := map[string]any{
+// keyTestClaims are claims of every JSON kind, nested, for the tests
+// that compare ways of reading the input.
+func keyTestClaims() map[string]any {
+	return map[string]any{
 		"sub": "alice", "n": json.Number("3"), "null": nil, "list": []any{"a", map[string]any{"x": 1}},
 		"obj": map[string]any{"a": map[string]any{"b": true}, "s": "str"},
 	}
+}
+
+// The whole test depends on this: lookup agrees with the input the policy
+// is given, for every kind of path.
+func TestLookupMatchesInput(t *testing.T) {
+	claims := keyTestClaims()
 	x, err := buildIndex(ast.MustParseTerm(`{"/api/x": {"GET": {"access": "public"}}, "/api/{id}": {"*": {"access": "public"}}}`).Value, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -441,10 +447,8 @@ func TestDecisionCacheFollowsChanges(t *testing.T) {
 // both must give the same key for every kind of path, for inputs with and
 // without claims and routes, and for bound values that are not empty.
 func TestInputKeyMatchesValue(t *testing.T) {
-	claims := map[string]any{
-		"sub": "alice", "n": json.Number("3"), "null": nil, "list": []any{"a", map[string]any{"x": 1}},
-		"obj": map[string]any{"a": map[string]any{"b": true}, "s": "str"}, "tenant": "t1",
-	}
+	claims := keyTestClaims()
+	claims["tenant"] = "t1"
 	x, err := buildIndex(ast.MustParseTerm(`{
 		"/api/x": {"GET": {"access": "public"}},
 		"/api/{id}": {"*": {"access": "authenticated", "claims": {"sub": {"equals_param": "id"}, "tenant": {"equals": "t1"}}}},
