@@ -145,7 +145,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	startGCFloor(ctx, getenv)
 
 	// A policy folder must compile (and pass its tests, when required)
 	// before anything listens.
