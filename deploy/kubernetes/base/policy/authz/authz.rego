@@ -49,7 +49,7 @@ default decision := {
 # short bodies decide it, with two helpers (_lone_rule, _plain_tokens).
 # Everything else, denials included, is decided by _general below, which
 # gives the same answer for the common case too
-# (policies_test/simple_test.rego compares the two).
+# (policies_test/structure/simple_test.rego compares the two).
 #
 # Go sets authenticated to true exactly when it verified the token, and
 # scopes count only alongside it. The policy reads that flag, not the claims
