@@ -19,6 +19,8 @@ import (
 const (
 	listenWithin = 20 * time.Second
 	stopWithin   = 15 * time.Second
+	// resignalEvery repeats SIGTERM for a process that missed the first.
+	resignalEvery = time.Second
 )
 
 // Process is a program started by Start; it is stopped when the test ends.
@@ -52,14 +54,29 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 	return p
 }
 
+// stop sends SIGTERM, and sends it again every resignalEvery until the
+// process exits: nginx with master_process off checks its signal flags
+// only between event waits, so a signal that lands just before it blocks
+// in epoll_wait with no timer pending is noticed only at the next event,
+// which may never come once the test's clients are gone.
 func (p *Process) stop(t testing.TB) {
+	deadline := time.After(stopWithin)
+	tick := time.NewTicker(resignalEvery)
+	defer tick.Stop()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(stopWithin):
-		p.cmd.Process.Kill()
-		<-p.exited
-		t.Errorf("%s did not stop on SIGTERM within %s", p.name, stopWithin)
+	for {
+		select {
+		case err := <-p.exited:
+			p.exited <- err // a second stop returns at once
+			return
+		case <-tick.C:
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		case <-deadline:
+			p.cmd.Process.Kill()
+			p.exited <- <-p.exited
+			t.Errorf("%s did not stop on SIGTERM within %s:\n%s", p.name, stopWithin, p.Output())
+			return
+		}
 	}
 }
 
