@@ -3,6 +3,7 @@ module github.com/policygate/policygate
 go 1.26.0
 
 require (
+	filippo.io/bigmod v0.1.0
 	github.com/envoyproxy/go-control-plane/envoy v1.40.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/go-chi/chi/v5 v5.5.0

@@ -48,9 +48,10 @@ func SupportedAlgorithms() []string {
 }
 
 // verifySignature reports whether sigPart (base64url, no padding) is alg's
-// signature of signingInput (the token's "header.payload") under pub. The
-// caller has checked with keyFits that pub may use alg.
-func verifySignature(pub any, alg jwa.SignatureAlgorithm, signingInput, sigPart string) bool {
+// signature of signingInput (the token's "header.payload") under key. The
+// caller has checked with keyFits that key may use alg.
+func verifySignature(key *verificationKey, alg jwa.SignatureAlgorithm, signingInput, sigPart string) bool {
+	pub := key.pub
 	sig, err := base64.RawURLEncoding.Strict().DecodeString(sigPart)
 	if err != nil {
 		return false
@@ -78,6 +79,9 @@ func verifySignature(pub any, alg jwa.SignatureAlgorithm, signingInput, sigPart 
 	case *rsa.PublicKey:
 		switch name[:2] {
 		case "RS":
+			if key.modulus != nil {
+				return verifyPKCS1v15(key.modulus, k.E, h, digest, sig)
+			}
 			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
 		case "PS":
 			return rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}) == nil

@@ -55,8 +55,10 @@ func TestVerifySignatureEveryAlgorithm(t *testing.T) {
 				t.Fatal(err)
 			}
 			enc := base64.RawURLEncoding.EncodeToString
-			if !verifySignature(k.pub, alg, input, enc(sig)) {
-				t.Errorf("a real %s signature did not verify", name)
+			for _, prepared := range []bool{true, false} {
+				if !verifySignature(keyFor(k.pub, prepared), alg, input, enc(sig)) {
+					t.Errorf("a real %s signature did not verify (modulus prepared: %v)", name, prepared)
+				}
 			}
 			flipped := append([]byte(nil), sig...)
 			flipped[len(flipped)/2] ^= 1
@@ -72,10 +74,22 @@ func TestVerifySignatureEveryAlgorithm(t *testing.T) {
 				"padded_base64": {k.pub, input, base64.URLEncoding.EncodeToString(sig) + "="},
 				"empty":         {k.pub, input, ""},
 			} {
-				if verifySignature(tc.pub, alg, tc.input, tc.sig) {
-					t.Errorf("%s: %s signature verified", what, name)
+				for _, prepared := range []bool{true, false} {
+					if verifySignature(keyFor(tc.pub, prepared), alg, tc.input, tc.sig) {
+						t.Errorf("%s: %s signature verified (modulus prepared: %v)", what, name, prepared)
+					}
 				}
 			}
 		})
 	}
+}
+
+// keyFor is pub as a key set holds it: an RSA key with its modulus
+// prepared, or (prepared false) left to crypto/rsa.
+func keyFor(pub any, prepared bool) *verificationKey {
+	vk := &verificationKey{pub: pub}
+	if k, ok := pub.(*rsa.PublicKey); ok && prepared {
+		vk.modulus = prepareModulus(k)
+	}
+	return vk
 }

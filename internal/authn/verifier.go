@@ -202,7 +202,7 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 		if !keyFits(key, header.Alg) {
 			continue
 		}
-		if verifySignature(key.pub, alg, raw[:len(headerPart)+1+len(payloadPart)], sigPart) {
+		if verifySignature(key, alg, raw[:len(headerPart)+1+len(payloadPart)], sigPart) {
 			signer = key
 			break
 		}
