@@ -61,9 +61,11 @@ func Identity(out gate.Outcome) (set []Header, remove []string, err error) {
 	if err != nil || total+n > MaxIdentityBytes {
 		return nil, nil, ErrBadIdentity
 	}
-	for _, name := range slices.Sorted(maps.Keys(out.Headers)) {
-		if v := out.Headers[name]; v != "" {
-			set = append(set, Header{Name: name, Value: v})
+	if len(out.Headers) > 0 { // most policies add none: no sorting then
+		for _, name := range slices.Sorted(maps.Keys(out.Headers)) {
+			if v := out.Headers[name]; v != "" {
+				set = append(set, Header{Name: name, Value: v})
+			}
 		}
 	}
 	for _, name := range out.DeclaredHeaders {
