@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"filippo.io/bigmod"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
@@ -22,9 +21,9 @@ type verificationKey struct {
 	kid string
 	alg string // the key's own "alg", or "" when the provider did not pin one
 	pub any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
-	// modulus is an RSA key's modulus prepared for verification once
-	// (rsapkcs1.go); nil for other keys and for keys left to crypto/rsa.
-	modulus *bigmod.Modulus
+	// rsa is an RSA key prepared for verification once (rsapkcs1.go);
+	// nil for other keys and for keys left to crypto/rsa.
+	rsa *preparedRSA
 }
 
 // keyIndex is an immutable snapshot of the key set.
@@ -113,7 +112,7 @@ func toVerificationKey(key jwk.Key) (*verificationKey, error) {
 		if pub.N.BitLen() < minRSABits {
 			return nil, fmt.Errorf("RSA key of %d bits is weaker than %d", pub.N.BitLen(), minRSABits)
 		}
-		vk.modulus = prepareModulus(pub)
+		vk.rsa = prepareRSA(pub)
 	case *ecdsa.PublicKey, ed25519.PublicKey:
 	default:
 		return nil, fmt.Errorf("key type %T cannot verify signatures here", raw)

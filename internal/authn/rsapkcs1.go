@@ -34,35 +34,49 @@ var digestInfoPrefixes = map[crypto.Hash][]byte{
 	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
 }
 
-// prepareModulus returns pub's modulus ready for verifyPKCS1v15, or nil
-// when pub is a key crypto/rsa would refuse (even modulus, exponent out
-// of range), is larger than this file handles, or when the program runs
-// in FIPS 140 mode, where verification stays inside the validated module.
-func prepareModulus(pub *rsa.PublicKey) *bigmod.Modulus {
-	if fips140.Enabled() || pub.N == nil || pub.N.Bit(0) == 0 || pub.E < 3 || pub.E&1 == 0 || pub.E > maxRSAExponent {
+// preparedRSA is an RSA public key ready for verifyPKCS1v15. Only
+// prepareRSA makes one, from a key it has checked, so the modulus and the
+// exponent always come from the same key, the modulus is odd and fits
+// the verification's buffer.
+type preparedRSA struct {
+	n *bigmod.Modulus
+	e uint
+}
+
+// prepareRSA returns pub ready for verifyPKCS1v15, or nil when pub is a
+// key crypto/rsa would refuse (even modulus, exponent out of range), is
+// larger than this file handles, or when verification must stay with
+// crypto/rsa: in FIPS 140 mode (inside the validated module) and in a
+// BoringCrypto build (BoringSSL).
+func prepareRSA(pub *rsa.PublicKey) *preparedRSA {
+	if fips140.Enabled() || boringCrypto {
+		return nil
+	}
+	if pub.N == nil || pub.N.Bit(0) == 0 || pub.E < 3 || pub.E&1 == 0 || pub.E > maxRSAExponent {
 		return nil
 	}
 	if pub.N.BitLen() < minRSABits || (pub.N.BitLen()+7)/8 > maxPreparedRSABytes {
 		return nil
 	}
-	m, err := bigmod.NewModulus(pub.N.Bytes())
+	n, err := bigmod.NewModulus(pub.N.Bytes())
 	if err != nil {
 		return nil
 	}
-	return m
+	return &preparedRSA{n: n, e: uint(pub.E)}
 }
 
 // verifyPKCS1v15 reports whether sig is a valid RSASSA-PKCS1-v1_5
-// signature of digest (a hash of kind h) under the public key with
-// modulus n and exponent e.
-func verifyPKCS1v15(n *bigmod.Modulus, e int, h crypto.Hash, digest, sig []byte) bool {
+// signature of digest (a hash of kind h) under key.
+func (key *preparedRSA) verifyPKCS1v15(h crypto.Hash, digest, sig []byte) bool {
+	n := key.n
 	prefix, ok := digestInfoPrefixes[h]
 	if !ok || len(digest) != h.Size() {
 		return false
 	}
 	// The signature is exactly as long as the modulus (8.2.2 step 1).
+	var buf [maxPreparedRSABytes]byte
 	k := n.Size()
-	if len(sig) != k {
+	if len(sig) != k || k > len(buf) {
 		return false
 	}
 	// s < n, then m = s^e mod n, as k octets (RSAVP1, I2OSP).
@@ -70,7 +84,7 @@ func verifyPKCS1v15(n *bigmod.Modulus, e int, h crypto.Hash, digest, sig []byte)
 	if err != nil {
 		return false
 	}
-	em := bigmod.NewNat().ExpShortVarTime(s, uint(e), n).Bytes(n)
+	em := bigmod.NewNat().ExpShortVarTime(s, key.e, n).Bytes(n)
 
 	// The expected encoding (EMSA-PKCS1-v1_5, section 9.2):
 	// 0x00 0x01 0xff... 0x00 DigestInfo, with at least 8 bytes of 0xff.
@@ -78,7 +92,6 @@ func verifyPKCS1v15(n *bigmod.Modulus, e int, h crypto.Hash, digest, sig []byte)
 	if k < tLen+11 {
 		return false
 	}
-	var buf [maxPreparedRSABytes]byte
 	want := buf[:k]
 	want[1] = 0x01
 	for i := 2; i < k-tLen-1; i++ {

@@ -85,6 +85,7 @@ func validEncoding(k int, h crypto.Hash, digest []byte) []byte {
 // fixed buffer exactly), and an encoding that is right in every byte but
 // the leading one.
 func TestPKCS1v15ReviewEdges(t *testing.T) {
+	skipUnprepared(t)
 	msg := []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0")
 	sum256, sum512 := sha256.Sum256(msg), sha512.Sum512(msg)
 	keys := []struct {
@@ -100,8 +101,8 @@ func TestPKCS1v15ReviewEdges(t *testing.T) {
 	}
 	for _, kc := range keys {
 		k := kc.key
-		n := prepareModulus(&k.PublicKey)
-		if n == nil || n.Size() != kc.bytes {
+		n := prepareRSA(&k.PublicKey)
+		if n == nil || n.n.Size() != kc.bytes {
 			t.Fatalf("%s: modulus not prepared as %d bytes", kc.name, kc.bytes)
 		}
 		good := validEncoding(kc.bytes, kc.hash, kc.sum)
@@ -120,7 +121,7 @@ func TestPKCS1v15ReviewEdges(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(kc.name+"/"+tc.name, func(t *testing.T) {
-				got := verifyPKCS1v15(n, k.E, kc.hash, kc.sum, tc.sig)
+				got := n.verifyPKCS1v15(kc.hash, kc.sum, tc.sig)
 				std := rsa.VerifyPKCS1v15(&k.PublicKey, kc.hash, kc.sum, tc.sig) == nil
 				if got != std || got != tc.valid {
 					t.Errorf("verifyPKCS1v15 = %v, crypto/rsa = %v, want %v", got, std, tc.valid)
@@ -134,13 +135,14 @@ func TestPKCS1v15ReviewEdges(t *testing.T) {
 // the key's own exponent to the prepared path: a key with e=3 verifies its
 // real RS256 signature there, and another key's does not.
 func TestVerifySignaturePreparedExponent(t *testing.T) {
+	skipUnprepared(t)
 	k3 := keyWithExponent(t, 2048, 3)
 	other := mustRSAKey(t, 2048)
 	input := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0"
 	digest := sha256.Sum256([]byte(input))
 	enc := base64.RawURLEncoding.EncodeToString
 	key := keyFor(&k3.PublicKey, true)
-	if key.modulus == nil {
+	if key.rsa == nil {
 		t.Fatal("the e=3 key was not prepared")
 	}
 	tests := []struct {
@@ -162,10 +164,11 @@ func TestVerifySignaturePreparedExponent(t *testing.T) {
 
 // TestPKCS1v15SharedModulus verifies with one prepared modulus from
 // several goroutines at once (run with -race): the modulus is read-only
-// after prepareModulus, so every answer stays right.
+// after prepareRSA, so every answer stays right.
 func TestPKCS1v15SharedModulus(t *testing.T) {
+	skipUnprepared(t)
 	k := mustRSAKey(t, 2048)
-	n := prepareModulus(&k.PublicKey)
+	n := prepareRSA(&k.PublicKey)
 	const workers, rounds = 8, 16
 	type signed struct {
 		digest, sig []byte
@@ -181,10 +184,10 @@ func TestPKCS1v15SharedModulus(t *testing.T) {
 		wg.Go(func() {
 			own, next := sigs[w], sigs[(w+1)%workers]
 			for range rounds {
-				if !verifyPKCS1v15(n, k.E, crypto.SHA256, own.digest, own.sig) {
+				if !n.verifyPKCS1v15(crypto.SHA256, own.digest, own.sig) {
 					errs <- "a real signature did not verify"
 				}
-				if verifyPKCS1v15(n, k.E, crypto.SHA256, own.digest, next.sig) {
+				if n.verifyPKCS1v15(crypto.SHA256, own.digest, next.sig) {
 					errs <- "another digest's signature verified"
 				}
 			}

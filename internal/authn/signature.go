@@ -79,8 +79,8 @@ func verifySignature(key *verificationKey, alg jwa.SignatureAlgorithm, signingIn
 	case *rsa.PublicKey:
 		switch name[:2] {
 		case "RS":
-			if key.modulus != nil {
-				return verifyPKCS1v15(key.modulus, k.E, h, digest, sig)
+			if key.rsa != nil {
+				return key.rsa.verifyPKCS1v15(h, digest, sig)
 			}
 			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
 		case "PS":

@@ -89,7 +89,7 @@ func TestVerifySignatureEveryAlgorithm(t *testing.T) {
 func keyFor(pub any, prepared bool) *verificationKey {
 	vk := &verificationKey{pub: pub}
 	if k, ok := pub.(*rsa.PublicKey); ok && prepared {
-		vk.modulus = prepareModulus(k)
+		vk.rsa = prepareRSA(k)
 	}
 	return vk
 }
