@@ -24,6 +24,9 @@ import (
 // answers with status_on_error (403 by default): closed, not open.
 const MaxRecvMsgSize = 1 << 20
 
+// flowWindow is the stream and connection flow-control window.
+const flowWindow = 1 << 20
+
 // streamWorkers is how many goroutines serve checks from a pool: more
 // than the checks Envoy usually keeps in flight to one replica.
 const streamWorkers = 64
@@ -63,6 +66,12 @@ func NewListener(cfg Config) *Listener {
 		// BenchmarkCheck's CPU). Streams past the pool get their own
 		// goroutine as before, so the size bounds nothing.
 		grpc.NumStreamWorkers(streamWorkers),
+		// Fixed flow-control windows of 1 MiB: a check is a few KiB, so
+		// the default 64 KiB windows never limit it, and setting them
+		// turns off gRPC's bandwidth-delay estimation, which otherwise
+		// keeps a PING in flight on every busy connection.
+		grpc.InitialWindowSize(flowWindow),
+		grpc.InitialConnWindowSize(flowWindow),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
