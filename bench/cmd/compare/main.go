@@ -215,7 +215,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			}
 		}
 	}
-	maxRSS := rss.stop()
+	peak := rss.stop()
 	hwm := vmHWM(pg.PID())
 	// Let the server notice the closed connections before counting.
 	time.Sleep(2 * time.Second)
@@ -229,7 +229,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 
-	report(out, o, results, memory{maxRSS: maxRSS, hwm: hwm, before: goroutinesBefore, after: goroutinesAfter})
+	report(out, o, results, memory{maxRSS: peak.rss, hwm: hwm, anon: peak.anon, file: peak.file, before: goroutinesBefore, after: goroutinesAfter})
 	if o.profileDir != "" {
 		bin := filepath.Join(o.profileDir, "policygate")
 		if b, err := os.ReadFile(filepath.Join(work, "policygate")); err == nil {

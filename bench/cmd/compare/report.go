@@ -10,6 +10,7 @@ import (
 
 type memory struct {
 	maxRSS, hwm   int64 // KiB
+	anon, file    int64 // KiB: the largest RssAnon and RssFile sampled
 	before, after int   // goroutines
 }
 
@@ -56,8 +57,9 @@ func report(out io.Writer, o options, results map[string]map[string][]wrk.Result
 	}
 	fmt.Fprintln(out, "\n(absolute numbers depend on the machine and on wrk sharing its cores; compare the ratios.")
 	fmt.Fprintln(out, "The goals read the first ratios, of medians; \"paired\" ratios are medians of per-round ratios.)")
-	fmt.Fprintf(out, "\npolicygate memory: RSS max %.1f MiB sampled, VmHWM %.1f MiB; goroutines %d before, %d after\n",
-		float64(m.maxRSS)/1024, float64(m.hwm)/1024, m.before, m.after)
+	fmt.Fprintf(out, "\npolicygate memory: RSS max %.1f MiB sampled, VmHWM %.1f MiB (largest RssAnon %.1f MiB: heap and stacks; "+
+		"largest RssFile %.1f MiB: pages of the executable); goroutines %d before, %d after\n",
+		float64(m.maxRSS)/1024, float64(m.hwm)/1024, float64(m.anon)/1024, float64(m.file)/1024, m.before, m.after)
 
 	pg := func(sc string) summary { return sums[sc]["policygate"] }
 	a0 := func(sc string) summary { return sums[sc]["auth0"] }
