@@ -10,7 +10,9 @@
 //
 // Unlike ghz, it counts allowed and denied answers apart: a run in which
 // any check is denied or fails is reported, since every token is valid.
-// It prints medians of the rounds and the ratios to the peer.
+// It prints medians of the rounds and the ratios to the peer. A third
+// target, cmd/baregrpc, answers every check OK without looking: the
+// transport's own ceiling and latency floor, as bare chi is for HTTP.
 //
 //	cd bench && go run ./cmd/grpcload [-duration 5s] [-rounds 3]
 package main
@@ -76,11 +78,14 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load client's CPU profile of the measured runs to this file")
 	flag.Parse()
 
-	budget := time.Duration(o.rounds)*4*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
+	budget := time.Duration(o.rounds*runsPerRound)*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
 	cli.Main("grpcload", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
-var targetNames = []string{"policygate", "opa-envoy"}
+var targetNames = []string{"policygate", "opa-envoy", "bare-grpc"}
+
+// runsPerRound: every scenario against every target.
+var runsPerRound = 2 * len(targetNames)
 
 type target struct {
 	*proc.Server
@@ -104,6 +109,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err := build.Run(ctx,
 		build.Binary{Dir: repo, Pkg: "./cmd/server", Out: filepath.Join(work, "policygate")},
 		build.Binary{Dir: bench, Pkg: "./cmd/opaenvoy", Out: filepath.Join(work, "opa-envoy")},
+		build.Binary{Dir: bench, Pkg: "./cmd/baregrpc", Out: filepath.Join(work, "bare-grpc")},
 	); err != nil {
 		return err
 	}
@@ -164,6 +170,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				args = append(args, "-jwt-cache")
 			}
 			cmd = exec.Command(bin, args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		case "bare-grpc":
+			cmd = exec.Command(bin, "-addr", t.addr)
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 		}
 		if o.serverGOGC != "" {
@@ -257,7 +266,8 @@ func report(out io.Writer, o options, results map[string]map[string][]result) {
 			fmt.Fprintf(out, "| %s | %s | %.0f | %.2f | %.2f | %.0f | %.2fx | %.2fx | %.2fx | %d |\n", sc, name, rps, p50, p99, cpu, rps/prps, p99/pp99, pcpu/cpu, bad)
 		}
 	}
-	fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios)")
+	fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios.")
+	fmt.Fprintln(out, "bare-grpc answers OK without looking: its checks/s is the transport's ceiling, its p99 the floor under every target's.)")
 	pg, peer := results["distinct"]["policygate"], results["distinct"]["opa-envoy"]
 	p99 := func(r result) float64 { return ms(r.p99) }
 	rpsRatio, p99Ratio := stats.MedianOf(pg, result.rps)/stats.MedianOf(peer, result.rps), stats.MedianOf(pg, p99)/stats.MedianOf(peer, p99)
@@ -294,10 +304,14 @@ func (t *target) waitReady(ctx context.Context, limit time.Duration, route, toke
 	return err
 }
 
-// sanityCheck makes sure both targets give the same answers before any
-// load: allowed with the scope, 403 without it, 401 without a token.
+// sanityCheck makes sure both deciding targets give the same answers
+// before any load: allowed with the scope, 403 without it, 401 without a
+// token (bare-grpc allows everything by design).
 func sanityCheck(ctx context.Context, targets map[string]*target, route, scoped, unscoped string) error {
 	for _, name := range targetNames {
+		if name == "bare-grpc" {
+			continue
+		}
 		for _, c := range []struct {
 			token  string
 			status int
@@ -333,7 +347,7 @@ func gcCount() uint32 {
 }
 
 func budgetOf(o options) time.Duration {
-	return time.Duration(o.rounds) * 4 * (o.duration + o.warmup)
+	return time.Duration(o.rounds*runsPerRound) * (o.duration + o.warmup)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
