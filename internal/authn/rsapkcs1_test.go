@@ -161,11 +161,7 @@ func TestPKCS1v15MatchesCryptoRSA(t *testing.T) {
 			}
 			for _, tc := range cases {
 				t.Run(kc.name+"/"+h.String()+"/"+tc.name, func(t *testing.T) {
-					got := n.verifyPKCS1v15(tc.hash, tc.digest, tc.sig)
-					std := rsa.VerifyPKCS1v15(&k.PublicKey, tc.hash, tc.digest, tc.sig) == nil
-					if got != std || got != tc.valid {
-						t.Errorf("verifyPKCS1v15 = %v, crypto/rsa = %v, want %v", got, std, tc.valid)
-					}
+					checkAgainstCryptoRSA(t, n, &k.PublicKey, tc.hash, tc.digest, tc.sig, tc.valid)
 				})
 			}
 		}
@@ -267,6 +263,17 @@ func completeFrom(full, b []byte) []byte {
 		return b
 	}
 	return append(append([]byte(nil), full[:len(full)-len(b)]...), b...)
+}
+
+// checkAgainstCryptoRSA fails t unless the prepared key's answer for sig
+// is crypto/rsa's and is valid.
+func checkAgainstCryptoRSA(t *testing.T, key *preparedRSA, pub *rsa.PublicKey, h crypto.Hash, digest, sig []byte, valid bool) {
+	t.Helper()
+	got := key.verifyPKCS1v15(h, digest, sig)
+	std := rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil
+	if got != std || got != valid {
+		t.Errorf("verifyPKCS1v15 = %v, crypto/rsa = %v, want %v", got, std, valid)
+	}
 }
 
 // skipUnprepared skips a test of the prepared path in a build that
