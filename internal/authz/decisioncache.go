@@ -3,6 +3,7 @@ package authz
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -231,6 +232,12 @@ func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
 func (c *decisionCache) put(key string, version uint64, d Decision) {
 	d.ID = ""
 	d.cloneLists()
+	// A header copied from a claim shares the claim's storage, which is a
+	// substring of the whole token payload (authn parses it as one copy):
+	// kept as is, every cached decision would hold a whole payload alive.
+	for name, v := range d.Headers {
+		d.Headers[name] = strings.Clone(v)
+	}
 	c.lru.Add(key, &decisionEntry{version: version, decision: d})
 }
 
