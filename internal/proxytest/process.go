@@ -29,6 +29,10 @@ type Process struct {
 	cmd    *exec.Cmd
 	exited chan error
 	out    lockedBuffer
+	// repeatTerm repeats SIGTERM until the process exits (see stop); off
+	// by default, so a program that hangs in its graceful shutdown (a
+	// second signal makes policygate exit at once) still fails the test.
+	repeatTerm bool
 }
 
 // Start starts cmd and stops it (SIGTERM, then a kill and a test error
@@ -54,11 +58,11 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 	return p
 }
 
-// stop sends SIGTERM, and sends it again every resignalEvery until the
-// process exits: nginx with master_process off checks its signal flags
-// only between event waits, so a signal that lands just before it blocks
-// in epoll_wait with no timer pending is noticed only at the next event,
-// which may never come once the test's clients are gone.
+// stop sends SIGTERM and waits, within stopWithin. With repeatTerm it
+// sends it again every resignalEvery: nginx with master_process off checks
+// its signal flags only between event waits, so a signal that lands just
+// before it blocks in epoll_wait with no timer pending is noticed only at
+// the next event, which may never come once the test's clients are gone.
 func (p *Process) stop(t testing.TB) {
 	deadline := time.After(stopWithin)
 	tick := time.NewTicker(resignalEvery)
@@ -70,7 +74,9 @@ func (p *Process) stop(t testing.TB) {
 			p.exited <- err // a second stop returns at once
 			return
 		case <-tick.C:
-			p.cmd.Process.Signal(syscall.SIGTERM)
+			if p.repeatTerm {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+			}
 		case <-deadline:
 			p.cmd.Process.Kill()
 			p.exited <- <-p.exited

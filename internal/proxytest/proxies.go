@@ -37,6 +37,7 @@ http {
 }
 `, prefix, http))
 	p := Start(t, exec.Command(nginx, "-p", prefix, "-c", conf, "-e", "stderr"))
+	p.repeatTerm = true // master_process off can miss a SIGTERM (Process.stop)
 	p.Listening(t, addr)
 	return p
 }
