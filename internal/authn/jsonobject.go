@@ -22,10 +22,13 @@ const maxJSONDepth = 10_000
 // and payload decoded, and encoding/json's reflection and buffering cost
 // more than the rest of the checks beside the signature.
 //
-// Every string and number it returns without an escape in it is a
-// substring of one copy of b, made once: a token's claims cost one
-// allocation for all their names and values, not one each, and the token
-// cache holds one object where it held a dozen for the collector to mark.
+// Every string it returns without an escape or a non-ASCII byte in it,
+// and every number, is a substring of one copy of b, made once: a token's
+// claims cost one allocation for all their names and values, not one
+// each, and the token cache holds one object where it held a dozen for
+// the collector to mark. Whoever keeps such a string for longer than the
+// claims (the decision cache does) must clone it, or it keeps the whole
+// copy alive.
 func decodeJSONObject(b []byte) (map[string]any, bool) {
 	p := jsonParser{b: b, s: string(b)}
 	p.skipSpace()
