@@ -24,8 +24,12 @@ import (
 // answers with status_on_error (403 by default): closed, not open.
 const MaxRecvMsgSize = 1 << 20
 
-// flowWindow is the stream and connection flow-control window.
-const flowWindow = 1 << 20
+// The flow-control windows per stream and per connection (the latter
+// holds no memory: gRPC acknowledges connection data as it arrives).
+const (
+	streamWindow = 256 << 10
+	connWindow   = 1 << 20
+)
 
 // streamWorkers is how many goroutines serve checks from a pool: more
 // than the checks Envoy usually keeps in flight to one replica.
@@ -66,12 +70,15 @@ func NewListener(cfg Config) *Listener {
 		// BenchmarkCheck's CPU). Streams past the pool get their own
 		// goroutine as before, so the size bounds nothing.
 		grpc.NumStreamWorkers(streamWorkers),
-		// Fixed flow-control windows of 1 MiB: a check is a few KiB, so
-		// the default 64 KiB windows never limit it, and setting them
-		// turns off gRPC's bandwidth-delay estimation, which otherwise
-		// keeps a PING in flight on every busy connection.
-		grpc.InitialWindowSize(flowWindow),
-		grpc.InitialConnWindowSize(flowWindow),
+		// Fixed flow-control windows: setting them turns off gRPC's
+		// bandwidth-delay estimation, which otherwise keeps a PING in
+		// flight on every busy connection (and may grow a window to 16
+		// MiB). A check is a few KiB; a stream window of 256 KiB takes a
+		// check with a body up to that size in one round trip (a larger
+		// message, up to MaxRecvMsgSize, still arrives, a round trip
+		// later), and bounds what a client can park per stream.
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connWindow),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
