@@ -31,7 +31,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	// The transport settings of policygate's gRPC listener
+	// (internal/extauthz/listen.go), so that the floor is the same
+	// transport: fixed flow-control windows and a pool of stream workers.
+	srv := grpc.NewServer(
+		grpc.InitialWindowSize(256<<10),
+		grpc.InitialConnWindowSize(1<<20),
+		grpc.NumStreamWorkers(64),
+	)
 	authv3.RegisterAuthorizationServer(srv, allowAll{})
 	log.Fatal(srv.Serve(ln))
 }
