@@ -30,7 +30,13 @@ const maxJSONDepth = 10_000
 // claims (the decision cache does) must clone it, or it keeps the whole
 // copy alive.
 func decodeJSONObject(b []byte) (map[string]any, bool) {
-	p := jsonParser{b: b, s: string(b)}
+	return decodeJSONText(string(b))
+}
+
+// decodeJSONText is decodeJSONObject of a string, whose strings and
+// numbers are substrings of s itself.
+func decodeJSONText(s string) (map[string]any, bool) {
+	p := jsonParser{s: s}
 	p.skipSpace()
 	if !p.peek('{') {
 		return nil, false
@@ -40,22 +46,21 @@ func decodeJSONObject(b []byte) (map[string]any, bool) {
 		return nil, false
 	}
 	p.skipSpace()
-	if p.i != len(p.b) {
+	if p.i != len(p.s) {
 		return nil, false
 	}
 	return m, true
 }
 
 type jsonParser struct {
-	b     []byte
-	s     string // the same bytes as b, for substrings
+	s     string
 	i     int
 	depth int
 }
 
 func (p *jsonParser) skipSpace() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
 		case ' ', '\t', '\n', '\r':
 			p.i++
 		default:
@@ -64,14 +69,14 @@ func (p *jsonParser) skipSpace() {
 	}
 }
 
-func (p *jsonParser) peek(c byte) bool { return p.i < len(p.b) && p.b[p.i] == c }
+func (p *jsonParser) peek(c byte) bool { return p.i < len(p.s) && p.s[p.i] == c }
 
 func (p *jsonParser) value() (any, bool) {
 	p.skipSpace()
-	if p.i >= len(p.b) {
+	if p.i >= len(p.s) {
 		return nil, false
 	}
-	switch c := p.b[p.i]; {
+	switch c := p.s[p.i]; {
 	case c == '{':
 		m, ok := p.object()
 		return m, ok
@@ -94,7 +99,7 @@ func (p *jsonParser) value() (any, bool) {
 }
 
 func (p *jsonParser) literal(word string) bool {
-	if len(p.b)-p.i < len(word) || string(p.b[p.i:p.i+len(word)]) != word {
+	if len(p.s)-p.i < len(word) || p.s[p.i:p.i+len(word)] != word {
 		return false
 	}
 	p.i += len(word)
@@ -214,7 +219,7 @@ func (p *jsonParser) peekSkip(c byte) bool {
 
 func (p *jsonParser) digits() int {
 	n := 0
-	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
 		p.i++
 		n++
 	}
@@ -225,8 +230,8 @@ func (p *jsonParser) digits() int {
 func (p *jsonParser) string() (string, bool) {
 	p.i++
 	start := p.i
-	for p.i < len(p.b) { // the common case: plain ASCII, nothing escaped
-		c := p.b[p.i]
+	for p.i < len(p.s) { // the common case: plain ASCII, nothing escaped
+		c := p.s[p.i]
 		if c == '"' {
 			s := p.s[start:p.i]
 			p.i++
@@ -237,9 +242,9 @@ func (p *jsonParser) string() (string, bool) {
 		}
 		p.i++
 	}
-	out := append(make([]byte, 0, p.i-start+16), p.b[start:p.i]...)
-	for p.i < len(p.b) {
-		c := p.b[p.i]
+	out := append(make([]byte, 0, p.i-start+16), p.s[start:p.i]...)
+	for p.i < len(p.s) {
+		c := p.s[p.i]
 		switch {
 		case c == '"':
 			p.i++
@@ -247,10 +252,10 @@ func (p *jsonParser) string() (string, bool) {
 		case c < ' ':
 			return "", false
 		case c == '\\':
-			if p.i+1 >= len(p.b) {
+			if p.i+1 >= len(p.s) {
 				return "", false
 			}
-			switch e := p.b[p.i+1]; e {
+			switch e := p.s[p.i+1]; e {
 			case '"', '\\', '/':
 				out = append(out, e)
 			case 'b':
@@ -264,7 +269,7 @@ func (p *jsonParser) string() (string, bool) {
 			case 't':
 				out = append(out, '\t')
 			case 'u':
-				r := hex4(p.b[p.i:])
+				r := hex4(p.s[p.i:])
 				if r < 0 {
 					return "", false
 				}
@@ -272,7 +277,7 @@ func (p *jsonParser) string() (string, bool) {
 				if utf16.IsSurrogate(r) {
 					// A pair is consumed whole; a lone half reads as
 					// U+FFFD and what follows is read on its own.
-					if dec := utf16.DecodeRune(r, hex4(p.b[p.i:])); dec != unicode.ReplacementChar {
+					if dec := utf16.DecodeRune(r, hex4(p.s[p.i:])); dec != unicode.ReplacementChar {
 						p.i += 6
 						out = utf8.AppendRune(out, dec)
 						continue
@@ -289,11 +294,11 @@ func (p *jsonParser) string() (string, bool) {
 			out = append(out, c)
 			p.i++
 		default:
-			r, size := utf8.DecodeRune(p.b[p.i:])
+			r, size := utf8.DecodeRuneInString(p.s[p.i:])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, unicode.ReplacementChar)
 			} else {
-				out = append(out, p.b[p.i:p.i+size]...)
+				out = append(out, p.s[p.i:p.i+size]...)
 			}
 			p.i += size
 		}
@@ -301,13 +306,14 @@ func (p *jsonParser) string() (string, bool) {
 	return "", false
 }
 
-// hex4 reads `\uXXXX` at the start of b, or returns -1.
-func hex4(b []byte) rune {
-	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+// hex4 reads `\uXXXX` at the start of s, or returns -1.
+func hex4(s string) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
 		return -1
 	}
 	var r rune
-	for _, c := range b[2:6] {
+	for i := 2; i < 6; i++ {
+		c := s[i]
 		switch {
 		case '0' <= c && c <= '9':
 			c -= '0'
