@@ -663,7 +663,7 @@ func runCatalogue(t *testing.T, v *authn.Verifier, rows []attack) {
 					return
 				}
 				if err == nil {
-					t.Fatalf("Verify() accepted the attack: claims %v", claims.Payload)
+					t.Fatalf("Verify() accepted the attack: claims %v", claims.Payload())
 				}
 				if !errors.Is(err, authn.ErrInvalidToken) {
 					t.Fatalf("Verify() = %v, want ErrInvalidToken", err)

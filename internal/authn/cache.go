@@ -111,7 +111,9 @@ func (v *Verifier) remember(k cacheKey, claims *Claims, notBefore time.Time, key
 	if v.cache == nil || key == nil {
 		return
 	}
-	e := &cacheEntry{claims: claims, keys: keys, key: key, until: claims.ExpiresAt.Add(v.skew)}
+	// The entry keeps the claims without their decoded payload: most
+	// policies never read it, and a full cache holds 10 000 of them.
+	e := &cacheEntry{claims: claims.withoutPayload(), keys: keys, key: key, until: claims.ExpiresAt.Add(v.skew)}
 	if !notBefore.IsZero() {
 		e.notBefore = notBefore.Add(-v.skew)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,13 @@ func awaitFetches(t *testing.T, keys *KeySet, before int64, n int64) {
 	}
 }
 
+// verifyObserved is v.Verify(tok), and whether the token cache answered.
+func verifyObserved(ctx context.Context, v *Verifier, tok Token) (*Claims, bool, error) {
+	var o Observer
+	c, err := v.Verify(WithObserver(ctx, &o), tok)
+	return c, o.CacheHit, err
+}
+
 func TestCacheHitReturnsTheVerifiedClaims(t *testing.T) {
 	p := authntest.NewProvider(t)
 	v, _ := cachedVerifier(t, p, DefaultCacheSize, nil)
@@ -65,9 +74,14 @@ func TestCacheHitReturnsTheVerifiedClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := v.Verify(ctx, alice)
-	if err != nil || again != first {
-		t.Errorf("Verify(alice) again = %p, %v; want the cached %p", again, err, first)
+	again, hit, err := verifyObserved(ctx, v, alice)
+	if err != nil || !hit {
+		t.Errorf("Verify(alice) again: cache hit %v, %v; want a hit", hit, err)
+	}
+	// The cache keeps the payload as text: decoded again, it is the same.
+	if again.Subject != first.Subject || !slices.Equal(again.Scopes, first.Scopes) || !again.ExpiresAt.Equal(first.ExpiresAt) ||
+		again.Issuer != first.Issuer || !slices.Equal(again.Audiences, first.Audiences) || !reflect.DeepEqual(again.Payload(), first.Payload()) {
+		t.Errorf("cached claims = %+v, payload %v; want %+v, payload %v", again, again.Payload(), first, first.Payload())
 	}
 	if c, err := v.Verify(ctx, bob); err != nil || c.Subject != "bob" {
 		t.Errorf("Verify(bob) = %+v, %v; want bob's own claims", c, err)
@@ -83,13 +97,11 @@ func TestCacheOffStoresNothing(t *testing.T) {
 			p := authntest.NewProvider(t)
 			v, _ := cachedVerifier(t, p, size, nil)
 			tok := Token(p.Token(t, nil))
-			first, err := v.Verify(context.Background(), tok)
-			if err != nil {
+			if _, err := v.Verify(context.Background(), tok); err != nil {
 				t.Fatal(err)
 			}
-			again, err := v.Verify(context.Background(), tok)
-			if err != nil || again == first {
-				t.Errorf("Verify() again = %p, %v; want fresh claims with the cache off", again, err)
+			if _, hit, err := verifyObserved(context.Background(), v, tok); err != nil || hit {
+				t.Errorf("Verify() again: cache hit %v, %v; want a full check with the cache off", hit, err)
 			}
 			if v.cache != nil {
 				t.Errorf("cache = %v, want nil for CacheSize %d", v.cache, size)
@@ -142,13 +154,12 @@ func TestCacheKeepsTokenWithoutKID(t *testing.T) {
 	v, keys := cachedVerifier(t, p, DefaultCacheSize, nil)
 	ctx := context.Background()
 	tok := Token(authntest.SignWithHeader(t, p.Key(), map[string]any{"alg": "RS256"}, p.Claims()))
-	first, err := v.Verify(ctx, tok)
-	if err != nil {
+	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	awaitFetches(t, keys, keys.Fetches(), 2)
-	if again, err := v.Verify(ctx, tok); err != nil || again != first {
-		t.Errorf("Verify(no kid) after refetch = %p, %v; want the cached %p", again, err, first)
+	if _, hit, err := verifyObserved(ctx, v, tok); err != nil || !hit {
+		t.Errorf("Verify(no kid) after refetch: cache hit %v, %v; want a hit", hit, err)
 	}
 	p.SetKeys(authntest.NewKey(t, "key-2"))
 	awaitFetches(t, keys, keys.Fetches(), 2)
@@ -306,25 +317,22 @@ func TestCacheHitRatioThroughVerify(t *testing.T) {
 	v, _ := cachedVerifier(t, p, 1000, nil)
 	const clients = 900
 	tokens := make([]Token, clients)
-	first := make([]*Claims, clients)
 	ctx := context.Background()
 	for i := range tokens {
 		tokens[i] = Token(p.Token(t, map[string]any{"sub": fmt.Sprintf("user-%d", i)}))
-		c, err := v.Verify(ctx, tokens[i])
-		if err != nil {
+		if _, err := v.Verify(ctx, tokens[i]); err != nil {
 			t.Fatal(err)
 		}
-		first[i] = c
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	misses := 0
 	for range 20_000 {
 		n := rng.IntN(clients)
-		c, err := v.Verify(ctx, tokens[n])
+		c, hit, err := verifyObserved(ctx, v, tokens[n])
 		if err != nil {
 			t.Fatalf("Verify(user-%d) = %v", n, err)
 		}
-		if c != first[n] {
+		if !hit || c.Subject != fmt.Sprintf("user-%d", n) {
 			misses++
 		}
 	}
@@ -392,6 +400,42 @@ func TestTokenCacheDigest(t *testing.T) {
 	for _, raw := range []string{strings.Repeat("a", 900), "b", "", strings.Repeat("c.", 4000), "d.e.f"} {
 		if got, want := c.digest(raw), cacheKey(sha256.Sum256([]byte(raw))); got != want {
 			t.Errorf("digest(%.20q) = %x, want %x", raw, got, want)
+		}
+	}
+}
+
+// The token cache keeps claims without their decoded payload; the first
+// caller that asks decodes it once, concurrently with other callers, and
+// gets the payload the full check saw.
+func TestCachedClaimsDecodePayloadOnce(t *testing.T) {
+	p := authntest.NewProvider(t)
+	v, _ := cachedVerifier(t, p, DefaultCacheSize, nil)
+	ctx := context.Background()
+	tok := Token(p.Token(t, map[string]any{"sub": "alice", "tenant": "acme", "roles": []any{"a", "b"}}))
+	first, err := v.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, hit, err := verifyObserved(ctx, v, tok)
+	if err != nil || !hit {
+		t.Fatalf("Verify() again: cache hit %v, %v; want a hit", hit, err)
+	}
+	if cached == first || cached.payload != nil {
+		t.Fatalf("the cache holds the decoded payload (%v); want its text only", cached.payload)
+	}
+	const readers = 8
+	got := make([]map[string]any, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() { got[i] = cached.Payload() })
+	}
+	wg.Wait()
+	for i, m := range got {
+		if !reflect.DeepEqual(m, first.Payload()) {
+			t.Errorf("reader %d: Payload() = %v, want %v", i, m, first.Payload())
+		}
+		if i > 0 && reflect.ValueOf(m).UnsafePointer() != reflect.ValueOf(got[0]).UnsafePointer() {
+			t.Errorf("reader %d decoded its own payload; want one decoding shared", i)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func (u *inputUse) inputKey(r *request) (string, error) {
 // appendPathKey appends the encoding of the value at path p of r's input,
 // or of absent when it has none; bound holds input.bound once built.
 func (r *request) appendPathKey(b []byte, p []string, bound *ast.Value) ([]byte, error) {
-	authenticated := r.Claims != nil
+	authenticated := r.authenticated()
 	if len(p) == 1 {
 		switch p[0] {
 		case "method":

@@ -12,8 +12,8 @@ import (
 //	{"method", "host", "path", "routes", "params", "authenticated",
 //	 "issuer"?, "scopes"?, "claims"?, "bound": {"params", "claims"}}
 //
-// authenticated is true exactly when Claims is set; issuer, scopes and
-// claims are present only then.
+// authenticated is true exactly when Claims or ClaimSource is set;
+// issuer, scopes and claims are present only then.
 type Input struct {
 	Method string
 	// Host is the request's host, lower-case, without port; "" when the
@@ -23,11 +23,21 @@ type Input struct {
 	Path   []string       // unescaped segments; a trailing "/" is a final ""
 	Issuer string         // the issuer the token was verified against
 	Claims map[string]any // verified token payload; nil when unauthenticated
-	Scopes []string       // granted scopes; meaningful only with Claims
+	// ClaimSource, when Claims is nil, supplies the verified payload
+	// the first time the decision needs it: a policy that reads no claims
+	// never has it decoded. Set it, like Claims, only for a verified token.
+	ClaimSource ClaimSource
+	Scopes      []string // granted scopes; meaningful only when authenticated
 	// StrictHosts refuses (no route matches) a host without its own
 	// table once any host table exists: for proxy mode, where the client
 	// picks the Host but not the service.
 	StrictHosts bool
+}
+
+// ClaimSource supplies a verified token's payload on demand
+// (*authn.Claims is one). The map must not be modified.
+type ClaimSource interface {
+	Payload() map[string]any
 }
 
 // request is one decision's input before it becomes a value: the caller's
@@ -73,9 +83,21 @@ func (r *request) value(read map[string]bool) (ast.Value, error) {
 	return ast.NewObject(terms...), nil
 }
 
+// authenticated reports whether the caller verified a token.
+func (r *request) authenticated() bool { return r.Claims != nil || r.ClaimSource != nil }
+
+// claims returns the verified payload (nil when unauthenticated), taking
+// it from the ClaimSource the first time a decision needs it.
+func (r *request) claims() map[string]any {
+	if r.Claims == nil && r.ClaimSource != nil {
+		r.Claims = r.ClaimSource.Payload()
+	}
+	return r.Claims
+}
+
 // field is one top-level field of the input, nil when the input has none.
 func (r *request) field(name string, buf *termBuf) (ast.Value, error) {
-	authenticated := r.Claims != nil
+	authenticated := r.authenticated()
 	switch name {
 	case "method":
 		return ast.String(r.Method), nil
@@ -107,7 +129,7 @@ func (r *request) field(name string, buf *termBuf) (ast.Value, error) {
 		}
 	case "claims":
 		if authenticated {
-			v, err := ast.InterfaceToValue(r.Claims)
+			v, err := ast.InterfaceToValue(r.claims())
 			if err != nil {
 				return nil, fmt.Errorf("claims: %w", err)
 			}
@@ -151,14 +173,14 @@ func (r *request) bound() (ast.Value, error) {
 				}
 			}
 			for _, name := range rl.claims {
-				if seen[name] || r.Claims == nil {
+				if seen[name] || !r.authenticated() {
 					continue
 				}
 				if seen == nil {
 					seen = map[string]bool{}
 				}
 				seen[name] = true
-				if v, ok := r.Claims[name]; ok {
+				if v, ok := r.claims()[name]; ok {
 					val, err := ast.InterfaceToValue(v)
 					if err != nil {
 						return nil, fmt.Errorf("claim %q: %w", name, err)
@@ -205,10 +227,10 @@ func (r *request) lookup(p []string, buf *termBuf) (ast.Value, error) {
 		return r.value(nil)
 	}
 	if p[0] == "claims" && len(p) > 1 {
-		if r.Claims == nil {
+		if !r.authenticated() {
 			return nil, nil
 		}
-		return claimAt(r.Claims, p[1:])
+		return claimAt(r.claims(), p[1:])
 	}
 	v, err := r.field(p[0], buf)
 	if err != nil || v == nil || len(p) == 1 {

@@ -75,7 +75,7 @@ func TestMintedTokensVerify(t *testing.T) {
 			if c.Subject != tt.wantSub || strings.Join(c.Scopes, " ") != strings.Join(tt.wantScopes, " ") {
 				t.Errorf("claims sub %q scopes %q, want %q %q", c.Subject, c.Scopes, tt.wantSub, tt.wantScopes)
 			}
-			iat, _ := c.Payload["iat"].(json.Number).Int64()
+			iat, _ := c.Payload()["iat"].(json.Number).Int64()
 			if got := c.ExpiresAt.Sub(time.Unix(iat, 0)); got != tt.wantTTL {
 				t.Errorf("exp - iat = %v, want %v", got, tt.wantTTL)
 			}

@@ -160,7 +160,8 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 	}
 	in := authz.Input{Method: req.Method, Host: host, Path: path, StrictHosts: req.StrictHosts}
 	if authErr == nil {
-		in.Claims, in.Scopes, in.Issuer = claims.Payload, claims.Scopes, claims.Issuer
+		// The payload is decoded only if the policy reads claims.
+		in.ClaimSource, in.Scopes, in.Issuer = claims, claims.Scopes, claims.Issuer
 	}
 	d, err := g.decider.Decide(ctx, in)
 	if err != nil {

@@ -29,10 +29,8 @@ type fakeVerifier struct{}
 func (fakeVerifier) Verify(_ context.Context, tok authn.Token) (*authn.Claims, error) {
 	switch tok {
 	case "valid":
-		return &authn.Claims{
-			Payload: map[string]any{"sub": "alice", "iss": "https://idp.example.com/", "scope": "openid read:messages"},
-			Subject: "alice", Issuer: "https://idp.example.com/", Scopes: []string{"openid", "read:messages"},
-		}, nil
+		// As the verifier reads a payload: subject, issuer and scopes.
+		return authn.UnverifiedClaims([]byte(`{"sub": "alice", "iss": "https://idp.example.com/", "scope": "openid read:messages"}`))
 	case "keys-down":
 		return nil, &authn.Error{Err: authn.ErrKeysUnavailable, Description: "signing keys are not available yet"}
 	default:
@@ -213,8 +211,8 @@ func TestCheckSpec(t *testing.T) {
 			// The policy hears of claims only from a valid token.
 			if in := decider.asked; in == nil {
 				t.Error("the policy was not asked")
-			} else if valid := tt.auth == "valid_token"; valid != (in.Claims != nil) || valid != (in.Issuer != "") || valid != (len(in.Scopes) > 0) {
-				t.Errorf("policy input claims %v, issuer %q, scopes %q; want them exactly for a valid token", in.Claims, in.Issuer, in.Scopes)
+			} else if valid := tt.auth == "valid_token"; valid != (in.ClaimSource != nil) || valid != (in.Issuer != "") || valid != (len(in.Scopes) > 0) {
+				t.Errorf("policy input claims %v, issuer %q, scopes %q; want them exactly for a valid token", in.ClaimSource, in.Issuer, in.Scopes)
 			}
 		})
 	}
