@@ -36,21 +36,21 @@ type Claims struct {
 // the token cache keeps hold the payload's text only (about half the
 // memory of the decoded map, and a tenth of the heap objects for the
 // collector to mark): it is decoded on the first call and kept from then
-// on, so a policy that never reads claims never pays for it. Safe for
-// concurrent use; the map must not be modified.
+// on, so a policy that never reads claims never pays for it. Nil only if
+// the text cannot be decoded, which claims from Verify never are. Safe
+// for concurrent use; the map must not be modified.
 func (c *Claims) Payload() map[string]any {
 	c.payloadOnce.Do(func() {
 		if c.payload != nil {
 			return
 		}
-		m, ok := decodeJSONText(c.raw)
-		if !ok {
-			// Not reachable: raw decoded when the token was verified,
-			// and decoding is deterministic. An empty payload satisfies
-			// no claim condition.
-			m = map[string]any{}
+		// raw decoded when the token was verified and decoding is
+		// deterministic, so this never fails for claims Verify returned;
+		// if it did, nil makes the engine fail the decision (a denial),
+		// where an empty payload would skip a rule that denies on a claim.
+		if m, ok := decodeJSONText(c.raw); ok {
+			c.payload = m
 		}
-		c.payload = m
 	})
 	return c.payload
 }

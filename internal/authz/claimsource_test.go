@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -69,5 +70,20 @@ func TestClaimSourceDecidesAsClaims(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// nilSource has no payload to give.
+type nilSource struct{}
+
+func (nilSource) Payload() map[string]any { return nil }
+
+// A ClaimSource with no payload fails a decision that reads claims (the
+// caller denies) rather than deciding as if the token had none.
+func TestClaimSourceWithoutPayloadFailsClosed(t *testing.T) {
+	e := engineFor(t, decisionRego(wholeRego), Config{DecisionCacheSize: -1})
+	in := Input{Method: "GET", Path: []string{"api", "private"}, ClaimSource: nilSource{}}
+	if d, err := e.Decide(context.Background(), in); err == nil {
+		t.Errorf("Decide() = %+v, nil; want an error", d)
 	}
 }

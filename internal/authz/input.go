@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -87,12 +88,18 @@ func (r *request) value(read map[string]bool) (ast.Value, error) {
 func (r *request) authenticated() bool { return r.Claims != nil || r.ClaimSource != nil }
 
 // claims returns the verified payload (nil when unauthenticated), taking
-// it from the ClaimSource the first time a decision needs it.
-func (r *request) claims() map[string]any {
+// it from the ClaimSource the first time a decision needs it. A source
+// with no payload to give is an error: the decision fails, and the caller
+// denies, rather than deciding as if the token had no claims.
+func (r *request) claims() (map[string]any, error) {
 	if r.Claims == nil && r.ClaimSource != nil {
-		r.Claims = r.ClaimSource.Payload()
+		m := r.ClaimSource.Payload()
+		if m == nil {
+			return nil, errors.New("claims: the verified token's payload is not available")
+		}
+		r.Claims = m
 	}
-	return r.Claims
+	return r.Claims, nil
 }
 
 // field is one top-level field of the input, nil when the input has none.
@@ -129,7 +136,11 @@ func (r *request) field(name string, buf *termBuf) (ast.Value, error) {
 		}
 	case "claims":
 		if authenticated {
-			v, err := ast.InterfaceToValue(r.claims())
+			m, err := r.claims()
+			if err != nil {
+				return nil, err
+			}
+			v, err := ast.InterfaceToValue(m)
 			if err != nil {
 				return nil, fmt.Errorf("claims: %w", err)
 			}
@@ -180,7 +191,11 @@ func (r *request) bound() (ast.Value, error) {
 					seen = map[string]bool{}
 				}
 				seen[name] = true
-				if v, ok := r.claims()[name]; ok {
+				m, err := r.claims()
+				if err != nil {
+					return nil, err
+				}
+				if v, ok := m[name]; ok {
 					val, err := ast.InterfaceToValue(v)
 					if err != nil {
 						return nil, fmt.Errorf("claim %q: %w", name, err)
@@ -230,7 +245,11 @@ func (r *request) lookup(p []string, buf *termBuf) (ast.Value, error) {
 		if !r.authenticated() {
 			return nil, nil
 		}
-		return claimAt(r.claims(), p[1:])
+		m, err := r.claims()
+		if err != nil {
+			return nil, err
+		}
+		return claimAt(m, p[1:])
 	}
 	v, err := r.field(p[0], buf)
 	if err != nil || v == nil || len(p) == 1 {

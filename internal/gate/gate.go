@@ -159,7 +159,7 @@ func (g *Gate) check(ctx context.Context, req Request) Outcome {
 		claims, authErr = g.verifier.Verify(ctx, token)
 	}
 	in := authz.Input{Method: req.Method, Host: host, Path: path, StrictHosts: req.StrictHosts}
-	if authErr == nil {
+	if authErr == nil && claims != nil {
 		// The payload is decoded only if the policy reads claims.
 		in.ClaimSource, in.Scopes, in.Issuer = claims, claims.Scopes, claims.Issuer
 	}

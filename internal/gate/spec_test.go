@@ -211,7 +211,7 @@ func TestCheckSpec(t *testing.T) {
 			// The policy hears of claims only from a valid token.
 			if in := decider.asked; in == nil {
 				t.Error("the policy was not asked")
-			} else if valid := tt.auth == "valid_token"; valid != (in.ClaimSource != nil) || valid != (in.Issuer != "") || valid != (len(in.Scopes) > 0) {
+			} else if valid := tt.auth == "valid_token"; valid != (in.ClaimSource != nil) || in.Claims != nil || valid != (in.Issuer != "") || valid != (len(in.Scopes) > 0) {
 				t.Errorf("policy input claims %v, issuer %q, scopes %q; want them exactly for a valid token", in.ClaimSource, in.Issuer, in.Scopes)
 			}
 		})
