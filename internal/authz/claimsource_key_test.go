@@ -3,8 +3,6 @@ package authz
 import (
 	"fmt"
 	"testing"
-
-	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // The decision cache key and the policy input of a request whose claims
@@ -12,21 +10,7 @@ import (
 // in Claims, for every kind of path; each is built on a fresh request, as
 // Decide builds it, so the source is asked first by the key itself.
 func TestClaimSourceKeyMatchesClaims(t *testing.T) {
-	claims := keyTestClaims()
-	claims["tenant"] = "t1"
-	x, err := buildIndex(ast.MustParseTerm(`{
-		"/api/x": {"GET": {"access": "public"}},
-		"/api/{id}": {"*": {"access": "authenticated", "claims": {"sub": {"equals_param": "id"}, "tenant": {"equals": "t1"}}}},
-		"/api/{id}/*": {"GET": {"access": "authenticated"}}}`).Value, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs := []Input{
-		{Method: "POST", Host: "a.example", Path: []string{}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read", "write"}},
-		{Method: "GET", Path: nil, Claims: map[string]any{}, Scopes: nil},
-		{Method: "GET", Path: []string{"api", "alice"}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read"}},
-		{Method: "DELETE", Path: []string{"api", "bob", "x", "y"}, Claims: map[string]any{"sub": "bob"}},
-	}
+	x, inputs := keyTestRequests(t)
 	uses := []inputUse{
 		{paths: [][]string{{"authenticated"}, {"issuer"}, {"scopes"}}},
 		{paths: [][]string{{"bound"}}},

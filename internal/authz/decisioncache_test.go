@@ -124,6 +124,27 @@ func TestAnalyzeInput(t *testing.T) {
 
 // keyTestClaims are claims of every JSON kind, nested, for the tests
 // that compare ways of reading the input.
+// keyTestRequests is a route index with a claim-bound pattern route and
+// requests with claims (keyTestClaims, with a tenant) against it.
+func keyTestRequests(t *testing.T) (*routeIndex, []Input) {
+	t.Helper()
+	claims := keyTestClaims()
+	claims["tenant"] = "t1"
+	x, err := buildIndex(ast.MustParseTerm(`{
+		"/api/x": {"GET": {"access": "public"}},
+		"/api/{id}": {"*": {"access": "authenticated", "claims": {"sub": {"equals_param": "id"}, "tenant": {"equals": "t1"}}}},
+		"/api/{id}/*": {"GET": {"access": "authenticated"}}}`).Value, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, []Input{
+		{Method: "POST", Host: "a.example", Path: []string{}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read", "write"}},
+		{Method: "GET", Path: nil, Claims: map[string]any{}, Scopes: nil},
+		{Method: "GET", Path: []string{"api", "alice"}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read"}},
+		{Method: "DELETE", Path: []string{"api", "bob", "x", "y"}, Claims: map[string]any{"sub": "bob"}},
+	}
+}
+
 func keyTestClaims() map[string]any {
 	return map[string]any{
 		"sub": "alice", "n": json.Number("3"), "null": nil, "list": []any{"a", map[string]any{"x": 1}},
@@ -447,22 +468,8 @@ func TestDecisionCacheFollowsChanges(t *testing.T) {
 // both must give the same key for every kind of path, for inputs with and
 // without claims and routes, and for bound values that are not empty.
 func TestInputKeyMatchesValue(t *testing.T) {
-	claims := keyTestClaims()
-	claims["tenant"] = "t1"
-	x, err := buildIndex(ast.MustParseTerm(`{
-		"/api/x": {"GET": {"access": "public"}},
-		"/api/{id}": {"*": {"access": "authenticated", "claims": {"sub": {"equals_param": "id"}, "tenant": {"equals": "t1"}}}},
-		"/api/{id}/*": {"GET": {"access": "authenticated"}}}`).Value, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs := []Input{
-		{Method: "GET", Path: []string{"api", "x"}},
-		{Method: "POST", Host: "a.example", Path: []string{}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read", "write"}},
-		{Method: "GET", Path: nil, Claims: map[string]any{}, Scopes: nil},
-		{Method: "GET", Path: []string{"api", "alice"}, Issuer: "https://i/", Claims: claims, Scopes: []string{"read"}},
-		{Method: "DELETE", Path: []string{"api", "bob", "x", "y"}, Claims: map[string]any{"sub": "bob"}},
-	}
+	x, authenticated := keyTestRequests(t)
+	inputs := append([]Input{{Method: "GET", Path: []string{"api", "x"}}}, authenticated...)
 	pathSets := [][][]string{
 		{{"authenticated"}, {"bound", "claims"}, {"bound", "params"}, {"host"}, {"method"}, {"routes"}, {"scopes"}},
 		{{"issuer"}, {"path"}, {"params"}},

@@ -38,13 +38,7 @@ func TestDecisionLogClaimSource(t *testing.T) {
 		t.Fatal("the second Verify returned the first's claims, not the token cache's")
 	}
 
-	var console bytes.Buffer
-	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionLogs: true, Console: &console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop(context.Background()) })
-	awaitPolicy(t, e)
+	e, console := loggingEngine(t)
 
 	sources := []struct {
 		name   string

@@ -29,7 +29,10 @@ func decisionLines(t *testing.T, out string) []map[string]any {
 	return events
 }
 
-func TestDecisionLog(t *testing.T) {
+// loggingEngine is the shipped policy with decision logs on, written to
+// the returned buffer.
+func loggingEngine(t *testing.T) (*authz.Engine, *bytes.Buffer) {
+	t.Helper()
 	var console bytes.Buffer
 	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionLogs: true, Console: &console})
 	if err != nil {
@@ -37,6 +40,11 @@ func TestDecisionLog(t *testing.T) {
 	}
 	t.Cleanup(func() { e.Stop(context.Background()) })
 	awaitPolicy(t, e)
+	return e, &console
+}
+
+func TestDecisionLog(t *testing.T) {
+	e, console := loggingEngine(t)
 
 	const email, secret = "alice@example.com", "s3cr3t-value"
 	claims := map[string]any{
