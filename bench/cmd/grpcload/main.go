@@ -19,12 +19,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -32,15 +30,11 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/policygate/policygate/bench/internal/build"
 	"github.com/policygate/policygate/bench/internal/cli"
 	"github.com/policygate/policygate/bench/internal/cpu"
 	"github.com/policygate/policygate/bench/internal/idp"
-	"github.com/policygate/policygate/bench/internal/proc"
 	"github.com/policygate/policygate/bench/internal/rounds"
 	"github.com/policygate/policygate/bench/internal/stats"
 )
@@ -80,18 +74,6 @@ func main() {
 
 	budget := time.Duration(o.rounds*runsPerRound)*(o.duration+o.warmup+5*time.Second) + 10*time.Minute
 	cli.Main("grpcload", budget, func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
-}
-
-var targetNames = []string{"policygate", "opa-envoy", "bare-grpc"}
-
-// runsPerRound: every scenario against every target.
-var runsPerRound = 2 * len(targetNames)
-
-type target struct {
-	*proc.Server
-	addr    string
-	clients []authv3.AuthorizationClient
-	conns   []*grpc.ClientConn
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
@@ -145,52 +127,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	for _, name := range targetNames {
-		t := &target{}
-		if t.addr, err = proc.FreeAddr(); err != nil {
-			return err
-		}
-		bin := filepath.Join(work, name)
-		var cmd *exec.Cmd
-		switch name {
-		case "policygate":
-			httpAddr, err := proc.FreeAddr()
-			if err != nil {
-				return err
-			}
-			cmd = exec.Command(bin)
-			cmd.Env = []string{
-				"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-				"AUTH_ISSUER=" + provider.Issuer, "AUTH_AUDIENCE=" + idp.Audience, "AUTH_JWKS_URL=" + provider.JWKSURL(),
-				"LISTEN_ADDR=" + httpAddr, "GRPC_LISTEN_ADDR=" + t.addr, "LOG_LEVEL=" + o.logLevel,
-				"POLICY_DIR=" + filepath.Join(repo, "policies"),
-			}
-		case "opa-envoy":
-			args := []string{"-addr", t.addr, "-issuer", provider.Issuer, "-audience", idp.Audience, "-jwks-url", provider.JWKSURL()}
-			if o.jwtCache {
-				args = append(args, "-jwt-cache")
-			}
-			cmd = exec.Command(bin, args...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-		case "bare-grpc":
-			cmd = exec.Command(bin, "-addr", t.addr)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-		}
-		if o.serverGOGC != "" {
-			cmd.Env = append(cmd.Env, "GOGC="+o.serverGOGC)
-		}
-		if t.Server, err = proc.Start(name, work, cmd); err != nil {
+		t, err := startTarget(name, work, repo, provider, o, codec)
+		if err != nil {
 			return err
 		}
 		targets[name] = t
-		for range o.conns {
-			conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-				grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec)))
-			if err != nil {
-				return err
-			}
-			t.conns = append(t.conns, conn)
-			t.clients = append(t.clients, authv3.NewAuthorizationClient(conn))
-		}
 	}
 	for _, name := range targetNames {
 		if err := targets[name].waitReady(ctx, 60*time.Second, o.route, replayed[0]); err != nil {
@@ -281,62 +222,6 @@ func metOrMissed(ok bool) string {
 		return "met"
 	}
 	return "MISSED"
-}
-
-func (t *target) waitReady(ctx context.Context, limit time.Duration, route, token string) error {
-	err := t.WaitReady(ctx, limit, func(ctx context.Context) error {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		if t.Name == "policygate" {
-			h, err := healthpb.NewHealthClient(t.conns[0]).Check(cctx, &healthpb.HealthCheckRequest{})
-			if err == nil && h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				err = errors.New("not serving")
-			}
-			return err
-		}
-		_, err := t.clients[0].Check(cctx, check(route, token))
-		return err
-	})
-	if exited, _ := t.Exited(); err != nil && exited {
-		b, _ := os.ReadFile(t.Log)
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return err
-}
-
-// sanityCheck makes sure both deciding targets give the same answers
-// before any load: allowed with the scope, 403 without it, 401 without a
-// token (bare-grpc allows everything by design).
-func sanityCheck(ctx context.Context, targets map[string]*target, route, scoped, unscoped string) error {
-	for _, name := range targetNames {
-		if name == "bare-grpc" {
-			continue
-		}
-		for _, c := range []struct {
-			token  string
-			status int
-		}{{scoped, 200}, {unscoped, 403}, {"", 401}} {
-			resp, err := targets[name].clients[0].Check(ctx, check(route, c.token))
-			if err != nil {
-				return fmt.Errorf("sanity check %s: %w", name, err)
-			}
-			got := 200
-			if d := resp.GetDeniedResponse(); d != nil {
-				got = int(d.GetStatus().GetCode())
-			}
-			if got != c.status {
-				return fmt.Errorf("sanity check %s: status %d, want %d", name, got, c.status)
-			}
-		}
-	}
-	return nil
-}
-
-func (t *target) stop() {
-	for _, c := range t.conns {
-		c.Close()
-	}
-	t.Stop()
 }
 
 // gcCount is how many collections this load client has run.
