@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,10 @@ func kidOf(raw json.RawMessage) string {
 func toVerificationKey(key jwk.Key) (*verificationKey, error) {
 	if use, ok := key.KeyUsage(); ok && use != "sig" {
 		return nil, fmt.Errorf("use %q is not sig", use)
+	}
+	// key_ops, when present, must allow verifying (RFC 7517 section 4.3).
+	if ops, ok := key.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
+		return nil, fmt.Errorf("key_ops %q do not include verify", ops)
 	}
 	kid, _ := key.KeyID()
 	vk := &verificationKey{kid: kid}

@@ -59,7 +59,7 @@ func jwksOf(t *testing.T, keys ...map[string]any) []byte {
 }
 
 // TestParseKeySet: a JWKS becomes the public signature keys it holds;
-// symmetric, encryption-only and weak RSA keys are skipped, and a set with
+// symmetric, encryption-only (by use or key_ops) and weak RSA keys are skipped, and a set with
 // a kid twice or no usable key is refused.
 func TestParseKeySet(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -88,6 +88,10 @@ func TestParseKeySet(t *testing.T) {
 		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(weakKey.E)).Bytes())}
 	enc := jwkJSON(t, rsaKey, map[string]string{"kid": "enc-1", "use": "enc"})
 	oct := map[string]any{"kty": "oct", "kid": "oct-1", "k": "c2VjcmV0"}
+	encOps := jwkJSON(t, rsaKey, map[string]string{"kid": "enc-ops-1"})
+	encOps["key_ops"] = []string{"encrypt", "wrapKey"}
+	verifyOps := jwkJSON(t, rsaKey, map[string]string{"kid": "verify-ops-1", "alg": "RS256"})
+	verifyOps["key_ops"] = []string{"verify"}
 
 	tests := []struct {
 		name     string
@@ -108,6 +112,8 @@ func TestParseKeySet(t *testing.T) {
 		{name: "only_weak_rsa_key", body: jwksOf(t, weak), wantErr: "1024 bits"},
 		{name: "single_key_not_a_set", body: mustJSON(t, rsa1), wantErr: "not a JWK set"},
 		{name: "only_encryption_key", body: jwksOf(t, enc), wantErr: `use "enc" is not sig`},
+		{name: "key_ops_without_verify", body: jwksOf(t, encOps), wantErr: "do not include verify"},
+		{name: "key_ops_verify", body: jwksOf(t, encOps, verifyOps), wantKIDs: []string{"verify-ops-1"}, wantAlgs: []string{"RS256"}},
 		{name: "duplicate_kid", body: jwksOf(t, rsa1, jwkJSON(t, ecKey, map[string]string{"kid": "rsa-1"})), wantErr: `duplicate kid "rsa-1"`},
 		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "no keys"},
 		{name: "not_json", body: []byte("keys: none"), wantErr: ""},
