@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -154,28 +155,46 @@ func testVerify(t *testing.T, cacheSize int) {
 	}
 }
 
+// TestClaimsScopes: "scope" (split on the space character only) and
+// "permissions" grant the RFC 6749 scope-tokens they hold; anything else
+// grants nothing, so a granted scope never holds a space and the
+// space-joined list a face sends upstream splits back into the same set.
 func TestClaimsScopes(t *testing.T) {
 	p := authntest.NewProvider(t)
 	v, _ := newVerifier(t, p, authn.KeySetConfig{})
-	tok := p.Token(t, map[string]any{
-		"scope":       "read:messages openid  read:messages",
-		"permissions": []any{"write:messages", 42, "openid"},
-	})
-	c, err := v.Verify(context.Background(), authn.Token(tok))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		claims map[string]any
+		want   []string
+	}{
+		{name: "scope_and_permissions", claims: map[string]any{
+			"scope":       "read:messages openid  read:messages",
+			"permissions": []any{"write:messages", 42, "openid"},
+		}, want: []string{"openid", "read:messages", "write:messages"}},
+		{name: "permission_with_space", claims: map[string]any{"permissions": []any{"read:files admin", "read:files"}},
+			want: []string{"read:files"}},
+		{name: "permission_with_tab", claims: map[string]any{"permissions": []any{"read:files\tadmin"}}},
+		{name: "scope_split_by_tab", claims: map[string]any{"scope": "read:files\tadmin openid"}, want: []string{"openid"}},
+		{name: "scope_split_by_nbsp", claims: map[string]any{"scope": "read:files\u00a0admin"}},
+		{name: "scope_split_by_nel", claims: map[string]any{"scope": "read:files\u0085admin"}},
+		{name: "scope_with_quote_and_backslash", claims: map[string]any{"scope": `a"b c\\d e`}, want: []string{"e"}},
+		{name: "scope_not_a_string", claims: map[string]any{"scope": []any{"admin"}}},
+		{name: "printable_ascii_kept", claims: map[string]any{"scope": "!#[]~ https://api.example.com/read"},
+			want: []string{"!#[]~", "https://api.example.com/read"}},
 	}
-	want := []string{"openid", "read:messages", "write:messages"}
-	if len(c.Scopes) != len(want) {
-		t.Fatalf("Scopes = %q, want %q", c.Scopes, want)
-	}
-	for i := range want {
-		if c.Scopes[i] != want[i] {
-			t.Fatalf("Scopes = %q, want %q", c.Scopes, want)
-		}
-	}
-	if c.Subject != "auth0|alice" {
-		t.Errorf("Subject = %q", c.Subject)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := v.Verify(context.Background(), authn.Token(p.Token(t, tc.claims)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Scopes, tc.want) {
+				t.Errorf("Scopes = %q, want %q", c.Scopes, tc.want)
+			}
+			if c.Subject != "auth0|alice" {
+				t.Errorf("Subject = %q", c.Subject)
+			}
+		})
 	}
 }
 

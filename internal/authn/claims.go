@@ -94,21 +94,46 @@ func parseClaims(part string) (*Claims, error) {
 }
 
 // scopesOf unites the "scope" string and the "permissions" array. Values of
-// any other type grant nothing.
+// any other type grant nothing, and neither does a name that is not an RFC
+// 6749 scope-token: "scope" is split on the space character only, as the
+// RFC says (a tab or a non-breaking space does not separate two scopes),
+// and a name holding a space or any other character a scope-token cannot
+// hold is dropped whole. A granted scope therefore never holds a space,
+// so the space-joined list an upstream receives (X-Auth-Scopes) splits
+// back into exactly the scopes the policy saw.
 func scopesOf(m map[string]any) []string {
 	var scopes []string
 	if s, ok := m["scope"].(string); ok {
-		scopes = strings.Fields(s)
+		for name := range strings.SplitSeq(s, " ") {
+			if isScopeToken(name) {
+				scopes = append(scopes, name)
+			}
+		}
 	}
 	if perms, ok := m["permissions"].([]any); ok {
 		for _, p := range perms {
-			if s, ok := p.(string); ok && s != "" {
+			if s, ok := p.(string); ok && isScopeToken(s) {
 				scopes = append(scopes, s)
 			}
 		}
 	}
 	slices.Sort(scopes)
 	return slices.Compact(scopes)
+}
+
+// isScopeToken reports whether s is an RFC 6749 (section 3.3) scope-token:
+// one or more of the printable ASCII characters other than space, '"' and
+// '\'.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // validate checks the registered claims of a token whose signature iss's
