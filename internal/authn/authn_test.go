@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,11 +79,16 @@ func TestParseAuthorization(t *testing.T) {
 
 func TestTokenNeverPrints(t *testing.T) {
 	tok := authn.Token("secret.token.value")
-	if s := tok.String(); s != "REDACTED" {
-		t.Errorf("String() = %q", s)
-	}
 	if s := tok.LogValue().String(); s != "REDACTED" {
 		t.Errorf("LogValue() = %q", s)
+	}
+	type holder struct{ Token authn.Token }
+	for _, verb := range []string{"%v", "%s", "%q", "%#v", "%+v", "%x", "%X", "%d", "%10s"} {
+		for _, arg := range []any{tok, &tok, holder{tok}, []authn.Token{tok}} {
+			if s := fmt.Sprintf(verb, arg); strings.Contains(s, "secret") || strings.Contains(s, fmt.Sprintf("%x", "secret")) {
+				t.Errorf("Sprintf(%q, %T) = %q, shows the token", verb, arg, s)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 )
@@ -12,8 +14,12 @@ type Token string
 // LogValue implements slog.LogValuer.
 func (Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
-// String implements fmt.Stringer so %v and %s never print the token either.
+// String implements fmt.Stringer.
 func (Token) String() string { return "REDACTED" }
+
+// Format implements fmt.Formatter: whatever the verb (%v, %#v, %q, %x,
+// even a wrong one such as %d), fmt prints REDACTED.
+func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, "REDACTED") }
 
 // ParseAuthorization extracts a bearer token from the values of the
 // Authorization header (RFC 6750 section 2.1). No header or a blank one is
