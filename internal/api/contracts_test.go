@@ -77,7 +77,7 @@ func TestEnvoyHTTPContract(t *testing.T) {
 		t.Errorf("allowed_client_headers = %q, want www-authenticate", got)
 	}
 	sent := exacts(t, dig(t, svc, "authorization_request", "allowed_headers", "patterns"))
-	for _, h := range []string{"authorization", "x-http-method-override", "x-http-method", "x-method-override"} {
+	for _, h := range []string{"authorization", "x-http-method-override", "x-http-method", "x-method-override", "x_http_method_override", "x_http_method", "x_method_override"} {
 		if !slices.Contains(sent, h) {
 			t.Errorf("allowed_headers lack %s", h)
 		}
@@ -108,6 +108,8 @@ func TestEnvoyHTTPContract(t *testing.T) {
 				{name: "method_is_the_calls", method: "POST", path: "/api/private-scoped", header: bearer(scoped), wantStatus: 403},
 				{name: "no_token", method: "GET", path: "/api/private", wantStatus: 401},
 				{name: "override_header", method: "GET", path: "/api/public", header: http.Header{"X-Http-Method-Override": {"DELETE"}}, wantStatus: 403},
+				{name: "override_header_underscores", method: "POST", path: "/api/public", header: http.Header{"X_http_method_override": {"DELETE"}}, wantStatus: 403},
+				{name: "override_query", method: "POST", path: "/api/public?_method=DELETE", wantStatus: 403},
 				{name: "root_path", method: "GET", path: "/", wantStatus: 403},
 				{name: "dot_dot_raw", method: "GET", path: "/api/x/../private", header: bearer(scoped), wantStatus: 403},
 			}

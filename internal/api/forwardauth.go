@@ -41,14 +41,6 @@ var requestInfoHeaders = [...]string{hForwardedMethod, hForwardedURI, hForwarded
 
 const authzPrefix = "/authz"
 
-// methodOverrideKeys are gate.MethodOverrideHeaders as net/http keys them.
-var methodOverrideKeys = func() (keys [len(gate.MethodOverrideHeaders)]string) {
-	for i, name := range gate.MethodOverrideHeaders {
-		keys[i] = http.CanonicalHeaderKey(name)
-	}
-	return keys
-}()
-
 // forwardAuth answers /authz and /authz/*: it reads the original request
 // from exactly one header family, asks the gate, and answers allow with
 // exactly 200 and the identity headers, a denial with the error table.
@@ -93,10 +85,8 @@ func trustedCaller(remoteAddr string, trusted []netip.Prefix) bool {
 // it (missing or ambiguous request information) before any evaluation.
 func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, description string) {
 	h := r.Header
-	for _, name := range methodOverrideKeys {
-		if len(h[name]) > 0 {
-			return req, familyNone, gate.ReasonMethodOverride, "method-override headers are refused"
-		}
+	if hasMethodOverride(h) {
+		return req, familyNone, gate.ReasonMethodOverride, gate.DescribeOverrideHeader
 	}
 	for _, name := range requestInfoHeaders {
 		if len(h[name]) > 1 {
@@ -152,8 +142,24 @@ func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, de
 	case !strings.HasPrefix(target, "/"):
 		return req, fam, gate.ReasonRequestInfo, "the original URI is missing or not a path"
 	}
-	req.Path, _ = gate.SplitTarget(target)
+	var query string
+	req.Path, query = gate.SplitTarget(target)
+	if gate.QueryOverridesMethod(query) {
+		return req, fam, gate.ReasonMethodOverride, gate.DescribeOverrideQuery
+	}
 	return req, fam, "", ""
+}
+
+// hasMethodOverride reports whether h holds a method-override header, in
+// any spelling a CGI-style server reads as one (net/http keeps
+// X_HTTP_Method_Override as its own key, so every key is looked at).
+func hasMethodOverride(h http.Header) bool {
+	for name := range h {
+		if gate.IsMethodOverride(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitAbsoluteURL splits "https://host[:port]/path?query" into its host

@@ -105,10 +105,8 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 // proxyDecision asks the gate about a request as the client sent it: its
 // method, its Host and its raw request target.
 func (s *server) proxyDecision(r *http.Request) gate.Outcome {
-	for _, name := range methodOverrideKeys {
-		if len(r.Header[name]) > 0 {
-			return s.gate.Refuse(gate.ReasonMethodOverride, "method-override headers are refused")
-		}
+	if hasMethodOverride(r.Header) {
+		return s.gate.Refuse(gate.ReasonMethodOverride, gate.DescribeOverrideHeader)
 	}
 	if !strings.HasPrefix(r.RequestURI, "/") {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")
@@ -116,7 +114,10 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	if r.Host == "" {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request's host is missing")
 	}
-	path, _ := gate.SplitTarget(r.RequestURI)
+	path, query := gate.SplitTarget(r.RequestURI)
+	if gate.QueryOverridesMethod(query) {
+		return s.gate.Refuse(gate.ReasonMethodOverride, gate.DescribeOverrideQuery)
+	}
 	return s.gate.Check(r.Context(), gate.Request{
 		Method: r.Method, Host: r.Host, Path: path, Authorization: r.Header.Values("Authorization"),
 		StrictHosts: true, // the client picks the Host, not the service
@@ -135,9 +136,14 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	}
 	// A forward-auth proxy or gate behind the upstream must not read
 	// another request than the one decided here (X-Forwarded-Host is set
-	// again by SetXForwarded).
-	for _, name := range requestInfoHeaders {
-		delete(h, name)
+	// again by SetXForwarded), in any spelling.
+	for name := range h {
+		for _, info := range requestInfoHeaders {
+			if gate.SameHeaderName(name, info) {
+				delete(h, name)
+				break
+			}
+		}
 	}
 	if stripToken {
 		delete(h, "Authorization")

@@ -91,6 +91,8 @@ func checkFronted(t *testing.T, app *frontedApp, base string) {
 		{name: "spoofed_forwarded_uri", path: "/api/private-scoped", header: []string{"X-Forwarded-Uri", "/api/public", "X-Forwarded-Method", "GET"}, wantStatus: 401, wantChal: `Bearer realm="test"`},
 		{name: "spoofed_original_uri", path: "/api/private-scoped", header: []string{"X-Original-Uri", "/api/public", "X-Original-Url", "http://x/api/public"}, wantStatus: 401, wantChal: `Bearer realm="test"`},
 		{name: "method_override", path: "/api/public", header: []string{"X-HTTP-Method-Override", "DELETE"}, wantStatus: 403},
+		{name: "method_override_query", path: "/api/public?_method=DELETE", wantStatus: 403},
+		{name: "method_override_query_encoded", path: "/api/public?x=1&%5Fmethod=DELETE", wantStatus: 403},
 		{name: "dot_dot", path: "/api/public/../private-scoped", header: []string{"Authorization", plain}, wantStatus: 403},
 		{name: "semicolon_dot_dot", path: "/api/public/..;/private-scoped", header: []string{"Authorization", plain}, wantStatus: 403},
 		{name: "encoded_slash", path: "/api/public%2F..%2Fprivate-scoped", header: []string{"Authorization", plain}, wantStatus: 403},

@@ -18,7 +18,8 @@ var (
 	refuseNoPath   = &refusal{gate.ReasonRequestInfo, "the request path is missing"}
 	refuseNoHost   = &refusal{gate.ReasonRequestInfo, "the request host is missing"}
 	refuseFragment = &refusal{gate.ReasonInvalidPath, "the request path holds a fragment"}
-	refuseOverride = &refusal{gate.ReasonMethodOverride, "method override headers are refused"}
+	refuseOverride = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideHeader}
+	refuseQuery    = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideQuery}
 )
 
 // toRequest maps the HTTP attributes of a Check to a gate request. What
@@ -40,9 +41,12 @@ func toRequest(cr *authv3.CheckRequest) (gate.Request, *refusal) {
 		return gate.Request{}, refuseNoHost
 	}
 	// path is the raw request target with its query, never decoded.
-	path, _, _ := strings.Cut(h.GetPath(), "?")
+	path, query := gate.SplitTarget(h.GetPath())
 	if strings.ContainsRune(path, '#') {
 		return gate.Request{}, refuseFragment
+	}
+	if gate.QueryOverridesMethod(query) {
+		return gate.Request{}, refuseQuery
 	}
 	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path}
 	override := false

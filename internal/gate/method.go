@@ -1,6 +1,9 @@
 package gate
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // maxMethodLen bounds a method name; the longest registered one
 // (BASELINE-CONTROL) has 16 characters.
@@ -29,16 +32,104 @@ func ValidMethod(m string) bool {
 // replace the method: a decided POST must not become a DELETE upstream, so
 // a request carrying any of them is refused wherever a face sees them.
 // (A "_method" body field, which Rails and Laravel also honour, is seen by
-// no face: docs/forward-auth.md says so.)
+// no face: docs/forward-auth.md says so. A "_method" query parameter is
+// seen, and refused: QueryOverridesMethod.)
 var MethodOverrideHeaders = [...]string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
 
-// IsMethodOverride reports whether the header name (any case) is one of
-// MethodOverrideHeaders.
+// The descriptions of the two method-override refusals, the same on every
+// face (the JSON bodies of one refusal are the same bytes everywhere).
+const (
+	DescribeOverrideHeader = "method-override headers are refused"
+	DescribeOverrideQuery  = "a _method query parameter is refused"
+)
+
+// IsMethodOverride reports whether the header name is one of
+// MethodOverrideHeaders, compared as CGI-style servers (Rack, PHP, WSGI)
+// compare names: without case, and with "_" read as "-"
+// (X_HTTP_Method_Override reaches them as HTTP_X_HTTP_METHOD_OVERRIDE).
 func IsMethodOverride(name string) bool {
 	for _, h := range MethodOverrideHeaders {
-		if strings.EqualFold(name, h) {
+		if SameHeaderName(name, h) {
 			return true
 		}
 	}
 	return false
+}
+
+// SameHeaderName reports whether two header names are one name to a
+// CGI-style server: equal without case, with "_" and "-" alike.
+func SameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// QueryOverridesMethod reports whether a raw query string holds a
+// parameter that a framework could read as "_method" (Laravel and
+// Symfony read it from the query of a POST, and so does Express's
+// method-override when told to): its name percent-decoded ("+" as a
+// space), with PHP's renaming of parameter names applied (leading spaces
+// dropped, "." and " " read as "_", "[" starting an array or read as
+// "_"), compared without case. Every face that sees the query refuses
+// such a request, whatever its method, as it refuses the override
+// headers.
+func QueryOverridesMethod(query string) bool {
+	// Every spelling holds "_", or one of the characters that encode or
+	// become it; "method" itself may be percent-encoded.
+	if !strings.ContainsAny(query, "_%.+ [") {
+		return false
+	}
+	for param := range strings.SplitSeq(query, "&") {
+		name, _, _ := strings.Cut(param, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		if overridesMethod(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// overridesMethod reports whether a decoded parameter name is "_method" as
+// PHP names it: leading spaces dropped, "." " " "[" read as "_", and a
+// name going on with "[" an array of that name.
+func overridesMethod(name string) bool {
+	const want = "_method"
+	name = strings.TrimLeft(name, " ")
+	if len(name) > len(want) && name[len(want)] == '[' {
+		name = name[:len(want)]
+	}
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := name[i]
+		switch {
+		case c == '.' || c == ' ' || c == '[':
+			c = '_'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }

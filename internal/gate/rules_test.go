@@ -97,14 +97,65 @@ func TestValidMethod(t *testing.T) {
 	}
 }
 
+// TestIsMethodOverride: the override headers in any case, and spelt with
+// "_" as CGI-style servers read them; nothing else.
 func TestIsMethodOverride(t *testing.T) {
-	for _, name := range []string{"X-HTTP-Method-Override", "x-http-method", "X-METHOD-OVERRIDE"} {
-		if !gate.IsMethodOverride(name) {
-			t.Errorf("IsMethodOverride(%q) = false, want true", name)
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"X-HTTP-Method-Override", true},
+		{"x-http-method", true},
+		{"X-METHOD-OVERRIDE", true},
+		{"X_HTTP_Method_Override", true},
+		{"x_http_method", true},
+		{"X-Method_Override", true},
+		{"X-HTTP-Methods", false},
+		{"X-HTTP-Method-Overrid", false},
+		{"X.HTTP.Method", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := gate.IsMethodOverride(tc.name); got != tc.want {
+			t.Errorf("IsMethodOverride(%q) = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if gate.IsMethodOverride("X-HTTP-Methods") {
-		t.Error(`IsMethodOverride("X-HTTP-Methods") = true, want false`)
+}
+
+// TestQueryOverridesMethod: a query parameter a framework could read as
+// "_method", however it is spelt on the wire.
+func TestQueryOverridesMethod(t *testing.T) {
+	tests := []struct {
+		query string
+		want  bool
+	}{
+		{"_method=DELETE", true},
+		{"a=1&_method=DELETE", true},
+		{"_method", true},
+		{"_method=", true},
+		{"_METHOD=delete", true},
+		{"%5Fmethod=DELETE", true},
+		{"_m%65thod=DELETE", true},
+		{".method=DELETE", true},  // PHP reads "." as "_"
+		{"+method=DELETE", false}, // "+" is a space, and PHP drops leading spaces
+		{"x+_method=1", false},
+		{"%20_method=DELETE", true}, // a leading space dropped
+		{"[method=DELETE", true},    // PHP reads a lone "[" as "_"
+		{"_method[]=DELETE", true},
+		{"_method[a]=DELETE", true},
+		{"_method%5B%5D=DELETE", true},
+		{"method=DELETE", false},
+		{"_methods=DELETE", false},
+		{"x_method=DELETE", false},
+		{"q=_method", false},
+		{"q=_method%3DDELETE", false},
+		{"", false},
+		{"_method%zz=1", false}, // not decodable: compared as sent
+	}
+	for _, tc := range tests {
+		if got := gate.QueryOverridesMethod(tc.query); got != tc.want {
+			t.Errorf("QueryOverridesMethod(%q) = %v, want %v", tc.query, got, tc.want)
+		}
 	}
 }
 
