@@ -59,7 +59,12 @@ type Listener struct {
 
 // NewListener builds the gRPC server for cfg.
 func NewListener(cfg Config) *Listener {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	opts := []grpc.ServerOption{
+		grpc.UnaryInterceptor(recoverUnary(logger)),
 		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
 		// Envoy may ping idle connections to keep them; answering pings
 		// every 10 s is cheap and avoids GOAWAY too_many_pings.
