@@ -82,28 +82,17 @@ func TestSplitTarget(t *testing.T) {
 }
 
 func TestValidMethod(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
+	testPredicate(t, "ValidMethod", gate.ValidMethod, []stringCase{
 		{"GET", true}, {"DELETE", true}, {"M-SEARCH", true}, {"BASELINE-CONTROL", true},
 		{"get", false}, {"Get", false}, {"", false}, {"GE T", false}, {"GET\r\n", false},
 		{"PÖST", false}, {"GET/1", false}, {strings.Repeat("A", 33), false},
-	}
-	for _, tt := range tests {
-		if got := gate.ValidMethod(tt.in); got != tt.want {
-			t.Errorf("ValidMethod(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
+	})
 }
 
 // TestIsMethodOverride: the override headers in any case, and spelt with
 // "_" as CGI-style servers read them; nothing else.
 func TestIsMethodOverride(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
+	testPredicate(t, "IsMethodOverride", gate.IsMethodOverride, []stringCase{
 		{"X-HTTP-Method-Override", true},
 		{"x-http-method", true},
 		{"X-METHOD-OVERRIDE", true},
@@ -114,21 +103,13 @@ func TestIsMethodOverride(t *testing.T) {
 		{"X-HTTP-Method-Overrid", false},
 		{"X.HTTP.Method", false},
 		{"", false},
-	}
-	for _, tc := range tests {
-		if got := gate.IsMethodOverride(tc.name); got != tc.want {
-			t.Errorf("IsMethodOverride(%q) = %v, want %v", tc.name, got, tc.want)
-		}
-	}
+	})
 }
 
 // TestQueryOverridesMethod: a query parameter a framework could read as
 // "_method", however it is spelt on the wire.
 func TestQueryOverridesMethod(t *testing.T) {
-	tests := []struct {
-		query string
-		want  bool
-	}{
+	testPredicate(t, "QueryOverridesMethod", gate.QueryOverridesMethod, []stringCase{
 		{"_method=DELETE", true},
 		{"a=1&_method=DELETE", true},
 		{"_method", true},
@@ -151,10 +132,20 @@ func TestQueryOverridesMethod(t *testing.T) {
 		{"q=_method%3DDELETE", false},
 		{"", false},
 		{"_method%zz=1", false}, // not decodable: compared as sent
-	}
-	for _, tc := range tests {
-		if got := gate.QueryOverridesMethod(tc.query); got != tc.want {
-			t.Errorf("QueryOverridesMethod(%q) = %v, want %v", tc.query, got, tc.want)
+	})
+}
+
+// stringCase is one input of a predicate on strings and its answer.
+type stringCase struct {
+	in   string
+	want bool
+}
+
+func testPredicate(t *testing.T, name string, f func(string) bool, cases []stringCase) {
+	t.Helper()
+	for _, tc := range cases {
+		if got := f(tc.in); got != tc.want {
+			t.Errorf("%s(%q) = %v, want %v", name, tc.in, got, tc.want)
 		}
 	}
 }
