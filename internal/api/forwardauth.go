@@ -208,10 +208,47 @@ func (s *server) answerForward(w http.ResponseWriter, out gate.Outcome, fam fami
 	for _, kv := range set {
 		h[kv.Name] = []string{kv.Value}
 	}
-	if fam == familyEnvoy && len(remove) > 0 {
-		h[hEnvoyRemove] = []string{strings.ToLower(strings.Join(remove, ","))}
+	if fam == familyEnvoy {
+		h[hEnvoyRemove] = []string{envoyRemove(remove, out.DeclaredHeaders)}
 	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+}
+
+// underscoreIdentity is every spelling with "_" of the four identity
+// names, lower-case and comma-separated (x_auth_subject, x-auth_subject,
+// x_auth-subject, ...).
+var underscoreIdentity = func() string {
+	var names []string
+	for _, n := range denial.IdentityNames() {
+		names = denial.AppendUnderscoreSpellings(names, n)
+	}
+	return strings.Join(names, ",")
+}()
+
+// envoyRemove is the x-envoy-auth-headers-to-remove of an allow for
+// Envoy's HTTP service: the identity names without a value, then every
+// spelling with "_" of the identity names and the declared names, lower-
+// case. Envoy passes client names with "_" by default and a CGI-style
+// upstream reads x_auth_subject as X-Auth-Subject; this face never sees
+// the client's headers, so it lists every such spelling (for declared
+// names of many "-", denial.AppendUnderscoreSpellings lists fewer). None
+// holds "-" only, so none is a name the allow sets.
+func envoyRemove(remove, declared []string) string {
+	var b strings.Builder
+	for _, n := range remove {
+		b.WriteString(strings.ToLower(n))
+		b.WriteByte(',')
+	}
+	b.WriteString(underscoreIdentity)
+	var spellings []string
+	for _, n := range declared {
+		spellings = denial.AppendUnderscoreSpellings(spellings[:0], n)
+		for _, sp := range spellings {
+			b.WriteByte(',')
+			b.WriteString(sp)
+		}
+	}
+	return b.String()
 }

@@ -31,6 +31,10 @@ const headerCustom = `package authz
 custom_headers["X-Auth-Undeclared"] := "x" if input.path == ["leak"]
 `
 
+// underscoreDeclared is each spelling with "_" of headerRoutes' declared
+// names, as Envoy's HTTP service is told to remove them.
+const underscoreDeclared = "x_auth_plan,x-auth_plan,x_auth-plan,x_auth_tenant,x-auth_tenant,x_auth-tenant"
+
 func headerPolicy(t *testing.T) string {
 	t.Helper()
 	dir := policyWith(t, headerRoutes)
@@ -41,8 +45,9 @@ func headerPolicy(t *testing.T) string {
 }
 
 // Every face removes every declared name it does not set: /authz lists
-// them in x-envoy-auth-headers-to-remove for Envoy's HTTP service, sets
-// what it sets for every family, and refuses an undeclared name.
+// them in x-envoy-auth-headers-to-remove for Envoy's HTTP service (then
+// every spelling with "_" of the identity and declared names), sets what
+// it sets for every family, and refuses an undeclared name.
 func TestForwardAuthPolicyHeaders(t *testing.T) {
 	p := authntest.NewProvider(t)
 	reg := prometheus.NewRegistry()
@@ -57,11 +62,11 @@ func TestForwardAuthPolicyHeaders(t *testing.T) {
 		wantRemove string // x-envoy-auth-headers-to-remove
 	}{
 		{name: "envoy_tenant_set", call: authzCall{target: "/authz/orgs/acme", header: http.Header{"Authorization": {acme}}}, want: 200,
-			wantTenant: "acme", wantRemove: "x-auth-scopes,x-auth-plan"},
+			wantTenant: "acme", wantRemove: "x-auth-scopes,x-auth-plan," + underscoreFixed + "," + underscoreDeclared},
 		{name: "envoy_no_claim", call: authzCall{target: "/authz/orgs/acme", header: http.Header{"Authorization": {plain}}}, want: 200,
-			wantRemove: "x-auth-scopes,x-auth-plan,x-auth-tenant"},
+			wantRemove: "x-auth-scopes,x-auth-plan,x-auth-tenant," + underscoreFixed + "," + underscoreDeclared},
 		{name: "envoy_public", call: authzCall{target: "/authz/api/public"}, want: 200,
-			wantRemove: "x-auth-subject,x-auth-scopes,x-auth-issuer,x-auth-plan,x-auth-tenant"},
+			wantRemove: "x-auth-subject,x-auth-scopes,x-auth-issuer,x-auth-plan,x-auth-tenant," + underscoreFixed + "," + underscoreDeclared},
 		{name: "forwarded_tenant_set", call: authzCall{header: fwd("GET", "/orgs/acme", "Authorization", acme)}, want: 200, wantTenant: "acme"},
 		{name: "original_tenant_set", call: authzCall{header: orig("GET", "/orgs/acme", "Authorization", acme)}, want: 200, wantTenant: "acme"},
 		{name: "envoy_undeclared_refused", call: authzCall{target: "/authz/leak"}, want: 403},

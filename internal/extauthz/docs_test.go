@@ -133,6 +133,9 @@ func checkEnvoy(t *testing.T, m map[string]any) {
 	if !hcm.GetStripAnyHostPort() || !hcm.GetStripTrailingHostDot() {
 		t.Error("http_connection_manager: want strip_any_host_port and strip_trailing_host_dot")
 	}
+	if hcm.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction() != corev3.HttpProtocolOptions_REJECT_REQUEST {
+		t.Error("http_connection_manager: want common_http_protocol_options.headers_with_underscores_action REJECT_REQUEST")
+	}
 	filters := hcm.GetHttpFilters()
 	if len(filters) < 2 || filters[0].GetName() != "envoy.filters.http.ext_authz" || filters[len(filters)-1].GetName() != "envoy.filters.http.router" {
 		t.Fatalf("http_filters = %v, want ext_authz first and the router last", filters)

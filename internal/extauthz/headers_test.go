@@ -21,8 +21,8 @@ import (
 )
 
 // headerPolicy is the shipped Rego with two declared headers: /orgs/{org}
-// copies org_id into X-Auth-Tenant, X-Auth-Plan is never set, and a custom
-// rule sets an undeclared name on /leak.
+// copies org_id into X-Auth-Tenant, X-Auth-Plan is never set, /open is
+// public, and a custom rule sets an undeclared name on /leak.
 func headerPolicy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -35,6 +35,7 @@ func headerPolicy(t *testing.T) string {
 		"custom.rego": "package authz\n\ncustom_headers[\"X-Auth-Undeclared\"] := \"x\" if input.path == [\"leak\"]\n",
 		"data.json": `{"headers": ["X-Auth-Tenant", "X-Auth-Plan"], "routes": {
 			"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}},
+			"/open": {"GET": {"access": "public"}},
 			"/leak": {"GET": {"access": "public"}}}}`,
 	}
 	for name, content := range files {
@@ -43,10 +44,10 @@ func headerPolicy(t *testing.T) string {
 	return dir
 }
 
-// The gRPC face sets the policy's headers and lists every declared name it
-// does not set in headers_to_remove (never a name it sets: Envoy applies
-// removals last); an undeclared name turns the allow into a 403.
-func TestCheckPolicyHeaders(t *testing.T) {
+// headerClient runs the real stack on headerPolicy behind a plaintext
+// listener and returns its token provider and a Check client.
+func headerClient(t *testing.T) (*authntest.Provider, authv3.AuthorizationClient) {
+	t.Helper()
 	p := authntest.NewProvider(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -69,8 +70,14 @@ func TestCheckPolicyHeaders(t *testing.T) {
 	}
 	g := gate.New(v, engine, gate.WithAllowCheck(denial.CheckIdentity))
 	_, addr := serve(t, extauthz.Config{Gate: g, Renderer: denial.NewRenderer(realm, "")})
-	client := authv3.NewAuthorizationClient(dial(t, addr, nil))
+	return p, authv3.NewAuthorizationClient(dial(t, addr, nil))
+}
 
+// The gRPC face sets the policy's headers and lists every declared name it
+// does not set in headers_to_remove (never a name it sets: Envoy applies
+// removals last); an undeclared name turns the allow into a 403.
+func TestCheckPolicyHeaders(t *testing.T) {
+	p, client := headerClient(t)
 	tests := []struct {
 		name       string
 		path       string

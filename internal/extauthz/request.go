@@ -5,6 +5,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
 )
 
@@ -27,7 +28,10 @@ var (
 // path rules) is left to it; what only this face can see is refused here.
 // A refusal is returned as such, not as an error: matching an error with
 // errors.As cost an allocation on every check.
-func toRequest(cr *authv3.CheckRequest) (gate.Request, *refusal) {
+//
+// The names of the client's identity headers spelt with "_" are appended
+// to *strip (see stripName): an allow removes them upstream.
+func toRequest(cr *authv3.CheckRequest, strip *[]string) (gate.Request, *refusal) {
 	h := cr.GetAttributes().GetRequest().GetHttp()
 	switch {
 	case h == nil:
@@ -51,6 +55,9 @@ func toRequest(cr *authv3.CheckRequest) (gate.Request, *refusal) {
 	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path}
 	override := false
 	header := func(name, value string) {
+		if denial.UnderscoreIdentity(name) {
+			*strip = stripName(*strip, name)
+		}
 		if strings.EqualFold(name, "authorization") {
 			// Envoy joins repeated headers with ",": each part is one
 			// credential, and two credentials are a malformed request.
@@ -78,4 +85,18 @@ func toRequest(cr *authv3.CheckRequest) (gate.Request, *refusal) {
 		return gate.Request{}, refuseOverride
 	}
 	return req, nil
+}
+
+// stripName appends name to strip unless it is there in another case. A
+// client header such as x_auth_subject is one Envoy passes on by default
+// (headers_with_underscores_action: ALLOW) and a CGI-style upstream reads
+// as X-Auth-Subject, so an allow removes it; it cannot clash with a name
+// the allow sets, which never holds "_".
+func stripName(strip []string, name string) []string {
+	for _, s := range strip {
+		if strings.EqualFold(s, name) {
+			return strip
+		}
+	}
+	return append(strip, name)
 }

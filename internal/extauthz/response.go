@@ -31,12 +31,15 @@ var identityNames = func() (names map[string]string) {
 
 // allow answers OK with the identity set to overwrite upstream copies, and
 // the identity names without a value to remove. Envoy applies removals
-// after additions, so a name is never in both lists.
+// after additions, so a name is never in both lists. strip, the client's
+// identity headers spelt with "_", is removed too: Envoy does not read
+// x_auth_subject as x-auth-subject, a CGI-style upstream does. Those names
+// hold "_", which no name set here does.
 //
 // The answer's messages are carved out of one allocation (allowed): an
 // allowed check is the common case, and a dozen small objects per check
 // showed in its profile.
-func allow(set []denial.Header, remove []string, decisionID string) *authv3.CheckResponse {
+func allow(set []denial.Header, remove, strip []string, decisionID string) *authv3.CheckResponse {
 	a := &allowed{}
 	ok := &a.ok
 	ok.Headers = a.headerPtrs[:0]
@@ -52,10 +55,13 @@ func allow(set []denial.Header, remove []string, decisionID string) *authv3.Chec
 		o.AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
 		ok.Headers = append(ok.Headers, o)
 	}
-	if len(remove) > 0 {
+	if len(remove)+len(strip) > 0 {
 		ok.HeadersToRemove = a.remove[:0]
 		for _, n := range remove {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, lower(n))
+		}
+		for _, n := range strip {
+			ok.HeadersToRemove = append(ok.HeadersToRemove, strings.ToLower(n))
 		}
 	}
 	a.status.Code = int32(codes.OK)

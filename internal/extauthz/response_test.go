@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/policygate/policygate/internal/denial"
@@ -9,12 +10,14 @@ import (
 
 // TestAllowPastItsRoom checks an allowed answer with more headers to set
 // and to remove than the answer keeps room for: every one is sent, in
-// order, lower-cased, and the decision id reaches dynamic_metadata.
+// order, lower-cased (the client's "_" spellings after the identity
+// names), and the decision id reaches dynamic_metadata.
 func TestAllowPastItsRoom(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		set    []denial.Header
 		remove []string
+		strip  []string // client names spelt with "_"
 	}{
 		{name: "none"},
 		{name: "four_and_four",
@@ -24,9 +27,12 @@ func TestAllowPastItsRoom(t *testing.T) {
 			set: []denial.Header{{Name: "X-Auth-Subject", Value: "a"}, {Name: "X-Auth-Scopes", Value: "b"}, {Name: "X-Auth-Issuer", Value: "c"},
 				{Name: "X-Decision-Id", Value: "d"}, {Name: "X-Auth-Tenant", Value: "e"}, {Name: "X-Auth-Plan", Value: "f"}},
 			remove: []string{"X-Auth-A", "X-Auth-B", "X-Auth-C", "X-Auth-D", "X-Auth-E"}},
+		{name: "strip_only", strip: []string{"X_Auth_Subject", "x_decision_id"}},
+		{name: "four_and_strip",
+			remove: []string{"X-Auth-A", "X-Auth-B", "X-Auth-C", "X-Auth-D"}, strip: []string{"x_auth-subject"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := allow(tt.set, tt.remove, "id-1")
+			resp := allow(tt.set, tt.remove, tt.strip, "id-1")
 			ok := resp.GetOkResponse()
 			var got, want []string
 			for _, h := range ok.GetHeaders() {
@@ -41,6 +47,9 @@ func TestAllowPastItsRoom(t *testing.T) {
 			want = nil
 			for _, n := range tt.remove {
 				want = append(want, lower(n))
+			}
+			for _, n := range tt.strip {
+				want = append(want, strings.ToLower(n))
 			}
 			if got := ok.GetHeadersToRemove(); !slices.Equal(got, want) {
 				t.Errorf("headers_to_remove = %q, want %q", got, want)

@@ -57,7 +57,8 @@ func NewServer(g Gate, r *denial.Renderer, logger *slog.Logger, maxDeadline time
 // that went away, which gets the gRPC status of its own context.
 func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
-	req, r := toRequest(cr)
+	var strip []string // client identity headers spelt with "_"
+	req, r := toRequest(cr, &strip)
 	var out gate.Outcome
 	if r != nil {
 		out = s.gate.Refuse(r.reason, r.description)
@@ -68,7 +69,7 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		s.logger.Info("check abandoned by the caller", "face", "grpc", "method", req.Method, "path", req.Path)
 		return nil, status.Error(codes.Canceled, "the caller cancelled the check")
 	}
-	resp, httpStatus := s.respond(out)
+	resp, httpStatus := s.respond(out, strip)
 	s.log(cr.GetAttributes().GetRequest().GetHttp().GetId(), req, out, httpStatus, time.Since(start))
 	return resp, nil
 }
@@ -119,12 +120,13 @@ func deadlineExceeded() gate.Outcome {
 
 // respond maps an outcome to Envoy's answer. An allow whose identity
 // cannot be sent as headers becomes a 403: an upstream never sees half an
-// identity.
-func (s *Server) respond(out gate.Outcome) (*authv3.CheckResponse, int) {
+// identity. An allow also removes strip, the client's identity headers
+// spelt with "_"; a denial sends nothing upstream.
+func (s *Server) respond(out gate.Outcome, strip []string) (*authv3.CheckResponse, int) {
 	if out.Kind == gate.Allowed {
 		set, remove, err := denial.Identity(out)
 		if err == nil {
-			return allow(set, remove, out.DecisionID), 200
+			return allow(set, remove, strip, out.DecisionID), 200
 		}
 		// The gate's allow check (denial.CheckIdentity) normally refuses
 		// these first; this keeps the face closed without it.
