@@ -130,7 +130,7 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 // absent).
 func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for name := range h {
-		if isIdentityName(name) {
+		if denial.IdentityFamily(name) {
 			delete(h, name)
 		}
 	}
@@ -158,27 +158,6 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for _, kv := range set {
 		h[kv.Name] = []string{kv.Value}
 	}
-}
-
-// isIdentityName reports whether a header name, compared without case and
-// with "_" read as "-", is X-Auth-* or X-Decision-Id.
-func isIdentityName(name string) bool {
-	const prefix, decision = "x-auth-", "x-decision-id"
-	eq := func(a, b string) bool {
-		for i := 0; i < len(b); i++ {
-			c := a[i]
-			if c == '_' {
-				c = '-'
-			} else if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != b[i] {
-				return false
-			}
-		}
-		return true
-	}
-	return len(name) > len(prefix) && eq(name, prefix) || len(name) == len(decision) && eq(name, decision)
 }
 
 // copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it

@@ -1,6 +1,10 @@
 package denial
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/policygate/policygate/internal/gate"
+)
 
 // CGI-style servers (Rack and Puma, PHP, many WSGI setups) read a header
 // name upper-cased with "-" turned into "_", so X-Auth-Subject,
@@ -17,25 +21,8 @@ import "strings"
 // the rule proxy mode strips client headers by.
 func IdentityFamily(name string) bool {
 	const prefix, decision = "x-auth-", "x-decision-id"
-	return len(name) > len(prefix) && cgiEqual(name[:len(prefix)], prefix) ||
-		len(name) == len(decision) && cgiEqual(name, decision)
-}
-
-// cgiEqual reports whether a, lower-cased with "_" read as "-", is b (a
-// lower-case name with "-"); len(a) must be len(b).
-func cgiEqual(a, b string) bool {
-	for i := 0; i < len(b); i++ {
-		c := a[i]
-		if c == '_' {
-			c = '-'
-		} else if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != b[i] {
-			return false
-		}
-	}
-	return true
+	return len(name) > len(prefix) && gate.SameHeaderName(name[:len(prefix)], prefix) ||
+		len(name) == len(decision) && gate.SameHeaderName(name, decision)
 }
 
 // UnderscoreIdentity reports whether name is in the identity family but
