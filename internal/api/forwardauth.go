@@ -114,6 +114,19 @@ func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, de
 		return req, familyNone, gate.ReasonRequestInfo, "no header family names the original request"
 	}
 
+	if fam != familyEnvoy {
+		for name := range h {
+			if denial.UnderscoreIdentity(name) {
+				// Traefik and Caddy pass such a header on to the upstream
+				// untouched (they replace only the exact names the answer
+				// carries), where a CGI-style server reads it as the
+				// identity header itself; policygate cannot remove it
+				// there, so it refuses the request. Envoy's family gets it
+				// removed instead (envoyRemove).
+				return req, fam, gate.ReasonRequestInfo, "an identity header spelt with _ is refused"
+			}
+		}
+	}
 	var target string
 	req.Authorization = h.Values("Authorization")
 	switch fam {
