@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // decisionLines parses console output into its decision-log events.
@@ -160,5 +162,57 @@ func BenchmarkDecideWithDecisionLog(b *testing.B) {
 		if d, err := e.Decide(ctx, in); err != nil || !d.Allowed {
 			b.Fatalf("Decide() = %+v, %v", d, err)
 		}
+	}
+}
+
+// TestDecisionLogMasksBoundClaims: claims a rule binds (a condition, a
+// header copy) are copied into input.bound.claims and into the result's
+// headers; the log masks them there as in input.claims.
+func TestDecisionLogMasksBoundClaims(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile("../../policies/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	dir := testfile.Dir(t, map[string]string{
+		"authz/authz.rego":     read("authz/authz.rego"),
+		"system/log/mask.rego": read("system/log/mask.rego"),
+		"system/log/data.json": read("system/log/data.json"),
+		"authz/data.json": `{"headers": ["X-Auth-Email"], "routes": {"/mail": {"GET": {"access": "authenticated",
+			"claims": {"email": {"equals": "alice@example.com"}, "https://example.com/api_key": {"contains_any": ["s3cr3t-value"]}},
+			"headers": {"X-Auth-Email": {"claim": "email"}}}}}}`,
+	})
+	var console bytes.Buffer
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	awaitPolicy(t, e)
+
+	claims := map[string]any{"sub": "auth0|alice", "email": "alice@example.com", "https://example.com/api_key": "s3cr3t-value"}
+	d, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{"mail"}, Claims: claims, Scopes: []string{}})
+	if err != nil || !d.Allowed || d.Headers["X-Auth-Email"] != "alice@example.com" {
+		t.Fatalf("Decide() = %+v, %v; want an allow setting X-Auth-Email", d, err)
+	}
+	events := decisionLines(t, console.String())
+	if len(events) != 1 {
+		t.Fatalf("%d decision-log events, want 1:\n%s", len(events), console.String())
+	}
+	line, _ := json.Marshal(events[0])
+	for _, value := range []string{"alice@example.com", "s3cr3t-value"} {
+		if strings.Contains(string(line), value) {
+			t.Errorf("the decision log holds the claim value %q:\n%s", value, line)
+		}
+	}
+	for _, path := range []string{"/input/claims", "/input/bound/claims", "/result/headers"} {
+		if !strings.Contains(string(line), `"`+path+`"`) {
+			t.Errorf("erased/masked paths lack %s:\n%s", path, line)
+		}
+	}
+	if !strings.Contains(string(line), `"sub":"auth0|alice"`) {
+		t.Errorf("the logged claim sub is missing:\n%s", line)
 	}
 }
