@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -165,6 +166,10 @@ func parseKey(key string) ([]string, []keyParam, error) {
 		case s == "*":
 		case strings.Contains(s, "*"):
 			return nil, nil, errors.New(`has a "*" inside a segment`)
+		case strings.Contains(s, "%"):
+			// Paths are matched unescaped: "/my%20docs" would never match
+			// the request for "/my docs" it means.
+			return nil, nil, errors.New(`has a "%": route keys are written unescaped ("/my docs", not "/my%20docs")`)
 		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && paramName(s[1:len(s)-1]):
 			name := s[1 : len(s)-1]
 			if slices.ContainsFunc(params, func(p keyParam) bool { return p.name == name }) {
@@ -213,10 +218,13 @@ func validMethod(m string) bool {
 }
 
 // validHost: lower-case ASCII letters, digits, "-" and ".", not starting
-// or ending with "."; or an IPv6 literal in brackets. No port.
+// or ending with "."; or an IPv6 literal in brackets, written as the gate
+// writes a request's (netip's form: "[2001:db8::1]", not "[2001:0db8::1]"),
+// else no request would ever reach its table. No port.
 func validHost(h string) bool {
-	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") && len(h) > 2 {
-		return strings.Trim(h[1:len(h)-1], "0123456789abcdef:.") == ""
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		a, err := netip.ParseAddr(h[1 : len(h)-1])
+		return err == nil && a.Is6() && a.Zone() == "" && "["+a.String()+"]" == h
 	}
 	if h == "" || h[0] == '.' || h[len(h)-1] == '.' || h[0] == '-' {
 		return false

@@ -137,6 +137,12 @@ func TestBuildIndexRefusesNonCanonical(t *testing.T) {
 		{name: "host_with_port", hosts: `{"api.example.com:443": {"routes": {}}}`, wantErr: `"api.example.com:443"`},
 		{name: "host_trailing_dot", hosts: `{"api.example.com.": {"routes": {}}}`, wantErr: `"api.example.com."`},
 		{name: "host_non_ascii", hosts: `{"bücher.example": {"routes": {}}}`, wantErr: `hosts["bücher.example"]`},
+		{name: "host_ipv6_not_canonical", hosts: `{"[2001:0db8::1]": {"routes": {}}}`, wantErr: `"[2001:0db8::1]"`},
+		{name: "host_ipv6_long_form", hosts: `{"[0:0:0:0:0:0:0:1]": {"routes": {}}}`, wantErr: `"[0:0:0:0:0:0:0:1]"`},
+		{name: "host_ipv6_mapped_ipv4", hosts: `{"[::ffff:a00:1]": {"routes": {}}}`, wantErr: `"[::ffff:a00:1]"`},
+		{name: "host_ipv4_in_brackets", hosts: `{"[1.2.3.4]": {"routes": {}}}`, wantErr: `"[1.2.3.4]"`},
+		{name: "host_ipv6_zone", hosts: `{"[fe80::1%eth0]": {"routes": {}}}`, wantErr: `"[fe80::1%eth0]"`},
+		{name: "percent_in_key", routes: `{"/files/my%20docs/*": {"GET": ` + pub + `}}`, wantErr: `"/files/my%20docs/*"`},
 		{name: "host_without_routes", hosts: `{"api.example.com": {}}`, wantErr: "has no routes"},
 		{name: "host_unknown_key", hosts: `{"api.example.com": {"routes": {}, "route": {}}}`, wantErr: `unknown key "route"`},
 		{name: "host_key_in_table", hosts: `{"api.example.com": {"routes": {"/a/*/b": {"GET": ` + pub + `}}}}`, wantErr: `hosts["api.example.com"].routes["/a/*/b"]`},
@@ -164,7 +170,7 @@ func TestBuildIndexRefusesNonCanonical(t *testing.T) {
 	})
 	t.Run("canonical", func(t *testing.T) {
 		mustIndex(t, `{"/": {"GET": `+pub+`}, "/orders/{id}/": {"GET": `+pub+`}, "/*": {"*": `+pub+`}, "/a/{b_1}/{C}/*": {"PROPFIND": `+pub+`}}`,
-			`{"api.example.com": {"routes": {}}, "[::1]": {"routes": {}}, "10.0.0.1": {"routes": {}}}`)
+			`{"api.example.com": {"routes": {}}, "[::1]": {"routes": {}}, "[2001:db8::1]": {"routes": {}}, "[::ffff:10.0.0.1]": {"routes": {}}, "10.0.0.1": {"routes": {}}}`)
 	})
 }
 
