@@ -16,6 +16,7 @@ import (
 
 	"github.com/policygate/policygate/internal/api"
 	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // issuerConfig is one trusted issuer: from AUTH_CONFIG's list, or the one
@@ -182,7 +183,7 @@ func (a *auth) readiness() api.ReadinessCheck {
 				default:
 				}
 				if err := keys.LastError(); err != nil {
-					errs = append(errs, fmt.Errorf("signing keys of %s not fetched yet: %w", a.issuers[i].Issuer, err))
+					errs = append(errs, fmt.Errorf("signing keys of %s not fetched yet: %s", a.issuers[i].Issuer, redact.URLs(err.Error())))
 				} else {
 					errs = append(errs, fmt.Errorf("signing keys of %s not fetched yet", a.issuers[i].Issuer))
 				}
@@ -194,7 +195,7 @@ func (a *auth) readiness() api.ReadinessCheck {
 			for i, keys := range a.keys {
 				s := map[string]any{"ready": isClosed(keys.Ready()), "fetches": keys.Fetches()}
 				if err := keys.LastError(); err != nil {
-					s["last_error"] = err.Error()
+					s["last_error"] = redact.URLs(err.Error())
 				}
 				d[a.issuers[i].Issuer] = s
 			}

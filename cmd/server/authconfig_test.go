@@ -288,3 +288,28 @@ func TestRunSeveralAudiencesUnnamedTableFails(t *testing.T) {
 		t.Fatalf("run() = %v, want a refusal naming the default table", err)
 	}
 }
+
+// TestReadyzRedactsKeyURL: /readyz may be served on the public port, so
+// the error of a key fetch names the key URL without its query.
+func TestReadyzRedactsKeyURL(t *testing.T) {
+	p := authntest.NewProvider(t)
+	p.SetHandler(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+	s := startUnready(t, nil, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience,
+		"AUTH_JWKS_URL": p.JWKSURL() + "?sig=S3CRET",
+	})
+	var body string
+	eventually(t, "the failed key fetch on /readyz", func() bool {
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == 503 && strings.Contains(body, "last_error")
+	})
+	if strings.Contains(body, "S3CRET") || !strings.Contains(body, strings.TrimPrefix(p.Issuer, "http://")) {
+		t.Errorf("/readyz = %s: want the key URL's host without its query", body)
+	}
+}

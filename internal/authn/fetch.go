@@ -79,7 +79,12 @@ func CheckKeyURL(raw string) error {
 		return fmt.Errorf("not a URL: %w", err)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
+		return fmt.Errorf("%q is not an absolute URL", u.Redacted())
+	}
+	if u.User != nil {
+		// A key set is public; credentials in its URL would end up in
+		// errors, logs and /readyz.
+		return fmt.Errorf("%q carries credentials (user:password@); a key set needs none", u.Redacted())
 	}
 	switch u.Scheme {
 	case "https":

@@ -59,12 +59,17 @@ func TestCheckKeyURLLoopback(t *testing.T) {
 		{name: "https_anything", url: "https://127.attacker.example/jwks.json"},
 		{name: "http_name_starting_127", url: "http://127.attacker.example/jwks.json", wantErr: true},
 		{name: "http_name_starting_127_port", url: "http://127.0.0.1.nip.example:80/jwks.json", wantErr: true},
+		{name: "https_with_credentials", url: "https://user:s3cret@idp.example.com/jwks.json", wantErr: true},
+		{name: "https_with_user", url: "https://token@idp.example.com/jwks.json", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := authn.CheckKeyURL(tc.url)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("CheckKeyURL(%q) = %v, want error %v", tc.url, err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("CheckKeyURL(%q) = %v: the error shows the password", tc.url, err)
 			}
 		})
 	}

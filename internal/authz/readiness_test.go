@@ -2,8 +2,11 @@ package authz_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -90,4 +93,43 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return samples
+}
+
+// TestReadinessRedactsURLs: /readyz may be public, so a bundle URL with a
+// signed query (a presigned or SAS URL) in the error it reports loses its
+// query there.
+func TestReadinessRedactsURLs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every download fails with the URL in its error
+	config := fmt.Appendf(nil, `{
+		"services": {"cdn": {"url": "http://%s"}},
+		"bundles": {"authz": {"service": "cdn", "resource": "authz.tar.gz?sv=2025&sig=S3CRET", "polling": {"min_delay_seconds": 1, "max_delay_seconds": 1}}}
+	}`, addr)
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	check, details := e.ReadinessCheck()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.Status().LastError == "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.Status().LastError, "S3CRET") {
+		t.Fatalf("the engine's own error %q does not name the URL; the test proves nothing", e.Status().LastError)
+	}
+	cerr := check()
+	d := details()
+	if cerr == nil || d["last_error"] == nil {
+		t.Fatalf("check() = %v, details() = %v; want the download error", cerr, d)
+	}
+	for _, s := range []string{cerr.Error(), fmt.Sprint(d["last_error"])} {
+		if strings.Contains(s, "S3CRET") || !strings.Contains(s, addr) {
+			t.Errorf("readiness says %q: want the host and path without the query", s)
+		}
+	}
 }

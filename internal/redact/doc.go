@@ -1,0 +1,4 @@
+// Package redact hides the secrets a URL can carry (a password in its
+// userinfo, a token or signature in its query) in text meant for people
+// other than the operator, such as /readyz's body.
+package redact
