@@ -49,7 +49,7 @@ func loadGRPCConfig(env func(string) string, dev bool, bad func(variable, format
 		switch {
 		case err != nil:
 			bad("GRPC_MAX_DEADLINE", "%q is not a duration (e.g. 1s)", v)
-		case d <= 0 || d > maxGRPCDeadline:
+		case d < time.Millisecond || d > maxGRPCDeadline:
 			bad("GRPC_MAX_DEADLINE", "%s is outside 1ms..%s", d, maxGRPCDeadline)
 		default:
 			c.MaxDeadline = d
