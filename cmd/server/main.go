@@ -87,7 +87,13 @@ const (
 // run is the whole program; main only binds it to the OS.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "token" {
-		return runToken(ctx, args[1:], getenv, stdout, stderr)
+		// The dev server read LISTEN_ADDR from ./.env too: ask the same
+		// address.
+		env, err := withDotEnv(getenv, ".env")
+		if err != nil {
+			return err
+		}
+		return runToken(ctx, args[1:], env, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "decide" {
 		return runDecide(ctx, args[1:], getenv, stdout, stderr)

@@ -159,6 +159,19 @@ func TestRunDevMode(t *testing.T) {
 	if got, _ := get(t, s.url+"/api/private-scoped", strings.TrimSpace(tokOut.String())); got != 200 {
 		t.Errorf("minted scoped token: GET /api/private-scoped = %d, want 200", got)
 	}
+
+	// Without --addr it asks the address the dev server read, ./.env's
+	// LISTEN_ADDR included.
+	dir := t.TempDir()
+	testfile.Write(t, filepath.Join(dir, ".env"), "LISTEN_ADDR="+addr+"\n")
+	t.Chdir(dir)
+	var envOut, envErr syncBuffer
+	if err := run(context.Background(), []string{"token", "--scope", "read:messages"}, envFunc(nil), &envOut, &envErr); err != nil {
+		t.Fatalf("token with LISTEN_ADDR in .env: %v %s", err, envErr.String())
+	}
+	if got, _ := get(t, s.url+"/api/private-scoped", strings.TrimSpace(envOut.String())); got != 200 {
+		t.Errorf("token minted by the address in .env: GET /api/private-scoped = %d, want 200", got)
+	}
 }
 
 func atoi(s string) int {
