@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/policygate/policygate/internal/extauthz"
 	"github.com/policygate/policygate/internal/tracing"
 )
@@ -36,7 +38,34 @@ func loadTracingConfig(processEnv, env func(string) string) (tracingConfig, erro
 		}
 		c.subject = b
 	}
+	if c.on {
+		if err := checkSampler(processEnv); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// checkSampler refuses a sampler setting the SDK would not use: it warns
+// once on stderr and samples with its default instead, which hides a typo
+// in a setting meant to bound the cost of tracing.
+func checkSampler(processEnv func(string) string) error {
+	sampler := strings.TrimSpace(processEnv("OTEL_TRACES_SAMPLER"))
+	switch sampler {
+	case "", "always_on", "always_off", "parentbased_always_on", "parentbased_always_off":
+		return nil
+	case "traceidratio", "parentbased_traceidratio":
+	default:
+		return fmt.Errorf("OTEL_TRACES_SAMPLER: %q is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio", sampler)
+	}
+	arg := strings.TrimSpace(processEnv("OTEL_TRACES_SAMPLER_ARG"))
+	if arg == "" {
+		return nil // the SDK's default ratio, 1.0
+	}
+	if r, err := strconv.ParseFloat(arg, 64); err != nil || r < 0 || r > 1 {
+		return fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %q is not a ratio from 0 to 1", arg)
+	}
+	return nil
 }
 
 // startTracing installs OpenTelemetry tracing when the environment asks
@@ -48,6 +77,12 @@ func startTracing(ctx context.Context, processEnv func(string) string, c tracing
 	if !c.on {
 		return nil, nil
 	}
+	// The SDK reports export failures through this process-wide handler;
+	// its default writes plain lines to stderr, past LOG_FORMAT and
+	// LOG_LEVEL.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("opentelemetry", "err", err.Error())
+	}))
 	tr, err := tracing.New(ctx, processEnv, tracing.Config{Subject: c.subject})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -124,5 +126,71 @@ func TestRunGRPCChallengeAndSpans(t *testing.T) {
 	slices.Sort(names)
 	if strings.Join(names, ",") != "policygate.check,policygate.decide" {
 		t.Errorf("spans in Envoy's trace = %v, want policygate.check and policygate.decide", names)
+	}
+}
+
+// TestTracingSamplerChecked: a sampler setting the SDK would ignore (it
+// warns once and samples everything) refuses to start instead.
+func TestTracingSamplerChecked(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // the variable the error names; "" for none
+	}{
+		{name: "default", env: map[string]string{}},
+		{name: "parentbased_ratio", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}},
+		{name: "ratio_without_arg", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio"}},
+		{name: "always_off", env: map[string]string{"OTEL_TRACES_SAMPLER": "always_off"}},
+		{name: "unknown_sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "bogus"}, wantErr: "OTEL_TRACES_SAMPLER"},
+		{name: "unsupported_sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "jaeger_remote"}, wantErr: "OTEL_TRACES_SAMPLER"},
+		{name: "ratio_not_a_number", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "abc"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio_above_one", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := loadTracingConfig(envFunc(env), envFunc(env))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":")) {
+				t.Errorf("loadTracingConfig() = %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
+	}
+	// Off, the sampler is not the server's business.
+	if _, err := loadTracingConfig(envFunc(map[string]string{"OTEL_TRACES_SAMPLER": "bogus"}), envFunc(nil)); err != nil {
+		t.Errorf("loadTracingConfig() with tracing off = %v, want nil", err)
+	}
+}
+
+// TestTracingErrorsLogged: the SDK's export failures reach the server's
+// own log (JSON here), not plain lines on stderr.
+func TestTracingErrorsLogged(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens: every export fails
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "500")
+	p := authntest.NewProvider(t)
+	t.Chdir(t.TempDir())
+	s := startServer(t, nil, map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "AUTH_ISSUER": p.Issuer, "AUTH_AUDIENCE": authntest.Audience, "AUTH_JWKS_URL": p.JWKSURL(),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "LOG_FORMAT": "json",
+	})
+	eventually(t, "an export failure in the server's log", func() bool {
+		if resp, err := http.Get(s.url + "/api/public"); err == nil {
+			resp.Body.Close()
+		}
+		return strings.Contains(s.stderr.String(), `"msg":"opentelemetry"`)
+	})
+	for line := range strings.Lines(s.stderr.String()) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("stderr line is not JSON: %q", line)
+		}
 	}
 }
