@@ -178,11 +178,15 @@ func pathDir(name string) string {
 // expects, so the two cannot drift apart.
 func TestDeployPolicyCopiesAgreeWithScript(t *testing.T) {
 	bash, err := exec.LookPath("bash")
+	if err == nil {
+		// cp --parents: GNU's cp, which has --version (BSD's has neither).
+		err = exec.Command("cp", "--version").Run()
+	}
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("bash not found; deploy/sync-policy.sh needs it")
+			t.Fatalf("deploy/sync-policy.sh needs bash and GNU cp: %v", err)
 		}
-		t.Skip("bash not found; deploy/sync-policy.sh needs it")
+		t.Skipf("deploy/sync-policy.sh needs bash and GNU cp: %v", err)
 	}
 	script, err := os.ReadFile("../deploy/sync-policy.sh")
 	if err != nil {
