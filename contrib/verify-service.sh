@@ -9,6 +9,19 @@ set -euo pipefail
 bin=$(realpath "${1:?usage: verify-service.sh BINARY [UNIT]}")
 unit=${2:-$(dirname "$0")/policygate.service}
 [ -x "$bin" ] || { echo "verify-service: $bin is not an executable" >&2; exit 1; }
+
+# The example env file in the unit's header comment (#   NAME=value). An
+# EnvironmentFile has no trailing comments: systemd keeps a "# ..." after a
+# value as part of it, and the server would refuse the setting.
+examples=$(sed -n 's/^#   \([A-Za-z_][A-Za-z0-9_]*=.*\)$/\1/p' "$unit")
+[ -n "$examples" ] || { echo "verify-service: no example settings (#   NAME=value) in $unit" >&2; exit 1; }
+if trailing=$(grep -E '[[:space:]]#' <<<"$examples"); then
+  echo "verify-service: example settings with a trailing comment, which systemd would keep in the value:" >&2
+  echo "$trailing" >&2
+  exit 1
+fi
+echo "example settings: $(wc -l <<<"$examples") lines, no trailing comment"
+
 command -v systemd-analyze >/dev/null || { echo "verify-service: systemd-analyze not installed (apt-get install systemd)" >&2; exit 1; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/policygate-unit.XXXXXX")

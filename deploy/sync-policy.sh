@@ -6,7 +6,9 @@
 # helper module that lives in policies_test itself (X_test.rego beside
 # X.rego, such as a reference matcher) tests no policy and stays out. This
 # script makes the copies; with --check it only compares them and fails on
-# any difference (.ci/deploy runs that).
+# any difference (.ci/deploy runs that). policies_test/deploy_copies_test.go
+# makes the same comparison in `go test ./...` and runs this script to check
+# that both build the same copy: change them together.
 #
 #   deploy/sync-policy.sh           # after editing policies/ or policies_test/
 #   deploy/sync-policy.sh --check

@@ -51,6 +51,42 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckGRPC renders the gRPC overlay (the base with components/grpc),
+// wants it accepted, and wants each way of leaving the gRPC face
+// unreachable refused.
+func TestCheckGRPC(t *testing.T) {
+	good := render(t, "../kubernetes/overlays/grpc")
+	if _, err := check(good); err != nil {
+		t.Fatalf("check(overlays/grpc) = %v, want no problem", err)
+	}
+	tests := []struct {
+		name      string
+		old, new  string // the first occurrence of old is replaced
+		wantError string
+	}{
+		{name: "listener_without_port", old: "- containerPort: 9191\n          name: grpc", new: "- containerPort: 9191\n          name: grpc2", wantError: "no container port grpc on 9191"},
+		{name: "listener_on_other_port", old: "value: :9191", new: "value: :9192", wantError: "no container port grpc on 9192"},
+		{name: "listener_on_loopback", old: "value: :9191", new: "value: 127.0.0.1:9191", wantError: "listens on one address only"},
+		{name: "listener_not_host_port", old: "value: :9191", new: "value: grpc", wantError: `GRPC_LISTEN_ADDR = "grpc" is not host:port`},
+		{name: "port_without_listener", old: "        - name: GRPC_LISTEN_ADDR\n          value: :9191\n", new: "", wantError: "nothing listens on 9191"},
+		{name: "not_in_service", old: "targetPort: grpc", new: "targetPort: http", wantError: "no Service port targets grpc"},
+		{name: "service_port_not_grpc", old: "- appProtocol: grpc\n    name: grpc", new: "- name: authz", wantError: "set appProtocol: grpc"},
+		{name: "network_policy_blocks", old: "    - port: grpc\n      protocol: TCP\n  podSelector", new: "    - port: http\n      protocol: TCP\n  podSelector", wantError: "no ingress rule lets in the gRPC port 9191"},
+		{name: "network_policy_udp_only", old: "    - port: grpc\n      protocol: TCP\n  podSelector", new: "    - port: grpc\n      protocol: UDP\n  podSelector", wantError: "no ingress rule lets in the gRPC port 9191"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(good, tc.old) {
+				t.Fatalf("the rendering has no %q to replace", tc.old)
+			}
+			_, err := check(strings.Replace(good, tc.old, tc.new, 1))
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Errorf("check(%s) = %v, want an error containing %q", tc.name, err, tc.wantError)
+			}
+		})
+	}
+}
+
 func check(yaml string) (*rendering, error) {
 	r, err := decodeAll(strings.NewReader(yaml))
 	if err != nil {

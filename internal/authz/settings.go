@@ -24,6 +24,13 @@ const maxOPAConfigBytes = 1 << 20
 // error, not an empty string: a missing bundle credential should stop the
 // server, not make every download fail. So is a configuration without
 // bundles or discovery, under which no policy would ever load.
+//
+// A full-line comment (a line whose first non-blank character is "#") is
+// left as written: a ${VAR} in it is neither expanded nor required, so a
+// commented-out setting or a note about variables does not stop the
+// server. Only whole lines count: a ${VAR} after a value on the same line
+// ("url: ${URL} # ...") is expanded and required, and a line of a block
+// scalar that starts with "#" counts as a comment too.
 func ReadOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -33,14 +40,23 @@ func ReadOPAConfig(path string, getenv func(string) string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxOPAConfigBytes)
 	}
 	var unset []string
-	expanded := bracedVarRE.ReplaceAllStringFunc(string(raw), func(ref string) string {
+	expand := func(ref string) string {
 		name := ref[2 : len(ref)-1]
 		v := getenv(name)
 		if v == "" && !slices.Contains(unset, name) {
 			unset = append(unset, name)
 		}
 		return v
-	})
+	}
+	var b strings.Builder
+	for line := range strings.Lines(string(raw)) {
+		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") {
+			b.WriteString(line)
+			continue
+		}
+		b.WriteString(bracedVarRE.ReplaceAllStringFunc(line, expand))
+	}
+	expanded := b.String()
 	if len(unset) > 0 {
 		return nil, fmt.Errorf("%s uses unset variables: %s", path, strings.Join(unset, ", "))
 	}

@@ -70,3 +70,112 @@ func TestReadOPAConfigExpansion(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOPAConfigComments: a line whose first non-blank character is "#"
+// is a YAML comment, left as written: its ${VAR}s are neither expanded nor
+// required. Text after a value on the same line is not such a line.
+func TestReadOPAConfigComments(t *testing.T) {
+	const bundles = "bundles:\n  authz:\n    service: cdn\n    resource: bundle.tar.gz\n"
+	vars := map[string]string{"BUNDLE_URL": "https://cdn.example.com", "PASS": "x"}
+	env := func(name string) string { return vars[name] }
+	tests := []struct {
+		name      string
+		config    string
+		wantURL   string
+		wantToken string
+		wantKept  string // text the result holds as written
+		wantErr   string
+	}{
+		{
+			name:     "comment_unset_not_required",
+			config:   "# ${VAR}s are expanded\nservices:\n  cdn:\n    url: ${BUNDLE_URL}\n" + bundles,
+			wantURL:  "https://cdn.example.com",
+			wantKept: "# ${VAR}s are expanded\n",
+		},
+		{
+			name:     "indented_commented_out_setting",
+			config:   "services:\n  cdn:\n    url: ${BUNDLE_URL}\n    # credentials:\n    #   bearer:\n    #     token: ${BUNDLE_TOKEN}\n" + bundles,
+			wantURL:  "https://cdn.example.com",
+			wantKept: "    #     token: ${BUNDLE_TOKEN}\n",
+		},
+		{
+			name:     "comment_set_var_not_expanded",
+			config:   "# token ${PASS}\nservices:\n  cdn:\n    url: ${BUNDLE_URL}\n" + bundles,
+			wantURL:  "https://cdn.example.com",
+			wantKept: "# token ${PASS}\n",
+		},
+		{
+			name:     "crlf_comment",
+			config:   "# ${NOT_SET}\r\nservices:\r\n  cdn:\r\n    url: ${BUNDLE_URL}\r\n" + bundles,
+			wantURL:  "https://cdn.example.com",
+			wantKept: "# ${NOT_SET}\r\n",
+		},
+		{
+			name:     "last_line_comment_without_newline",
+			config:   "services:\n  cdn:\n    url: ${BUNDLE_URL}\n" + bundles + "# ${NOT_SET}",
+			wantURL:  "https://cdn.example.com",
+			wantKept: "# ${NOT_SET}",
+		},
+		{
+			name:      "trailing_comment_expanded",
+			config:    "services:\n  cdn:\n    url: ${BUNDLE_URL} # via ${PASS}\n    credentials:\n      bearer:\n        token: t\n" + bundles,
+			wantURL:   "https://cdn.example.com",
+			wantToken: "t",
+			wantKept:  "# via x\n",
+		},
+		{
+			name:    "trailing_comment_unset_required",
+			config:  "services:\n  cdn:\n    url: ${BUNDLE_URL} # ${NOT_SET}\n" + bundles,
+			wantErr: "unset variables: NOT_SET",
+		},
+		{
+			name:      "hash_inside_value_expanded",
+			config:    "services:\n  cdn:\n    url: ${BUNDLE_URL}\n    credentials:\n      bearer:\n        token: 'a#${PASS}'\n" + bundles,
+			wantURL:   "https://cdn.example.com",
+			wantToken: "a#x",
+		},
+		{
+			name:    "unset_on_real_line_after_comments",
+			config:  "# ${COMMENTED}\nservices:\n  cdn:\n    url: ${BUNDLE_URL}\n    # ${ALSO_COMMENTED}\n    credentials:\n      bearer:\n        token: ${NOT_SET}\n" + bundles,
+			wantErr: "unset variables: NOT_SET",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "opa.yaml")
+			if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := authz.ReadOPAConfig(path, env)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasSuffix(err.Error(), tc.wantErr) {
+					t.Fatalf("ReadOPAConfig(%q) error = %v, want one ending %q", tc.config, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ReadOPAConfig(%q) error = %v", tc.config, err)
+			}
+			if !strings.Contains(string(got), tc.wantKept) {
+				t.Errorf("ReadOPAConfig(%q) = %q, want it to hold %q", tc.config, got, tc.wantKept)
+			}
+			var doc struct {
+				Services map[string]struct {
+					URL         string `json:"url"`
+					Credentials struct {
+						Bearer struct {
+							Token string `json:"token"`
+						} `json:"bearer"`
+					} `json:"credentials"`
+				} `json:"services"`
+			}
+			if err := util.Unmarshal(got, &doc); err != nil {
+				t.Fatalf("ReadOPAConfig(%q) = %q, not YAML: %v", tc.config, got, err)
+			}
+			cdn := doc.Services["cdn"]
+			if cdn.URL != tc.wantURL || cdn.Credentials.Bearer.Token != tc.wantToken {
+				t.Errorf("ReadOPAConfig(%q): url %q, token %q; want %q, %q", tc.config, cdn.URL, cdn.Credentials.Bearer.Token, tc.wantURL, tc.wantToken)
+			}
+		})
+	}
+}

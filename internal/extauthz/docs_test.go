@@ -102,8 +102,13 @@ func TestDocsConfigurations(t *testing.T) {
 		}
 	})
 	t.Run("probes", func(t *testing.T) {
-		if dig(found["probes"], "readinessProbe", "grpc", "port") != 9191 {
-			t.Errorf("readinessProbe = %v, want grpc on 9191", found["probes"]["readinessProbe"])
+		// The probes of the kustomize base and the chart: the admin
+		// listener (ADMIN_ADDR=:9090), where /healthz and /readyz are.
+		for _, p := range []struct{ probe, path string }{{"livenessProbe", "/healthz"}, {"readinessProbe", "/readyz"}} {
+			get := dig(found["probes"], p.probe, "httpGet")
+			if port := dig(get, "port"); dig(get, "path") != p.path || (port != "admin" && port != 9090) {
+				t.Errorf("%s = %v, want GET %s on the admin port", p.probe, found["probes"][p.probe], p.path)
+			}
 		}
 	})
 }

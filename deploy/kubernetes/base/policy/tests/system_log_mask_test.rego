@@ -53,6 +53,43 @@ cases := {
 		"data": {},
 		"want": set(),
 	},
+	"bound_claims_masked_like_claims": {
+		"event": {"input": {
+			"claims": {"sub": "u", "email": "alice@example.com"},
+			"bound": {"claims": {"sub": "u", "email": "alice@example.com"}, "params": {"/users/{id}": {"id": "u"}}},
+		}},
+		"data": {},
+		"want": {
+			{"op": "upsert", "path": "/input/claims", "value": {"sub": "u", "email": "**REDACTED**"}},
+			{"op": "upsert", "path": "/input/bound/claims", "value": {"sub": "u", "email": "**REDACTED**"}},
+		},
+	},
+	"bound_sensitive_claim_masked": {
+		"event": {"input": {"claims": {"sub": "u"}, "bound": {"claims": {"sub": "u"}}}},
+		"data": {"sensitive_claims": ["sub"]},
+		"want": {
+			{"op": "upsert", "path": "/input/claims", "value": {"sub": "**REDACTED**"}},
+			{"op": "upsert", "path": "/input/bound/claims", "value": {"sub": "**REDACTED**"}},
+		},
+	},
+	"bound_logged_claims_nothing_to_mask": {
+		"event": {"input": {"claims": {"sub": "u"}, "bound": {"claims": {"sub": "u"}, "params": {}}}},
+		"data": {},
+		"want": set(),
+	},
+	"result_headers_withheld": {
+		"event": {
+			"input": {"claims": {"sub": "u"}},
+			"result": {"allowed": true, "headers": {"X-Auth-Email": "alice@example.com", "X-Auth-Tenant": "acme"}},
+		},
+		"data": {},
+		"want": {{"op": "upsert", "path": "/result/headers", "value": {"X-Auth-Email": "**REDACTED**", "X-Auth-Tenant": "**REDACTED**"}}},
+	},
+	"no_result_headers_nothing_to_mask": {
+		"event": {"input": {"claims": {"sub": "u"}}, "result": {"allowed": true, "headers": {}}},
+		"data": {},
+		"want": set(),
+	},
 	"claims_not_an_object_withheld": {
 		"event": {"input": {"claims": "alice@example.com"}},
 		"data": {},
