@@ -90,6 +90,16 @@ cases := {
 		"data": {},
 		"want": set(),
 	},
+	"bound_claims_not_an_object_withheld": {
+		"event": {"input": {"bound": {"claims": "alice@example.com"}}},
+		"data": {},
+		"want": {{"op": "upsert", "path": "/input/bound/claims", "value": "**REDACTED**"}},
+	},
+	"result_headers_not_an_object_withheld": {
+		"event": {"input": {}, "result": {"headers": "X-Auth-Email: alice@example.com"}},
+		"data": {},
+		"want": {{"op": "upsert", "path": "/result/headers", "value": "**REDACTED**"}},
+	},
 	"claims_not_an_object_withheld": {
 		"event": {"input": {"claims": "alice@example.com"}},
 		"data": {},

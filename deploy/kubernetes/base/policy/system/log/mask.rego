@@ -46,6 +46,7 @@ mask contains {"op": "upsert", "path": "/input/bound/claims", "value": _redacted
 # An allow's headers copy claims (docs/policy.md): their values are
 # withheld, their names kept.
 mask contains {"op": "upsert", "path": "/result/headers", "value": _redacted_headers} if {
+	is_object(input.result.headers)
 	count(input.result.headers) > 0
 }
 
