@@ -148,3 +148,26 @@ func FuzzNormalizeHost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueryOverridesMethod checks that the query check never panics, that
+// a _method parameter is found wherever it sits among other parameters,
+// and that a name PHP ends at NUL is still found, however its tail is
+// spelt.
+func FuzzQueryOverridesMethod(f *testing.F) {
+	for _, seed := range []string{"", "a=1", "_method=DELETE", "%zz", "a%00b", "x;y&z", "_method%00", "%5Fmethod", "[", "+."} {
+		f.Add(seed, seed)
+	}
+	f.Fuzz(func(t *testing.T, before, tail string) {
+		gate.QueryOverridesMethod(before)
+		gate.QueryOverridesMethod(tail)
+		for _, q := range []string{
+			before + "&_method=DELETE",
+			"_method=DELETE&" + before,
+			before + "&_method%00" + url.QueryEscape(tail) + "=DELETE",
+		} {
+			if !gate.QueryOverridesMethod(q) {
+				t.Errorf("QueryOverridesMethod(%q) = false, want true", q)
+			}
+		}
+	})
+}

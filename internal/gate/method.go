@@ -1,7 +1,7 @@
 package gate
 
 import (
-	"net/url"
+	"bytes"
 	"strings"
 )
 
@@ -83,28 +83,57 @@ func foldHeaderByte(c byte) byte {
 // QueryOverridesMethod reports whether a raw query string holds a
 // parameter that a framework could read as "_method" (Laravel and
 // Symfony read it from the query of a POST, and so does Express's
-// method-override when told to): its name percent-decoded ("+" as a
-// space), with PHP's renaming of parameter names applied (leading spaces
-// dropped, "." and " " read as "_", "[" starting an array or read as
-// "_"), compared without case. Every face that sees the query refuses
-// such a request, whatever its method, as it refuses the override
-// headers.
+// method-override when told to). A name is read as PHP reads it: split
+// on "&" (and ";", which PHP can be told to split on), percent-decoded
+// leniently (a bad escape stays as written, "+" is a space), cut at a
+// NUL byte, then renamed (leading spaces dropped, "." and " " read as
+// "_", "[" starting an array or read as "_"), and compared without case.
+// Every face that sees the query refuses such a request, whatever its
+// method, as it refuses the override headers.
 func QueryOverridesMethod(query string) bool {
 	// Every spelling holds "_", or one of the characters that encode or
 	// become it; "method" itself may be percent-encoded.
 	if !strings.ContainsAny(query, "_%.+ [") {
 		return false
 	}
-	for param := range strings.SplitSeq(query, "&") {
-		name, _, _ := strings.Cut(param, "=")
-		if decoded, err := url.QueryUnescape(name); err == nil {
-			name = decoded
+	for len(query) > 0 {
+		param := query
+		if i := strings.IndexAny(query, "&;"); i >= 0 {
+			param, query = query[:i], query[i+1:]
+		} else {
+			query = ""
 		}
-		if overridesMethod(name) {
+		name, _, _ := strings.Cut(param, "=")
+		if overridesMethod(decodeParamName(name)) {
 			return true
 		}
 	}
 	return false
+}
+
+// decodeParamName decodes a query parameter's name as PHP does: "+" is a
+// space, a valid %XX its byte, anything else as written; the name ends at
+// the first NUL byte.
+func decodeParamName(name string) string {
+	if !strings.ContainsAny(name, "%+") {
+		return name
+	}
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(name) && isHex(name[i+1]) && isHex(name[i+2]):
+			b = append(b, unhex(name[i+1])<<4|unhex(name[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }
 
 // overridesMethod reports whether a decoded parameter name is "_method" as

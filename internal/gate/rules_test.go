@@ -131,7 +131,17 @@ func TestQueryOverridesMethod(t *testing.T) {
 		{"q=_method", false},
 		{"q=_method%3DDELETE", false},
 		{"", false},
-		{"_method%zz=1", false}, // not decodable: compared as sent
+		{"_method%zz=1", false},         // a bad escape stays as written
+		{"_method%00=DELETE", true},     // PHP ends a name at NUL
+		{"_method%00junk=DELETE", true}, // likewise
+		{"%5Fmethod%00x=DELETE", true},  // likewise, decoded
+		{"_method%00%zz=DELETE", true},  // a bad escape after it changes nothing
+		{"%zz&_method=DELETE", true},    // nor one in another parameter
+		{"x=1;_method=DELETE", true},    // ";" separates where PHP is told so
+		{"_method%=DELETE", false},      // "%" without two hex digits stays
+		{"_method%0=DELETE", false},     // likewise
+		{"_%6Dethod=PUT", true},         // a letter escaped
+		{"q=a%00&_methodx=1", false},
 	})
 }
 
