@@ -1,13 +1,20 @@
 package api_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	"github.com/open-policy-agent/opa/v1/util"
+	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/policygate/policygate/internal/denial"
+	"github.com/policygate/policygate/internal/gate"
 	"github.com/policygate/policygate/internal/proxytest"
 )
 
@@ -52,6 +59,41 @@ func exacts(t *testing.T, v any) []string {
 	return out
 }
 
+// matchesPattern reports whether a lower-case header name matches one of
+// Envoy's string matchers (exact, or safe_regex matching the whole name).
+func matchesPattern(t *testing.T, patterns []any, name string) bool {
+	t.Helper()
+	for _, p := range patterns {
+		m := p.(map[string]any)
+		if m["exact"] == name {
+			return true
+		}
+		if re, ok := m["safe_regex"].(map[string]any); ok && regexp.MustCompile(`^(?:`+re["regex"].(string)+`)$`).MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkExtAuthzProto parses the filter's typed_config into
+// go-control-plane's ExtAuthz and runs its generated validation.
+func checkExtAuthzProto(t *testing.T, typed any) {
+	t.Helper()
+	m := maps.Clone(typed.(map[string]any))
+	delete(m, "@type")
+	js, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg extauthzv3.ExtAuthz
+	if err := protojson.Unmarshal(js, &cfg); err != nil {
+		t.Fatalf("ext_authz typed_config does not parse as envoy.extensions.filters.http.ext_authz.v3.ExtAuthz: %v", err)
+	}
+	if err := cfg.ValidateAll(); err != nil {
+		t.Fatalf("ext_authz typed_config is invalid: %v", err)
+	}
+}
+
 var identityLower = []string{"x-auth-subject", "x-auth-scopes", "x-auth-issuer", "x-decision-id"}
 
 // underscoreFixed is what every allow for Envoy's HTTP service lists after
@@ -82,10 +124,20 @@ func TestEnvoyHTTPContract(t *testing.T) {
 	if got := exacts(t, dig(t, svc, "authorization_response", "allowed_client_headers", "patterns")); !slices.Contains(got, "www-authenticate") {
 		t.Errorf("allowed_client_headers = %q, want www-authenticate", got)
 	}
-	sent := exacts(t, dig(t, svc, "authorization_request", "allowed_headers", "patterns"))
-	for _, h := range []string{"authorization", "x-http-method-override", "x-http-method", "x-method-override", "x_http_method_override", "x_http_method", "x_method_override"} {
-		if !slices.Contains(sent, h) {
-			t.Errorf("allowed_headers lack %s", h)
+	checkExtAuthzProto(t, authz)
+	sent := dig(t, svc, "authorization_request", "allowed_headers", "patterns").([]any)
+	mustSend := []string{"authorization"}
+	for _, h := range gate.MethodOverrideHeaders {
+		mustSend = denial.AppendUnderscoreSpellings(append(mustSend, strings.ToLower(h)), h)
+	}
+	for _, h := range mustSend {
+		if !matchesPattern(t, sent, h) {
+			t.Errorf("allowed_headers do not send %s", h)
+		}
+	}
+	for _, h := range []string{"x-request-id", "cookie", "x-http-methods", "x-http-method-overrides"} {
+		if matchesPattern(t, sent, h) {
+			t.Errorf("allowed_headers send %s", h)
 		}
 	}
 
