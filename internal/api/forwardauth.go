@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/policygate/policygate/internal/denial"
@@ -222,7 +223,7 @@ func (s *server) answerForward(w http.ResponseWriter, out gate.Outcome, fam fami
 		h[kv.Name] = []string{kv.Value}
 	}
 	if fam == familyEnvoy {
-		h[hEnvoyRemove] = []string{envoyRemove(remove, out.DeclaredHeaders)}
+		h[hEnvoyRemove] = []string{envoyRemove(remove, s.declaredSpellings(out.DeclaredHeaders))}
 	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", "0")
@@ -242,19 +243,39 @@ var underscoreIdentity = func() string {
 
 // envoyRemove is the x-envoy-auth-headers-to-remove of an allow for
 // Envoy's HTTP service: the identity names without a value, then every
-// spelling with "_" of the identity names and the declared names, lower-
-// case. Envoy passes client names with "_" by default and a CGI-style
-// upstream reads x_auth_subject as X-Auth-Subject; this face never sees
-// the client's headers, so it lists every such spelling (for declared
-// names of many "-", denial.AppendUnderscoreSpellings lists fewer). None
-// holds "-" only, so none is a name the allow sets.
-func envoyRemove(remove, declared []string) string {
+// spelling with "_" of the identity names and of the declared names
+// (declared, from declaredSpellings), lower-case. Envoy passes client
+// names with "_" by default and a CGI-style upstream reads x_auth_subject
+// as X-Auth-Subject; this face never sees the client's headers, so it
+// lists every such spelling (for declared names of many "-",
+// denial.AppendUnderscoreSpellings lists fewer). None holds "-" only, so
+// none is a name the allow sets.
+func envoyRemove(remove []string, declared string) string {
 	var b strings.Builder
 	for _, n := range remove {
 		b.WriteString(strings.ToLower(n))
 		b.WriteByte(',')
 	}
 	b.WriteString(underscoreIdentity)
+	b.WriteString(declared)
+	return b.String()
+}
+
+// declaredSpellings are the "_" spellings of a declared header set, each
+// with a leading comma.
+type declaredSpellings struct {
+	names  []string
+	joined string
+}
+
+// declaredSpellings returns the "_" spellings of the declared names,
+// worked out once per declared set (that is, per policy version) rather
+// than on every allow.
+func (s *server) declaredSpellings(declared []string) string {
+	if p := s.spellings.Load(); p != nil && slices.Equal(p.names, declared) {
+		return p.joined
+	}
+	var b strings.Builder
 	var spellings []string
 	for _, n := range declared {
 		spellings = denial.AppendUnderscoreSpellings(spellings[:0], n)
@@ -263,5 +284,7 @@ func envoyRemove(remove, declared []string) string {
 			b.WriteString(sp)
 		}
 	}
-	return b.String()
+	p := &declaredSpellings{names: slices.Clone(declared), joined: b.String()}
+	s.spellings.Store(p)
+	return p.joined
 }

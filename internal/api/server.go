@@ -68,6 +68,9 @@ type server struct {
 	logger  *slog.Logger
 	metrics *metrics
 	render  *denial.Renderer
+	// spellings remembers the "_" spellings of the last declared header
+	// set (they change only with the policy version), for envoyRemove.
+	spellings atomic.Pointer[declaredSpellings]
 }
 
 // NewServer returns the handler of the main listener: the built-in
