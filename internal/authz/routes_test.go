@@ -142,7 +142,8 @@ func TestBuildIndexRefusesNonCanonical(t *testing.T) {
 		{name: "host_ipv6_mapped_ipv4", hosts: `{"[::ffff:a00:1]": {"routes": {}}}`, wantErr: `"[::ffff:a00:1]"`},
 		{name: "host_ipv4_in_brackets", hosts: `{"[1.2.3.4]": {"routes": {}}}`, wantErr: `"[1.2.3.4]"`},
 		{name: "host_ipv6_zone", hosts: `{"[fe80::1%eth0]": {"routes": {}}}`, wantErr: `"[fe80::1%eth0]"`},
-		{name: "percent_in_key", routes: `{"/files/my%20docs/*": {"GET": ` + pub + `}}`, wantErr: `"/files/my%20docs/*"`},
+		{name: "escape_in_key", routes: `{"/files/my%20docs/*": {"GET": ` + pub + `}}`, wantErr: `"/files/my%20docs/*"`},
+		{name: "escape_at_end_of_key", routes: `{"/a/b%2F": {"GET": ` + pub + `}}`, wantErr: `"/a/b%2F"`},
 		{name: "host_without_routes", hosts: `{"api.example.com": {}}`, wantErr: "has no routes"},
 		{name: "host_unknown_key", hosts: `{"api.example.com": {"routes": {}, "route": {}}}`, wantErr: `unknown key "route"`},
 		{name: "host_key_in_table", hosts: `{"api.example.com": {"routes": {"/a/*/b": {"GET": ` + pub + `}}}}`, wantErr: `hosts["api.example.com"].routes["/a/*/b"]`},
@@ -171,6 +172,9 @@ func TestBuildIndexRefusesNonCanonical(t *testing.T) {
 	t.Run("canonical", func(t *testing.T) {
 		mustIndex(t, `{"/": {"GET": `+pub+`}, "/orders/{id}/": {"GET": `+pub+`}, "/*": {"*": `+pub+`}, "/a/{b_1}/{C}/*": {"PROPFIND": `+pub+`}}`,
 			`{"api.example.com": {"routes": {}}, "[::1]": {"routes": {}}, "[2001:db8::1]": {"routes": {}}, "[::ffff:10.0.0.1]": {"routes": {}}, "10.0.0.1": {"routes": {}}}`)
+		// A lone "%" is a character a request path can hold (with
+		// PATH_ALLOW_PERCENT25, "/discounts/50%25" is "50%").
+		mustIndex(t, `{"/discounts/50%": {"GET": `+pub+`}, "/a/%zz": {"GET": `+pub+`}, "/b/%": {"GET": `+pub+`}}`, "")
 	})
 }
 
