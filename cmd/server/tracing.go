@@ -50,7 +50,7 @@ func loadTracingConfig(processEnv, env func(string) string) (tracingConfig, erro
 // once on stderr and samples with its default instead, which hides a typo
 // in a setting meant to bound the cost of tracing.
 func checkSampler(processEnv func(string) string) error {
-	sampler := strings.TrimSpace(processEnv("OTEL_TRACES_SAMPLER"))
+	sampler := strings.ToLower(strings.TrimSpace(processEnv("OTEL_TRACES_SAMPLER"))) // as the SDK reads it
 	switch sampler {
 	case "", "always_on", "always_off", "parentbased_always_on", "parentbased_always_off":
 		return nil
@@ -62,7 +62,7 @@ func checkSampler(processEnv func(string) string) error {
 	if arg == "" {
 		return nil // the SDK's default ratio, 1.0
 	}
-	if r, err := strconv.ParseFloat(arg, 64); err != nil || r < 0 || r > 1 {
+	if r, err := strconv.ParseFloat(arg, 64); err != nil || !(r >= 0 && r <= 1) { // NaN too
 		return fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %q is not a ratio from 0 to 1", arg)
 	}
 	return nil

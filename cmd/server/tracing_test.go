@@ -144,6 +144,8 @@ func TestTracingSamplerChecked(t *testing.T) {
 		{name: "unknown_sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "bogus"}, wantErr: "OTEL_TRACES_SAMPLER"},
 		{name: "unsupported_sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "jaeger_remote"}, wantErr: "OTEL_TRACES_SAMPLER"},
 		{name: "ratio_not_a_number", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "abc"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "upper_case_sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "ParentBased_TraceIdRatio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}},
+		{name: "ratio_nan", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "NaN"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
 		{name: "ratio_above_one", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
 	}
 	for _, tc := range tests {
