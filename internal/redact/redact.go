@@ -3,14 +3,15 @@ package redact
 import "regexp"
 
 // urlPattern finds an http(s) URL in free text: scheme, optional
-// userinfo, host and path, optional query. Quotes, spaces and angle
-// brackets end a URL, as they do in Go's error messages.
-var urlPattern = regexp.MustCompile(`(?i)\b(https?://)([^\s/?#"'<>@]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?`)
+// userinfo (up to the last "@" before the path, so a password may hold
+// "@"), host and path, optional query, optional fragment. Quotes, spaces
+// and angle brackets end a URL, as they do in Go's error messages.
+var urlPattern = regexp.MustCompile(`(?i)\b(https?://)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?(#[^\s"'<>]*)?`)
 
-// URLs returns text with the userinfo and the query of every http(s) URL
-// in it replaced by "***": "https://u:p@idp/keys?sig=x" becomes
-// "https://***@idp/keys?***". Scheme, host and path stay, so the text
-// still says which URL failed.
+// URLs returns text with the userinfo, the query and the fragment of
+// every http(s) URL in it replaced by "***": "https://u:p@idp/keys?sig=x"
+// becomes "https://***@idp/keys?***". Scheme, host and path stay, so the
+// text still says which URL failed.
 func URLs(text string) string {
 	return urlPattern.ReplaceAllStringFunc(text, func(u string) string {
 		m := urlPattern.FindStringSubmatch(u)
@@ -21,6 +22,9 @@ func URLs(text string) string {
 		out += m[3]
 		if m[4] != "" {
 			out += "?***"
+		}
+		if m[5] != "" {
+			out += "#***"
 		}
 		return out
 	})
