@@ -266,6 +266,17 @@ func TestDecidePolicySource(t *testing.T) {
 	if got := runProcess(t, tableDir, env, "", "decide", "--table", "hosts.csv"); got.code != 0 {
 		t.Errorf("host table: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
+	// With UPSTREAM_URL, decide answers as proxy mode does: strict hosts,
+	// so a host without its own table matches nothing once one exists.
+	proxyEnv := map[string]string{"POLICY_DIR": dir, "UPSTREAM_URL": "http://127.0.0.1:8080"}
+	got = runProcess(t, t.TempDir(), proxyEnv, `{"scope": "read:admin"}`, "decide", "--claims", "-", "--host", "other.example.com", "GET", "/api/private-scoped")
+	if got.code != 1 || !strings.Contains(got.stdout, "reason:           no_route") {
+		t.Errorf("proxy mode, host without a table: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	got = runProcess(t, t.TempDir(), proxyEnv, `{"scope": "admin"}`, "decide", "--claims", "-", "--host", "admin.example.com", "GET", "/api/private-scoped")
+	if got.code != 0 {
+		t.Errorf("proxy mode, host with its table: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
 }
 
 func TestDecideHelp(t *testing.T) {

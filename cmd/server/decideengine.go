@@ -251,7 +251,9 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 	res.Policy.Source, res.Policy.Revision = d.source, d.engine.Revision()
 	rec := &recorder{engine: d.engine}
 	var v gate.Verifier = d.verifier
-	req := gate.Request{Method: c.method, Host: c.host, Path: c.path}
+	// In proxy mode the server decides with strict hosts (the client
+	// picks the Host, not the service): so does decide, then.
+	req := gate.Request{Method: c.method, Host: c.host, Path: c.path, StrictHosts: d.cfg.Faces.UpstreamURL != nil}
 	switch {
 	case c.claims != nil:
 		claims, err := authn.UnverifiedClaims(c.claims)
