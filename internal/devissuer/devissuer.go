@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/policygate/policygate/internal/authn"
 )
 
 // Audience is the API identifier of dev tokens.
@@ -145,6 +148,17 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	// The dev server listens on loopback only, but a web page can reach it
+	// under a name of its own that resolves there (DNS rebinding) and mint
+	// tokens with any scope: only a loopback Host is answered.
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if !authn.IsLoopbackHost(host) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "access_denied", "error_description": "dev tokens are minted only for requests to localhost or a loopback address"})
+		return
+	}
 	q := r.URL.Query()
 	o := MintOptions{Subject: q.Get("sub"), Scopes: strings.Fields(strings.Join(q["scope"], " "))}
 	if ttl := q.Get("ttl"); ttl != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -206,5 +207,42 @@ func TestTokenEndpoint(t *testing.T) {
 				t.Errorf("body = %v, want token_type Bearer, expires_in %d", body, tt.wantTTL)
 			}
 		})
+	}
+}
+
+// TestTokenEndpointLoopbackHostOnly: a page that reaches the dev server
+// under its own name (DNS rebinding) gets no token.
+func TestTokenEndpointLoopbackHostOnly(t *testing.T) {
+	_, srv := devServer(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host       string
+		wantStatus int
+	}{
+		{"127.0.0.1:" + port, 200},
+		{"localhost:" + port, 200},
+		{"LocalHost", 200},
+		{"[::1]:" + port, 200},
+		{"rebind.attacker.example:" + port, 403},
+		{"127.0.0.1.nip.example", 403},
+		{"10.0.0.1:" + port, 403},
+	}
+	for _, tc := range tests {
+		req, err := http.NewRequest("GET", srv.URL+"/dev/token?scope=admin:all", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.wantStatus {
+			t.Errorf("GET /dev/token with Host %q = %d, want %d", tc.host, resp.StatusCode, tc.wantStatus)
+		}
 	}
 }
