@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/authz"
 )
 
@@ -37,7 +38,8 @@ without listening, and prints the decision. Exit status: 0 allowed, 1 denied
 
 flags (before or after METHOD PATH):
   --token JWT        a bearer token, verified as the server would (AUTH_ISSUER,
-                     AUTH_AUDIENCE, AUTH_JWKS_URL...; fetches the signing keys)
+                     AUTH_AUDIENCE, AUTH_JWKS_URL...; fetches the signing keys);
+                     - reads it from stdin (a command line is visible to ps)
   --claims FILE      a token payload (JSON object; - for stdin), NOT verified
   --host H           the request's host
   --json             print the decision as one JSON object
@@ -106,6 +108,11 @@ func runDecide(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	if f.token == "-" {
+		if f.token, err = readToken(os.Stdin); err != nil {
+			return badInput("--token -: %v", err)
+		}
+	}
 	var claims []byte
 	if f.claims != "" {
 		if claims, err = readClaimsFile(f.claims); err != nil {
@@ -156,6 +163,20 @@ func runDecide(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 // readClaimsFile reads a JSON object from path, or stdin for "-".
+// readToken reads a token from r: its first line, trimmed.
+func readToken(r io.Reader) (string, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, authn.MaxTokenBytes+2))
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	token := strings.TrimSpace(line)
+	if token == "" {
+		return "", errors.New("no token on stdin")
+	}
+	return token, nil
+}
+
 func readClaimsFile(path string) ([]byte, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {

@@ -204,7 +204,20 @@ func TestDecideToken(t *testing.T) {
 			if strings.Contains(got.stdout+got.stderr, tt.token) {
 				t.Errorf("the token is printed back")
 			}
+			// The same from stdin, off the command line.
+			fromStdin := runProcess(t, dir, env, tt.token+"\n", "decide", "--token", "-", "GET", "/api/private-scoped")
+			if fromStdin.code != tt.wantCode {
+				t.Errorf("--token - with the token on stdin: exit %d, want %d\n%s%s", fromStdin.code, tt.wantCode, fromStdin.stdout, fromStdin.stderr)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(fromStdin.stdout, want) {
+					t.Errorf("--token -: stdout lacks %q:\n%s", want, fromStdin.stdout)
+				}
+			}
 		})
+	}
+	if got := runProcess(t, dir, env, "\n", "decide", "--token", "-", "GET", "/api/private-scoped"); got.code != 2 || !strings.Contains(got.stderr, "no token on stdin") {
+		t.Errorf("--token - with nothing on stdin: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
 }
 
