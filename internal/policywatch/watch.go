@@ -25,10 +25,21 @@ const (
 // Watcher watches folder trees, including folders created later. It
 // also watches each tree's parent folder, for the tree itself only: a
 // tree that is deleted and created again (rm -r; cp -r) is watched again.
+//
+// A folder given as a symlink (policies -> releases/v2) is watched where
+// the link points, and the link's parent for the link itself: pointing
+// the link elsewhere is a change, after which the new target is watched
+// and the old one no longer is.
 type Watcher struct {
 	fs     *fsnotify.Watcher
 	logger *slog.Logger
-	roots  []string // absolute, cleaned
+	roots  []root
+}
+
+// root is one watched folder.
+type root struct {
+	link string // as given, absolute and cleaned; its parent is watched
+	tree string // link with every symlink resolved; "" while it does not exist
 }
 
 // New starts watching dirs; changes made after New returns are seen.
@@ -42,27 +53,101 @@ func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
 	}
 	w := &Watcher{fs: fw, logger: logger}
 	for _, dir := range dirs {
-		root, err := filepath.Abs(dir)
+		var r root
+		r.link, err = filepath.Abs(dir)
 		if err == nil {
-			err = w.addTree(root)
+			r.tree, err = filepath.EvalSymlinks(r.link)
 		}
 		if err == nil {
-			err = fw.Add(filepath.Dir(root))
+			err = w.addTree(r.tree)
+		}
+		if err == nil {
+			err = fw.Add(filepath.Dir(r.link))
 		}
 		if err != nil {
 			fw.Close()
 			return nil, fmt.Errorf("watch policy %s: %w", dir, err)
 		}
-		w.roots = append(w.roots, root)
+		w.roots = append(w.roots, r)
 	}
 	return w, nil
+}
+
+// within reports whether path is dir or lies in it.
+func within(path, dir string) bool {
+	return dir != "" && (path == dir || strings.HasPrefix(path, dir+string(filepath.Separator)))
 }
 
 // inTree reports whether path is a watched tree or lies in one; events on
 // the trees' siblings (seen through the parent watches) are not.
 func (w *Watcher) inTree(path string) bool {
-	for _, root := range w.roots {
-		if path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
+	for _, r := range w.roots {
+		if within(path, r.tree) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLink reports whether path names a watched folder as given (the link,
+// or the folder itself when it is no link), seen through its parent.
+func (w *Watcher) isLink(path string) bool {
+	for _, r := range w.roots {
+		if path == r.link {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve follows every watched folder named path to where it points now
+// and watches that tree (again: a folder deleted and created under the
+// same name is a new folder to the kernel). A tree no root points to any
+// longer is no longer watched.
+func (w *Watcher) resolve(path string) {
+	var old []string
+	for i := range w.roots {
+		r := &w.roots[i]
+		if r.link != path {
+			continue
+		}
+		tree, err := filepath.EvalSymlinks(r.link)
+		if err != nil {
+			tree = "" // gone, or a dangling link: its creation resolves it again
+		}
+		if r.tree != tree {
+			old = append(old, r.tree)
+		}
+		r.tree = tree
+		if tree == "" {
+			continue
+		}
+		if err := w.addTree(tree); err != nil {
+			w.logger.Warn("cannot watch policy folder", "path", path, "target", tree, "err", err.Error())
+		}
+	}
+	for _, tree := range old {
+		w.unwatch(tree)
+	}
+}
+
+// unwatch stops watching the folders of tree that no root needs.
+func (w *Watcher) unwatch(tree string) {
+	if tree == "" {
+		return
+	}
+	for _, p := range w.fs.WatchList() {
+		if within(p, tree) && !w.inTree(p) && !w.isParent(p) {
+			// The kernel drops the watches of deleted folders itself.
+			w.fs.Remove(p)
+		}
+	}
+}
+
+// isParent reports whether path is the parent folder of a watched folder.
+func (w *Watcher) isParent(path string) bool {
+	for _, r := range w.roots {
+		if filepath.Dir(r.link) == path {
 			return true
 		}
 	}
@@ -107,6 +192,13 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
+			}
+			if w.isLink(ev.Name) {
+				// The folder itself was created, removed or (a link)
+				// pointed elsewhere.
+				w.resolve(ev.Name)
+				changed()
+				continue
 			}
 			if !w.inTree(ev.Name) {
 				continue
@@ -153,8 +245,11 @@ func (w *Watcher) relevant(path string) bool {
 	case strings.HasPrefix(name, "."), strings.HasSuffix(name, "~"), name == "4913":
 		return false
 	}
-	for _, root := range w.roots {
-		if rel, err := filepath.Rel(root, path); err == nil && strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
+	for _, r := range w.roots {
+		if r.tree == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(r.tree, path); err == nil && strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
 			return false // inside a kubelet "..<timestamp>" folder
 		}
 	}
