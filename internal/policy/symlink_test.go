@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,42 @@ func TestLoadDirConfigMapLayout(t *testing.T) {
 	}
 	if p.Data()["authz"] == nil {
 		t.Error("LoadDir(): data.authz missing")
+	}
+}
+
+// TestTestRefusesLinks: a policy's tests folder follows the policy
+// folder's rule: a linked test file or folder would be skipped (or read
+// from outside the watched folder), so the run is refused, naming it.
+func TestTestRefusesLinks(t *testing.T) {
+	const passing = "package authz_test\n\ntest_ok if { true }\n"
+	tests := []struct {
+		name    string
+		link    string // under the tests folder, to a copy outside it
+		wantErr string
+	}{
+		{name: "file", link: "more_test.rego", wantErr: "more_test.rego is a symbolic link"},
+		{name: "folder", link: "more", wantErr: "more is a symbolic link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := testfile.Dir(t, map[string]string{
+				"policies/authz/authz.rego":     denyListRego,
+				"policies_test/authz_test.rego": passing,
+				"outside/more_test.rego":        passing,
+				"outside/more/more_test.rego":   passing,
+			})
+			p, err := policy.LoadDir(filepath.Join(parent, "policies"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			testDir := filepath.Join(parent, "policies_test")
+			if err := os.Symlink(filepath.Join(parent, "outside", tt.link), filepath.Join(testDir, tt.link)); err != nil {
+				t.Fatal(err)
+			}
+			err = p.Test(context.Background(), []string{testDir})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Test() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
 	}
 }
