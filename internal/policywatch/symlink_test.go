@@ -123,3 +123,53 @@ func TestWatchSymlinkToConfigMap(t *testing.T) {
 	}
 	waitReload(t, reloads, "a ConfigMap update behind the link")
 }
+
+// TestWatchLinkOnThePath: the link that changes may be further up the
+// path or further down the chain than the policy folder's own name:
+// git-sync swaps /git/repo while POLICY_DIR is /git/repo/policies, and a
+// release layout swaps current while policies -> current. Each swap
+// reloads, and edits in the new target reload.
+func TestWatchLinkOnThePath(t *testing.T) {
+	tests := []struct {
+		name  string
+		links map[string]string // link -> target, under the parent (which holds wt1/ and wt2/)
+		dir   string            // the watched folder, under the parent
+		swap  string            // the link then pointed at to
+		to    string
+	}{
+		{name: "git_sync_repo_link", links: map[string]string{"repo": "wt1"}, dir: "repo/policies", swap: "repo", to: "wt2"},
+		{name: "chain_of_links", links: map[string]string{"policies": "current", "current": "wt1/policies"}, dir: "policies", swap: "current", to: "wt2/policies"},
+		{name: "link_in_a_link_target", links: map[string]string{"policies": "current/policies", "current": "wt1"}, dir: "policies", swap: "current", to: "wt2"},
+		{name: "chain_below_a_parent_link", links: map[string]string{"srv": "data", "data/policies": "../wt1/policies"}, dir: "srv/policies", swap: "data/policies", to: "../wt2/policies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			testfile.Write(t, filepath.Join(parent, "wt1", "policies", "authz", "data.json"), `{"v": 1}`)
+			testfile.Write(t, filepath.Join(parent, "wt2", "policies", "authz", "data.json"), `{"v": 2}`)
+			if err := os.Mkdir(filepath.Join(parent, "data"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for link, target := range tt.links {
+				if err := os.Symlink(filepath.FromSlash(target), filepath.Join(parent, filepath.FromSlash(link))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Join(parent, filepath.FromSlash(tt.dir))
+			data := filepath.Join(dir, "authz", "data.json")
+			if got, err := os.ReadFile(data); err != nil || string(got) != `{"v": 1}` {
+				t.Fatalf("layout: %s reads %q, %v; want the first version", data, got, err)
+			}
+			reloads := watch(t, dir)
+
+			swapLink(t, filepath.Join(parent, filepath.FromSlash(tt.swap)), filepath.FromSlash(tt.to))
+			waitReload(t, reloads, "swapping "+tt.swap)
+			if got, err := os.ReadFile(data); err != nil || string(got) != `{"v": 2}` {
+				t.Fatalf("after the swap %s reads %q, %v; want the second version", data, got, err)
+			}
+			drain(reloads)
+			testfile.Write(t, data, `{"v": 3}`)
+			waitReload(t, reloads, "an edit in the new target")
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,10 +27,11 @@ const (
 // also watches each tree's parent folder, for the tree itself only: a
 // tree that is deleted and created again (rm -r; cp -r) is watched again.
 //
-// A folder given as a symlink (policies -> releases/v2) is watched where
-// the link points, and the link's parent for the link itself: pointing
-// the link elsewhere is a change, after which the new target is watched
-// and the old one no longer is.
+// A folder reached through symlinks (policies -> releases/v2, git-sync's
+// /git/repo link above /git/repo/policies) is watched where the links
+// lead, and each link's own folder for the link itself: pointing a link
+// elsewhere is a change, after which the new target is watched and the
+// old one no longer is.
 type Watcher struct {
 	fs     *fsnotify.Watcher
 	logger *slog.Logger
@@ -38,8 +40,9 @@ type Watcher struct {
 
 // root is one watched folder.
 type root struct {
-	link string // as given, absolute and cleaned; its parent is watched
-	tree string // link with every symlink resolved; "" while it does not exist
+	link  string   // as given, absolute and cleaned
+	tree  string   // where link leads now, every link resolved; "" while nowhere
+	names []string // link and the names that decide where it leads (resolve)
 }
 
 // New starts watching dirs; changes made after New returns are seen.
@@ -56,13 +59,7 @@ func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
 		var r root
 		r.link, err = filepath.Abs(dir)
 		if err == nil {
-			r.tree, err = filepath.EvalSymlinks(r.link)
-		}
-		if err == nil {
-			err = w.addTree(r.tree)
-		}
-		if err == nil {
-			err = fw.Add(filepath.Dir(r.link))
+			err = w.track(&r)
 		}
 		if err != nil {
 			fw.Close()
@@ -71,6 +68,25 @@ func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
 		w.roots = append(w.roots, r)
 	}
 	return w, nil
+}
+
+// track resolves r.link and watches where it leads (again: a folder
+// deleted and created under the same name is a new folder to the kernel)
+// and the folders of the names that decide it.
+func (w *Watcher) track(r *root) error {
+	tree, names, err := resolve(r.link)
+	r.tree, r.names = tree, append(names, r.link)
+	for _, name := range r.names {
+		if aerr := w.fs.Add(filepath.Dir(name)); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if tree != "" {
+		if terr := w.addTree(tree); terr != nil && err == nil {
+			err = terr
+		}
+	}
+	return err
 }
 
 // within reports whether path is dir or lies in it.
@@ -89,66 +105,48 @@ func (w *Watcher) inTree(path string) bool {
 	return false
 }
 
-// isLink reports whether path names a watched folder as given (the link,
-// or the folder itself when it is no link), seen through its parent.
-func (w *Watcher) isLink(path string) bool {
-	for _, r := range w.roots {
-		if path == r.link {
-			return true
-		}
-	}
-	return false
-}
-
-// resolve follows every watched folder named path to where it points now
-// and watches that tree (again: a folder deleted and created under the
-// same name is a new folder to the kernel). A tree no root points to any
-// longer is no longer watched.
-func (w *Watcher) resolve(path string) {
-	var old []string
+// retrack follows again every watched folder whose way depends on the
+// name path (a link pointed elsewhere, a folder created or removed), and
+// reports whether there was one. Folders no longer needed are no longer
+// watched.
+func (w *Watcher) retrack(path string) bool {
+	found := false
 	for i := range w.roots {
 		r := &w.roots[i]
-		if r.link != path {
+		if !slices.Contains(r.names, path) {
 			continue
 		}
-		tree, err := filepath.EvalSymlinks(r.link)
-		if err != nil {
-			tree = "" // gone, or a dangling link: its creation resolves it again
-		}
-		if r.tree != tree {
-			old = append(old, r.tree)
-		}
-		r.tree = tree
-		if tree == "" {
-			continue
-		}
-		if err := w.addTree(tree); err != nil {
-			w.logger.Warn("cannot watch policy folder", "path", path, "target", tree, "err", err.Error())
+		found = true
+		if err := w.track(r); err != nil {
+			// Gone or dangling for now: the names that would bring it
+			// back are watched.
+			w.logger.Debug("policy folder not watchable", "path", r.link, "err", err.Error())
 		}
 	}
-	for _, tree := range old {
-		w.unwatch(tree)
+	if found {
+		w.prune()
 	}
+	return found
 }
 
-// unwatch stops watching the folders of tree that no root needs.
-func (w *Watcher) unwatch(tree string) {
-	if tree == "" {
-		return
-	}
+// prune stops watching folders no root needs any longer. The kernel drops
+// the watches of deleted folders itself.
+func (w *Watcher) prune() {
 	for _, p := range w.fs.WatchList() {
-		if within(p, tree) && !w.inTree(p) && !w.isParent(p) {
-			// The kernel drops the watches of deleted folders itself.
+		if !w.inTree(p) && !w.isParent(p) {
 			w.fs.Remove(p)
 		}
 	}
 }
 
-// isParent reports whether path is the parent folder of a watched folder.
+// isParent reports whether path is the folder of a name that decides
+// where a watched folder leads.
 func (w *Watcher) isParent(path string) bool {
 	for _, r := range w.roots {
-		if filepath.Dir(r.link) == path {
-			return true
+		for _, name := range r.names {
+			if filepath.Dir(name) == path {
+				return true
+			}
 		}
 	}
 	return false
@@ -193,10 +191,9 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 			if !ok {
 				return
 			}
-			if w.isLink(ev.Name) {
-				// The folder itself was created, removed or (a link)
-				// pointed elsewhere.
-				w.resolve(ev.Name)
+			if w.retrack(ev.Name) {
+				// The folder itself, or a link on its way, was created,
+				// removed or pointed elsewhere.
 				changed()
 				continue
 			}
