@@ -214,9 +214,13 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 			if !ok {
 				return
 			}
-			// An overflow means lost events: reload to be sure.
+			// An overflow means lost events (a link swap among them,
+			// perhaps): follow every folder again and reload to be sure.
 			w.logger.Warn("policy watch", "err", err.Error())
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				for _, r := range w.roots {
+					w.retrack(r.link)
+				}
 				changed()
 			}
 		case <-timer.C:
