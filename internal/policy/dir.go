@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // kubeletData is the link through which a folder mounted from a Kubernetes
@@ -33,7 +34,8 @@ func resolveDir(dir string) (string, error) {
 }
 
 // LoadDir is Load for the current version of the policy folder dir on
-// disk (see resolveDir). The kubelet removes a version's folder right after
+// disk (see resolveDir). A version holding a symlink is refused (see
+// refuseLinks). The kubelet removes a version's folder right after
 // swapping "..data", so a load that raced an update is tried again on the
 // new version.
 func LoadDir(dir string) (*Policy, error) {
@@ -44,7 +46,10 @@ func LoadDir(dir string) (*Policy, error) {
 			return nil, err
 		}
 		var p *Policy
-		p, err = Load(os.DirFS(from))
+		fsys := os.DirFS(from)
+		if err = refuseLinks(fsys); err == nil {
+			p, err = Load(fsys)
+		}
 		if err == nil {
 			return p, nil
 		}
@@ -53,4 +58,28 @@ func LoadDir(dir string) (*Policy, error) {
 		}
 	}
 	return nil, err
+}
+
+// refuseLinks fails, naming the first one, when fsys holds a symlink.
+// OPA's loader skips symlinks: a linked data.json or folder would be left
+// out of the policy without a word, and a deny-list kept in one would fail
+// open. Following links instead would read files the folder's watcher does
+// not see (edits to a target outside would never apply), and a folder
+// linked to its parent would loop; a refusal is one rule, the same at the
+// start and on every reload. The folder itself may be a link, and the
+// kubelet's ..data layout is read through its target, which holds real
+// files.
+//
+// Emacs's lock files (.#name, a dangling link kept while a buffer is
+// modified) are never part of a policy and are let be.
+func refuseLinks(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink == 0 || strings.HasPrefix(d.Name(), ".#") {
+			return nil
+		}
+		return fmt.Errorf("%s is a symbolic link: links inside a policy folder are not followed; copy the file or folder in, or make the policy folder itself the link", name)
+	})
 }

@@ -38,9 +38,14 @@ func (p *Policy) Test(ctx context.Context, testDirs []string) error {
 		if err != nil {
 			return err
 		}
+		// Linked files or folders are refused as in the policy folder.
+		fsys := os.DirFS(from)
+		if err := refuseLinks(fsys); err != nil {
+			return fmt.Errorf("policy tests %s: %w", dir, err)
+		}
 		// A tests folder is loaded whole, as `opa test` does: helpers such
 		// as the reference route matcher are modules beside the tests.
-		more, err := loadRego(os.DirFS(from), filepath.ToSlash(dir), true)
+		more, err := loadRego(fsys, filepath.ToSlash(dir), true)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,10 +26,23 @@ const (
 // Watcher watches folder trees, including folders created later. It
 // also watches each tree's parent folder, for the tree itself only: a
 // tree that is deleted and created again (rm -r; cp -r) is watched again.
+//
+// A folder reached through symlinks (policies -> releases/v2, git-sync's
+// /git/repo link above /git/repo/policies) is watched where the links
+// lead, and each link's own folder for the link itself: pointing a link
+// elsewhere is a change, after which the new target is watched and the
+// old one no longer is.
 type Watcher struct {
 	fs     *fsnotify.Watcher
 	logger *slog.Logger
-	roots  []string // absolute, cleaned
+	roots  []root
+}
+
+// root is one watched folder.
+type root struct {
+	link  string   // as given, absolute and cleaned
+	tree  string   // where link leads now, every link resolved; "" while nowhere
+	names []string // link and the names that decide where it leads (resolve)
 }
 
 // New starts watching dirs; changes made after New returns are seen.
@@ -42,28 +56,97 @@ func New(dirs []string, logger *slog.Logger) (*Watcher, error) {
 	}
 	w := &Watcher{fs: fw, logger: logger}
 	for _, dir := range dirs {
-		root, err := filepath.Abs(dir)
+		var r root
+		r.link, err = filepath.Abs(dir)
 		if err == nil {
-			err = w.addTree(root)
-		}
-		if err == nil {
-			err = fw.Add(filepath.Dir(root))
+			err = w.track(&r)
 		}
 		if err != nil {
 			fw.Close()
 			return nil, fmt.Errorf("watch policy %s: %w", dir, err)
 		}
-		w.roots = append(w.roots, root)
+		w.roots = append(w.roots, r)
 	}
 	return w, nil
+}
+
+// track resolves r.link and watches where it leads (again: a folder
+// deleted and created under the same name is a new folder to the kernel)
+// and the folders of the names that decide it.
+func (w *Watcher) track(r *root) error {
+	tree, names, err := resolve(r.link)
+	r.tree, r.names = tree, append(names, r.link)
+	for _, name := range r.names {
+		if aerr := w.fs.Add(filepath.Dir(name)); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if tree != "" {
+		if terr := w.addTree(tree); terr != nil && err == nil {
+			err = terr
+		}
+	}
+	return err
+}
+
+// within reports whether path is dir or lies in it.
+func within(path, dir string) bool {
+	return dir != "" && (path == dir || strings.HasPrefix(path, dir+string(filepath.Separator)))
 }
 
 // inTree reports whether path is a watched tree or lies in one; events on
 // the trees' siblings (seen through the parent watches) are not.
 func (w *Watcher) inTree(path string) bool {
-	for _, root := range w.roots {
-		if path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
+	for _, r := range w.roots {
+		if within(path, r.tree) {
 			return true
+		}
+	}
+	return false
+}
+
+// retrack follows again every watched folder whose way depends on the
+// name path (a link pointed elsewhere, a folder created or removed), and
+// reports whether there was one. Folders no longer needed are no longer
+// watched.
+func (w *Watcher) retrack(path string) bool {
+	found := false
+	for i := range w.roots {
+		r := &w.roots[i]
+		if !slices.Contains(r.names, path) {
+			continue
+		}
+		found = true
+		if err := w.track(r); err != nil {
+			// Gone or dangling for now: the names that would bring it
+			// back are watched.
+			w.logger.Debug("policy folder not watchable", "path", r.link, "err", err.Error())
+		}
+	}
+	if found {
+		w.prune()
+	}
+	return found
+}
+
+// prune stops watching folders no root needs any longer. The kernel drops
+// the watches of deleted folders itself.
+func (w *Watcher) prune() {
+	for _, p := range w.fs.WatchList() {
+		if !w.inTree(p) && !w.isParent(p) {
+			w.fs.Remove(p)
+		}
+	}
+}
+
+// isParent reports whether path is the folder of a name that decides
+// where a watched folder leads.
+func (w *Watcher) isParent(path string) bool {
+	for _, r := range w.roots {
+		for _, name := range r.names {
+			if filepath.Dir(name) == path {
+				return true
+			}
 		}
 	}
 	return false
@@ -108,6 +191,12 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 			if !ok {
 				return
 			}
+			if w.retrack(ev.Name) {
+				// The folder itself, or a link on its way, was created,
+				// removed or pointed elsewhere.
+				changed()
+				continue
+			}
 			if !w.inTree(ev.Name) {
 				continue
 			}
@@ -125,9 +214,13 @@ func (w *Watcher) Run(ctx context.Context, reload func(context.Context)) {
 			if !ok {
 				return
 			}
-			// An overflow means lost events: reload to be sure.
+			// An overflow means lost events (a link swap among them,
+			// perhaps): follow every folder again and reload to be sure.
 			w.logger.Warn("policy watch", "err", err.Error())
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				for _, r := range w.roots {
+					w.retrack(r.link)
+				}
 				changed()
 			}
 		case <-timer.C:
@@ -153,8 +246,11 @@ func (w *Watcher) relevant(path string) bool {
 	case strings.HasPrefix(name, "."), strings.HasSuffix(name, "~"), name == "4913":
 		return false
 	}
-	for _, root := range w.roots {
-		if rel, err := filepath.Rel(root, path); err == nil && strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
+	for _, r := range w.roots {
+		if r.tree == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(r.tree, path); err == nil && strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
 			return false // inside a kubelet "..<timestamp>" folder
 		}
 	}
