@@ -108,6 +108,9 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	if hasMethodOverride(r.Header) {
 		return s.gate.Refuse(gate.ReasonMethodOverride, gate.DescribeOverrideHeader)
 	}
+	if up, ok := r.Header["Upgrade"]; ok && !isWebSocketUpgrade(up) {
+		return s.gate.Refuse(gate.ReasonRequestInfo, "only Upgrade: websocket is tunnelled")
+	}
 	if !strings.HasPrefix(r.RequestURI, "/") {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")
 	}
@@ -122,6 +125,15 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 		Method: r.Method, Host: r.Host, Path: path, Authorization: r.Header.Values("Authorization"),
 		StrictHosts: true, // the client picks the Host, not the service
 	})
+}
+
+// isWebSocketUpgrade reports whether the Upgrade header values are exactly
+// one token, websocket (in any case). ReverseProxy tunnels whatever
+// protocol the upstream switches to, and nothing in a tunnel passes the
+// gate: a lenient upstream answering 101 to "Upgrade: h2c" on a public
+// route would take every later request on that connection ungated.
+func isWebSocketUpgrade(values []string) bool {
+	return len(values) == 1 && strings.EqualFold(strings.Trim(values[0], " \t"), "websocket")
 }
 
 // setIdentity removes every client X-Auth-* header and the identity names
