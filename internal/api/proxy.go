@@ -138,7 +138,7 @@ func isWebSocketUpgrade(values []string) bool {
 
 // setIdentity removes every client X-Auth-* header and the identity names
 // (also spelt with "_": CGI-style servers read X_Auth_Subject as
-// X-Auth-Subject), then sets the identity of the allow (absent values stay
+// X-Auth-Subject), the forward-auth and forwarding headers, then sets the identity of the allow (absent values stay
 // absent).
 func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for name := range h {
@@ -148,13 +148,11 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	}
 	// A forward-auth proxy or gate behind the upstream must not read
 	// another request than the one decided here (X-Forwarded-Host is set
-	// again by SetXForwarded), in any spelling.
+	// again by SetXForwarded), nor the upstream another client, scheme or
+	// prefix than policygate's, in any spelling.
 	for name := range h {
-		for _, info := range requestInfoHeaders {
-			if gate.SameHeaderName(name, info) {
-				delete(h, name)
-				break
-			}
+		if isRequestInfo(name) || isForwarding(name) {
+			delete(h, name)
 		}
 	}
 	if stripToken {
@@ -170,6 +168,40 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for _, kv := range set {
 		h[kv.Name] = []string{kv.Value}
 	}
+}
+
+// forwardingHeaders are what upstream frameworks read as the client's
+// address, scheme, port, path prefix or request URI when they trust the
+// proxy in front of them (Spring, ASP.NET, Rails, Werkzeug, Symfony, chi's
+// RealIP...). Only policygate may say those things: a client's copies, in
+// any spelling, never reach the upstream. SetXForwarded then sets
+// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto afresh;
+// ReverseProxy removes only their canonical spellings and Forwarded.
+var forwardingHeaders = [...]string{
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Prefix",
+	"X-Forwarded-Ssl", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Protocol",
+	"X-Forwarded-By", "X-Forwarded-Path", "X-Forwarded", "Forwarded-For",
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip",
+	"Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
+	"X-Rewrite-Url", "X-Scheme", "X-Url-Scheme", "Front-End-Https",
+}
+
+func isRequestInfo(name string) bool {
+	for _, info := range requestInfoHeaders {
+		if gate.SameHeaderName(name, info) {
+			return true
+		}
+	}
+	return false
+}
+
+func isForwarding(name string) bool {
+	for _, f := range forwardingHeaders {
+		if gate.SameHeaderName(name, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it
