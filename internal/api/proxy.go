@@ -20,8 +20,10 @@ import (
 // main listener goes through the gate and, when allowed, to Upstream.
 type ProxyOptions struct {
 	Upstream *url.URL
-	// Timeout bounds the wait for the upstream's response headers only
-	// (UPSTREAM_TIMEOUT); bodies and streams are not cut.
+	// Timeout bounds the upstream's silence until its response headers
+	// (UPSTREAM_TIMEOUT): the connect, each part of the request body it
+	// takes, and the wait for the headers; bodies and streams that make
+	// progress are not cut.
 	Timeout time.Duration
 	// StripToken removes Authorization before the upstream
 	// (UPSTREAM_STRIP_TOKEN).
@@ -52,6 +54,12 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = o.Timeout
+		// A connect that hangs is the upstream's silence too.
+		t.DialContext = (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext
+		// With "Expect: 100-continue" the body waits this long for the
+		// upstream's 100 before it is sent anyway; progressTransport then
+		// bounds the sending.
+		t.ExpectContinueTimeout = min(time.Second, o.Timeout)
 		t.Proxy = nil // never an HTTP_PROXY between policygate and its upstream
 		t.MaxIdleConnsPerHost = upstreamIdleConns
 		t.MaxIdleConns = upstreamIdleConns // one upstream: the total is the per-host count
@@ -65,7 +73,7 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 			setIdentity(pr.Out.Header, out, o.StripToken)
 			pr.SetXForwarded()
 		},
-		Transport:  transport,
+		Transport:  progressTransport{next: transport, timeout: o.Timeout},
 		BufferPool: copyBuffers{},
 		// No FlushInterval: ReverseProxy already flushes every write of a
 		// text/event-stream response or one without a Content-Length; a
