@@ -62,6 +62,49 @@ func cors(origins []string, router chi.Routes) func(http.Handler) http.Handler {
 	}
 }
 
+// corsOwner is proxy mode's ModifyResponse when CORS_ALLOWED_ORIGINS is
+// set (nil otherwise): policygate's cors middleware has already set the
+// Access-Control-* headers and Vary: Origin, so the upstream's are dropped
+// (ReverseProxy adds the upstream's header values to the ones set).
+func corsOwner(origins []string) func(*http.Response) error {
+	if len(origins) == 0 {
+		return nil
+	}
+	varyOrigin := !slices.Contains(origins, "*") // cors adds Vary: Origin then
+	return func(res *http.Response) error {
+		for name := range res.Header {
+			if strings.HasPrefix(name, "Access-Control-") {
+				delete(res.Header, name)
+			}
+		}
+		if vary, ok := res.Header["Vary"]; ok && varyOrigin {
+			res.Header["Vary"] = withoutToken(vary, "Origin")
+			if len(res.Header["Vary"]) == 0 {
+				delete(res.Header, "Vary")
+			}
+		}
+		return nil
+	}
+}
+
+// withoutToken returns the comma-separated values without token (in any
+// case), dropping values left empty.
+func withoutToken(values []string, token string) []string {
+	var out []string
+	for _, v := range values {
+		var kept []string
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" && !strings.EqualFold(t, token) {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, strings.Join(kept, ", "))
+		}
+	}
+	return out
+}
+
 // ValidateCORSOrigin checks one CORS_ALLOWED_ORIGINS entry: "*" or an
 // origin such as https://app.example.com (scheme, host, optional port; no
 // path, no trailing slash).

@@ -49,7 +49,7 @@ type outcomeKey struct{}
 // Director, headers named in the client's Connection header are removed
 // after Director ran, so "Connection: X-Auth-Subject" would delete the
 // identity header policygate set.
-func (s *server) newProxy(o ProxyOptions) http.Handler {
+func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 	transport := o.Transport
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -73,8 +73,11 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 			setIdentity(pr.Out.Header, out, o.StripToken)
 			pr.SetXForwarded()
 		},
-		Transport:  progressTransport{next: transport, timeout: o.Timeout},
-		BufferPool: copyBuffers{},
+		Transport: progressTransport{next: transport, timeout: o.Timeout},
+		// When policygate answers CORS, the upstream's own answer would
+		// add a second Access-Control-Allow-Origin, which browsers reject.
+		ModifyResponse: corsOwner(corsOrigins),
+		BufferPool:     copyBuffers{},
 		// No FlushInterval: ReverseProxy already flushes every write of a
 		// text/event-stream response or one without a Content-Length; a
 		// forced flush (-1) would cost a write per response for the rest.
