@@ -63,15 +63,62 @@ func TestCORS(t *testing.T) {
 	}
 }
 
+// TestValidateCORSOrigin: only origins exactly as a browser sends them in
+// Origin are accepted (they are compared byte for byte); the others are
+// refused with the form to use when there is one.
 func TestValidateCORSOrigin(t *testing.T) {
-	for o, want := range map[string]bool{
-		"*": true, "http://localhost:3000": true, "https://app.example.com": true,
-		"https://app.example.com/": false, "app.example.com": false, "ftp://x": false,
-		"https://*.example.com": false, "https://a.example.com/path": false, "": false,
-	} {
-		if got := api.ValidateCORSOrigin(o); got != want {
-			t.Errorf("ValidateCORSOrigin(%q) = %v, want %v", o, got, want)
-		}
+	tests := []struct {
+		name    string
+		origin  string
+		wantErr string // "" accepted; else part of the error
+	}{
+		{name: "star", origin: "*"},
+		{name: "localhost_port", origin: "http://localhost:3000"},
+		{name: "https_host", origin: "https://app.example.com"},
+		{name: "https_other_port", origin: "https://app.example.com:8443"},
+		{name: "http_port_443", origin: "http://app.example.com:443"},
+		{name: "ipv4", origin: "http://127.0.0.1:3000"},
+		{name: "ipv6", origin: "http://[::1]:3000"},
+		{name: "underscore_label", origin: "https://my_app.example.com"},
+		{name: "upper_case_host", origin: "https://App.Example.com", wantErr: `use "https://app.example.com"`},
+		{name: "upper_case_scheme", origin: "HTTPS://app.example.com", wantErr: `use "https://app.example.com"`},
+		{name: "default_port_https", origin: "https://app.example.com:443", wantErr: `use "https://app.example.com"`},
+		{name: "default_port_http", origin: "http://app.example.com:80", wantErr: `use "http://app.example.com"`},
+		{name: "leading_zero_port", origin: "http://localhost:03000", wantErr: `use "http://localhost:3000"`},
+		{name: "trailing_dot", origin: "https://app.example.com.", wantErr: `use "https://app.example.com"`},
+		{name: "ipv6_long_form", origin: "http://[0:0:0:0:0:0:0:1]:3000", wantErr: `use "http://[::1]:3000"`},
+		{name: "ipv4_short_form", origin: "http://127.1:3000", wantErr: "IPv4"},
+		{name: "port_too_large", origin: "https://app.example.com:99999", wantErr: "1 to 65535"},
+		{name: "port_zero", origin: "https://app.example.com:0", wantErr: "1 to 65535"},
+		{name: "port_not_a_number", origin: "https://a:b", wantErr: "1 to 65535"},
+		{name: "empty_port", origin: "https://app.example.com:", wantErr: "1 to 65535"},
+		{name: "trailing_slash", origin: "https://app.example.com/", wantErr: "no path"},
+		{name: "path", origin: "https://a.example.com/path", wantErr: "no path"},
+		{name: "query", origin: "https://a.example.com?x", wantErr: "no path"},
+		{name: "userinfo", origin: "https://user@a.example.com", wantErr: "no user info"},
+		{name: "no_scheme", origin: "app.example.com", wantErr: "http or https"},
+		{name: "ftp", origin: "ftp://x", wantErr: "http or https"},
+		{name: "wildcard_host", origin: "https://*.example.com", wantErr: "ASCII"},
+		{name: "non_ascii_host", origin: "https://bücher.example", wantErr: "punycode"},
+		{name: "empty_label", origin: "https://app..example.com", wantErr: "empty label"},
+		{name: "no_host", origin: "https://", wantErr: "missing"},
+		{name: "null", origin: "null", wantErr: "http or https"},
+		{name: "empty", origin: "", wantErr: "http or https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := api.ValidateCORSOrigin(tt.origin)
+			if got != (tt.wantErr == "") {
+				t.Errorf("ValidateCORSOrigin(%q) = %v, want %v", tt.origin, got, tt.wantErr == "")
+			}
+			if tt.origin == "" {
+				return // an empty list is CORS off
+			}
+			_, err := api.ParseCORSOrigins(tt.origin)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("ParseCORSOrigins(%q) error = %v, want one containing %q", tt.origin, err, tt.wantErr)
+			}
+		})
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 // main listener goes through the gate and, when allowed, to Upstream.
 type ProxyOptions struct {
 	Upstream *url.URL
-	// Timeout bounds the wait for the upstream's response headers only
-	// (UPSTREAM_TIMEOUT); bodies and streams are not cut.
+	// Timeout bounds the upstream's silence until its response headers
+	// (UPSTREAM_TIMEOUT): the connect, each part of the request body it
+	// takes, and the wait for the headers; bodies and streams that make
+	// progress are not cut.
 	Timeout time.Duration
 	// StripToken removes Authorization before the upstream
 	// (UPSTREAM_STRIP_TOKEN).
@@ -47,11 +49,17 @@ type outcomeKey struct{}
 // Director, headers named in the client's Connection header are removed
 // after Director ran, so "Connection: X-Auth-Subject" would delete the
 // identity header policygate set.
-func (s *server) newProxy(o ProxyOptions) http.Handler {
+func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 	transport := o.Transport
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = o.Timeout
+		// A connect that hangs is the upstream's silence too.
+		t.DialContext = (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext
+		// With "Expect: 100-continue" the body waits this long for the
+		// upstream's 100 before it is sent anyway; progressTransport then
+		// bounds the sending.
+		t.ExpectContinueTimeout = min(time.Second, o.Timeout)
 		t.Proxy = nil // never an HTTP_PROXY between policygate and its upstream
 		t.MaxIdleConnsPerHost = upstreamIdleConns
 		t.MaxIdleConns = upstreamIdleConns // one upstream: the total is the per-host count
@@ -65,8 +73,11 @@ func (s *server) newProxy(o ProxyOptions) http.Handler {
 			setIdentity(pr.Out.Header, out, o.StripToken)
 			pr.SetXForwarded()
 		},
-		Transport:  transport,
-		BufferPool: copyBuffers{},
+		Transport: progressTransport{next: transport, timeout: o.Timeout},
+		// When policygate answers CORS, the upstream's own answer would
+		// add a second Access-Control-Allow-Origin, which browsers reject.
+		ModifyResponse: corsOwner(corsOrigins),
+		BufferPool:     copyBuffers{},
 		// No FlushInterval: ReverseProxy already flushes every write of a
 		// text/event-stream response or one without a Content-Length; a
 		// forced flush (-1) would cost a write per response for the rest.
@@ -108,6 +119,9 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	if hasMethodOverride(r.Header) {
 		return s.gate.Refuse(gate.ReasonMethodOverride, gate.DescribeOverrideHeader)
 	}
+	if up, ok := r.Header["Upgrade"]; ok && !isWebSocketUpgrade(up) {
+		return s.gate.Refuse(gate.ReasonRequestInfo, "only Upgrade: websocket is tunnelled")
+	}
 	if !strings.HasPrefix(r.RequestURI, "/") {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")
 	}
@@ -124,9 +138,18 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	})
 }
 
+// isWebSocketUpgrade reports whether the Upgrade header values are exactly
+// one token, websocket (in any case). ReverseProxy tunnels whatever
+// protocol the upstream switches to, and nothing in a tunnel passes the
+// gate: a lenient upstream answering 101 to "Upgrade: h2c" on a public
+// route would take every later request on that connection ungated.
+func isWebSocketUpgrade(values []string) bool {
+	return len(values) == 1 && strings.EqualFold(strings.Trim(values[0], " \t"), "websocket")
+}
+
 // setIdentity removes every client X-Auth-* header and the identity names
 // (also spelt with "_": CGI-style servers read X_Auth_Subject as
-// X-Auth-Subject), then sets the identity of the allow (absent values stay
+// X-Auth-Subject), the forward-auth and forwarding headers, then sets the identity of the allow (absent values stay
 // absent).
 func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for name := range h {
@@ -136,13 +159,11 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	}
 	// A forward-auth proxy or gate behind the upstream must not read
 	// another request than the one decided here (X-Forwarded-Host is set
-	// again by SetXForwarded), in any spelling.
+	// again by SetXForwarded), nor the upstream another client, scheme or
+	// prefix than policygate's, in any spelling.
 	for name := range h {
-		for _, info := range requestInfoHeaders {
-			if gate.SameHeaderName(name, info) {
-				delete(h, name)
-				break
-			}
+		if isRequestInfo(name) || isForwarding(name) {
+			delete(h, name)
 		}
 	}
 	if stripToken {
@@ -158,6 +179,40 @@ func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for _, kv := range set {
 		h[kv.Name] = []string{kv.Value}
 	}
+}
+
+// forwardingHeaders are what upstream frameworks read as the client's
+// address, scheme, port, path prefix or request URI when they trust the
+// proxy in front of them (Spring, ASP.NET, Rails, Werkzeug, Symfony, chi's
+// RealIP...). Only policygate may say those things: a client's copies, in
+// any spelling, never reach the upstream. SetXForwarded then sets
+// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto afresh;
+// ReverseProxy removes only their canonical spellings and Forwarded.
+var forwardingHeaders = [...]string{
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Prefix",
+	"X-Forwarded-Ssl", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Protocol",
+	"X-Forwarded-By", "X-Forwarded-Path", "X-Forwarded", "Forwarded-For",
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip",
+	"Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
+	"X-Rewrite-Url", "X-Scheme", "X-Url-Scheme", "Front-End-Https",
+}
+
+func isRequestInfo(name string) bool {
+	for _, info := range requestInfoHeaders {
+		if gate.SameHeaderName(name, info) {
+			return true
+		}
+	}
+	return false
+}
+
+func isForwarding(name string) bool {
+	for _, f := range forwardingHeaders {
+		if gate.SameHeaderName(name, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it

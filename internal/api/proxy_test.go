@@ -202,7 +202,7 @@ func testProxyAllowAndDeny(t *testing.T, env *proxyEnv) {
 
 func TestProxyHopByHop(t *testing.T) {
 	env := newProxyEnv(t, nil, nil)
-	_, body := env.get(t, "/api/public", http.Header{"Connection": {"X-Custom"}, "X-Custom": {"1"}, "Keep-Alive": {"timeout=5"}, "Te": {"gzip"}, "Upgrade": {"h2c"}})
+	_, body := env.get(t, "/api/public", http.Header{"Connection": {"X-Custom"}, "X-Custom": {"1"}, "Keep-Alive": {"timeout=5"}, "Te": {"gzip"}, "Upgrade": {"websocket"}})
 	up := env.lastSeen()
 	if up == nil {
 		t.Fatalf("upstream not reached: %s", body)

@@ -84,7 +84,7 @@ func NewServer(o Options) http.Handler {
 		r.Handle(pattern, h)
 	}
 	if o.Proxy != nil {
-		r.Handle("/*", s.newProxy(*o.Proxy))
+		r.Handle("/*", s.newProxy(*o.Proxy, o.CORSOrigins))
 		return r
 	}
 	if !o.SeparateAdmin {
