@@ -11,6 +11,37 @@ import (
 	"github.com/policygate/policygate/internal/authz"
 )
 
+// readOPAConfigText runs ReadOPAConfig on a file holding text.
+func readOPAConfigText(t *testing.T, text string, env func(string) string) ([]byte, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "opa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return authz.ReadOPAConfig(path, env)
+}
+
+// cdnService reads the url and bearer token of the "cdn" service of an
+// expanded OPA configuration.
+func cdnService(t *testing.T, config []byte) (url, token string) {
+	t.Helper()
+	var doc struct {
+		Services map[string]struct {
+			URL         string `json:"url"`
+			Credentials struct {
+				Bearer struct {
+					Token string `json:"token"`
+				} `json:"bearer"`
+			} `json:"credentials"`
+		} `json:"services"`
+	}
+	if err := util.Unmarshal(config, &doc); err != nil {
+		t.Fatalf("expanded configuration %q is not YAML: %v", config, err)
+	}
+	cdn := doc.Services["cdn"]
+	return cdn.URL, cdn.Credentials.Bearer.Token
+}
+
 // TestReadOPAConfigExpansion: only ${VAR} is expanded, as `opa run` does;
 // $VAR and $$ stay as written, so a "$" in a bundle credential survives.
 func TestReadOPAConfigExpansion(t *testing.T) {
@@ -36,11 +67,7 @@ func TestReadOPAConfigExpansion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "opa.yaml")
-			if err := os.WriteFile(path, []byte(head+tc.token+tail), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			got, err := authz.ReadOPAConfig(path, env)
+			got, err := readOPAConfigText(t, head+tc.token+tail, env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("ReadOPAConfig(token %s) error = %v, want %q", tc.token, err, tc.wantErr)
@@ -50,22 +77,9 @@ func TestReadOPAConfigExpansion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ReadOPAConfig(token %s) error = %v", tc.token, err)
 			}
-			var doc struct {
-				Services map[string]struct {
-					URL         string `json:"url"`
-					Credentials struct {
-						Bearer struct {
-							Token string `json:"token"`
-						} `json:"bearer"`
-					} `json:"credentials"`
-				} `json:"services"`
-			}
-			if err := util.Unmarshal(got, &doc); err != nil {
-				t.Fatal(err)
-			}
-			cdn := doc.Services["cdn"]
-			if cdn.Credentials.Bearer.Token != tc.wantToken || cdn.URL != "https://cdn.example.com" {
-				t.Errorf("ReadOPAConfig(token %s): token %q, url %q; want %q, https://cdn.example.com", tc.token, cdn.Credentials.Bearer.Token, cdn.URL, tc.wantToken)
+			url, token := cdnService(t, got)
+			if token != tc.wantToken || url != "https://cdn.example.com" {
+				t.Errorf("ReadOPAConfig(token %s): token %q, url %q; want %q, https://cdn.example.com", tc.token, token, url, tc.wantToken)
 			}
 		})
 	}
@@ -142,11 +156,7 @@ func TestReadOPAConfigComments(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "opa.yaml")
-			if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			got, err := authz.ReadOPAConfig(path, env)
+			got, err := readOPAConfigText(t, tc.config, env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.HasSuffix(err.Error(), tc.wantErr) {
 					t.Fatalf("ReadOPAConfig(%q) error = %v, want one ending %q", tc.config, err, tc.wantErr)
@@ -159,22 +169,9 @@ func TestReadOPAConfigComments(t *testing.T) {
 			if !strings.Contains(string(got), tc.wantKept) {
 				t.Errorf("ReadOPAConfig(%q) = %q, want it to hold %q", tc.config, got, tc.wantKept)
 			}
-			var doc struct {
-				Services map[string]struct {
-					URL         string `json:"url"`
-					Credentials struct {
-						Bearer struct {
-							Token string `json:"token"`
-						} `json:"bearer"`
-					} `json:"credentials"`
-				} `json:"services"`
-			}
-			if err := util.Unmarshal(got, &doc); err != nil {
-				t.Fatalf("ReadOPAConfig(%q) = %q, not YAML: %v", tc.config, got, err)
-			}
-			cdn := doc.Services["cdn"]
-			if cdn.URL != tc.wantURL || cdn.Credentials.Bearer.Token != tc.wantToken {
-				t.Errorf("ReadOPAConfig(%q): url %q, token %q; want %q, %q", tc.config, cdn.URL, cdn.Credentials.Bearer.Token, tc.wantURL, tc.wantToken)
+			url, token := cdnService(t, got)
+			if url != tc.wantURL || token != tc.wantToken {
+				t.Errorf("ReadOPAConfig(%q): url %q, token %q; want %q, %q", tc.config, url, token, tc.wantURL, tc.wantToken)
 			}
 		})
 	}
