@@ -184,6 +184,37 @@ custom_cases := {
 		"denials": set(),
 		"want": _want(true, "authenticated", [], [], [], []),
 	},
+	"empty_list": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": [],
+		"want": _want(true, "authenticated", [], [], [], []),
+	},
+	"false_is_none": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": false,
+		"want": _want(true, "authenticated", [], [], [], []),
+	},
+	# Not a collection: a mistake, which denies.
+	"true_denies": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": true,
+		"want": _want(false, "denied_by_policy", [], [], [], []),
+	},
+	"string_denies": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": "maintenance",
+		"want": _want(false, "denied_by_policy", [], [], [], []),
+	},
+	"null_denies": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": null,
+		"want": _want(false, "denied_by_policy", [], [], [], []),
+	},
+	"number_denies": {
+		"input": _in("/gold", _bound({}, {"tier": "gold"}), []),
+		"denials": 0,
+		"want": _want(false, "denied_by_policy", [], [], [], []),
+	},
 }
 
 test_custom_denials[name] if {

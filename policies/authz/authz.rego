@@ -246,6 +246,8 @@ _reason(rules, sets) := "invalid_rule" if {
 	count(sets[3]) > 0
 } else := "denied_by_policy" if {
 	some _ in data.authz.custom_denials
+} else := "denied_by_policy" if {
+	_custom_denials_malformed
 } else := "public" if {
 	not _authentication_required(rules)
 } else := "scopes_granted" if {
@@ -255,6 +257,18 @@ _reason(rules, sets) := "invalid_rule" if {
 _authentication_required(rules) if {
 	some rule in rules
 	rule.access == "authenticated"
+}
+
+# custom_denials must be a collection of names; any other value (true, a
+# string or number, null, say from data or from a rule the compiler cannot
+# type) is a mistake, and denies rather than being read as no denial.
+# false, like an undefined document, is none.
+_custom_denials_malformed if {
+	denials := data.authz.custom_denials
+	not is_set(denials)
+	not is_array(denials)
+	not is_object(denials)
+	denials != false
 }
 
 # Listing scopes or any condition implies authentication, whatever access
