@@ -149,20 +149,16 @@ func isWebSocketUpgrade(values []string) bool {
 
 // setIdentity removes every client X-Auth-* header and the identity names
 // (also spelt with "_": CGI-style servers read X_Auth_Subject as
-// X-Auth-Subject), the forward-auth and forwarding headers, then sets the identity of the allow (absent values stay
-// absent).
+// X-Auth-Subject), the forward-auth and forwarding headers, then sets the
+// identity of the allow (absent values stay absent).
+//
+// A forward-auth proxy or gate behind the upstream must not read another
+// request than the one decided here (X-Forwarded-Host is set again by
+// SetXForwarded), nor the upstream another client, scheme or prefix than
+// policygate's, in any spelling.
 func setIdentity(h http.Header, out *gate.Outcome, stripToken bool) {
 	for name := range h {
-		if denial.IdentityFamily(name) {
-			delete(h, name)
-		}
-	}
-	// A forward-auth proxy or gate behind the upstream must not read
-	// another request than the one decided here (X-Forwarded-Host is set
-	// again by SetXForwarded), nor the upstream another client, scheme or
-	// prefix than policygate's, in any spelling.
-	for name := range h {
-		if isRequestInfo(name) || isForwarding(name) {
+		if denial.IdentityFamily(name) || gate.HeaderNameIn(name, requestInfoHeaders[:]) || gate.HeaderNameIn(name, forwardingHeaders[:]) {
 			delete(h, name)
 		}
 	}
@@ -195,24 +191,6 @@ var forwardingHeaders = [...]string{
 	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip",
 	"Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
 	"X-Rewrite-Url", "X-Scheme", "X-Url-Scheme", "Front-End-Https",
-}
-
-func isRequestInfo(name string) bool {
-	for _, info := range requestInfoHeaders {
-		if gate.SameHeaderName(name, info) {
-			return true
-		}
-	}
-	return false
-}
-
-func isForwarding(name string) bool {
-	for _, f := range forwardingHeaders {
-		if gate.SameHeaderName(name, f) {
-			return true
-		}
-	}
-	return false
 }
 
 // copyBuffers lends ReverseProxy its 32 KiB body-copy buffers, which it

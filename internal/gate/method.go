@@ -48,8 +48,14 @@ const (
 // compare names: without case, and with "_" read as "-"
 // (X_HTTP_Method_Override reaches them as HTTP_X_HTTP_METHOD_OVERRIDE).
 func IsMethodOverride(name string) bool {
-	for _, h := range MethodOverrideHeaders {
-		if SameHeaderName(name, h) {
+	return HeaderNameIn(name, MethodOverrideHeaders[:])
+}
+
+// HeaderNameIn reports whether name is one of names to a CGI-style server
+// (SameHeaderName).
+func HeaderNameIn(name string, names []string) bool {
+	for _, n := range names {
+		if SameHeaderName(name, n) {
 			return true
 		}
 	}
