@@ -162,7 +162,6 @@ func runDecide(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// readClaimsFile reads a JSON object from path, or stdin for "-".
 // readToken reads a token from r: its first line, trimmed.
 func readToken(r io.Reader) (string, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, authn.MaxTokenBytes+2))
@@ -177,6 +176,7 @@ func readToken(r io.Reader) (string, error) {
 	return token, nil
 }
 
+// readClaimsFile reads a JSON object from path, or stdin for "-".
 func readClaimsFile(path string) ([]byte, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
