@@ -121,16 +121,9 @@ func TestProxyUploadProgress(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		req, _ := http.NewRequest("POST", env.proxy.URL+"/upload", pr)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		res, err := env.proxy.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 || string(b) != "one two three <nil>" {
-			t.Errorf("paced upload = %d %q, want 200 and the whole body", res.StatusCode, b)
+		status, b := postUpload(t, env, tok, pr, -1)
+		if status != 200 || b != "one two three <nil>" {
+			t.Errorf("paced upload = %d %q, want 200 and the whole body", status, b)
 		}
 	})
 	t.Run("slow_upstream", func(t *testing.T) {
@@ -150,19 +143,30 @@ func TestProxyUploadProgress(t *testing.T) {
 			fmt.Fprintf(w, "%d", n)
 		}, func(o *api.ProxyOptions) { o.Timeout = timeout })
 		tok := env.provider.Token(t, map[string]any{"scope": "write:files"})
-		req, _ := http.NewRequest("POST", env.proxy.URL+"/upload", io.LimitReader(zeros{}, size))
-		req.ContentLength = size
-		req.Header.Set("Authorization", "Bearer "+tok)
-		res, err := env.proxy.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 || string(b) != fmt.Sprint(size) {
-			t.Errorf("upload read slowly = %d %q, want 200 %d", res.StatusCode, b, size)
+		status, b := postUpload(t, env, tok, io.LimitReader(zeros{}, size), size)
+		if status != 200 || b != fmt.Sprint(size) {
+			t.Errorf("upload read slowly = %d %q, want 200 %d", status, b, size)
 		}
 	})
+}
+
+// postUpload POSTs body (of length size, -1 if unknown) to /upload
+// through the proxy with tok, and returns the status and body.
+func postUpload(t *testing.T, env *proxyEnv, tok string, body io.Reader, size int64) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", env.proxy.URL+"/upload", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = size
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := env.proxy.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
 
 type zeros struct{}
