@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -250,6 +251,8 @@ func (lab *attackLab) catalogue(t *testing.T, shellMark string) []attack {
 		attack{"alg_array", withSig(unsigned(t, map[string]any{"alg": []string{"RS256"}, "kid": "key-1"}, claims), validSig), "not a JSON object"},
 		attack{"alg_lower_case_rs256", rs(map[string]any{"alg": "rs256", "kid": "key-1"}, claims), `algorithm "rs256" is not accepted`},
 		attack{"alg_rs256_trailing_space", rs(map[string]any{"alg": "RS256 ", "kid": "key-1"}, claims), `algorithm "RS256 " is not accepted`},
+		// A long alg is cut for the description before a character, never inside one.
+		attack{"alg_long_multibyte", rs(map[string]any{"alg": "RS256" + strings.Repeat("é", 10), "kid": "key-1"}, claims), `algorithm "RS256ééééé..." is not accepted`},
 	)
 
 	// HS256/384/512 signed with the public key as the HMAC secret, in every
@@ -668,8 +671,12 @@ func runCatalogue(t *testing.T, v *authn.Verifier, rows []attack) {
 				if !errors.Is(err, authn.ErrInvalidToken) {
 					t.Fatalf("Verify() = %v, want ErrInvalidToken", err)
 				}
-				if d := authn.Description(err); !strings.Contains(d, a.want) {
+				d := authn.Description(err)
+				if !strings.Contains(d, a.want) {
 					t.Errorf("Verify() refused with %q, want a reason containing %q", d, a.want)
+				}
+				if !utf8.ValidString(d) {
+					t.Errorf("Verify() reason %q is not valid UTF-8", d)
 				}
 				if len(a.token) > 40 && strings.Contains(err.Error(), a.token) {
 					t.Errorf("Verify() error repeats the token")

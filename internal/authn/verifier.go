@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 )
@@ -274,9 +275,14 @@ func keyFits(key *verificationKey, alg string) bool {
 	return false
 }
 
+// truncate shortens s to at most n bytes for an error description,
+// cutting before a character rather than inside one.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }
