@@ -54,11 +54,14 @@ func read(t *testing.T, resp *authv3.CheckResponse) answer {
 
 // asGate is the gate request the face must derive from a decided check:
 // the contract in a few lines, to compare bodies with the gate's own.
-func asGate(cr *authv3.CheckRequest) gate.Request {
+// httpAuth, when set, is the Authorization header values the request
+// came with over HTTP (one value with a comma in it); otherwise a joined
+// value is Envoy's join of one header per part.
+func asGate(cr *authv3.CheckRequest, httpAuth []string) gate.Request {
 	h := cr.GetAttributes().GetRequest().GetHttp()
 	path, _, _ := strings.Cut(h.GetPath(), "?")
-	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path}
-	if v, ok := h.GetHeaders()["authorization"]; ok {
+	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path, Authorization: httpAuth}
+	if v, ok := h.GetHeaders()["authorization"]; ok && httpAuth == nil {
 		req.Authorization = strings.Split(v, ",")
 	}
 	for _, hv := range h.GetHeaderMap().GetHeaders() {
@@ -103,12 +106,13 @@ func TestCheckContract(t *testing.T) {
 	tests := []struct {
 		name       string
 		req        *authv3.CheckRequest
-		wantStatus int    // 200: allowed
-		wantError  string // JSON "error" of a denial; "" lets the gate's own answer stand (a rule the gate may tighten)
-		wantChal   string // substring of www-authenticate; "-" for none
-		wantSet    string // allow: identity names set, in order
-		wantRemove string // allow: identity names removed
-		refusal    string // the face's own refusal, before the gate
+		wantStatus int      // 200: allowed
+		wantError  string   // JSON "error" of a denial; "" lets the gate's own answer stand (a rule the gate may tighten)
+		wantChal   string   // substring of www-authenticate; "-" for none
+		wantSet    string   // allow: identity names set, in order
+		wantRemove string   // allow: identity names removed
+		refusal    string   // the face's own refusal, before the gate
+		httpAuth   []string // the Authorization values over HTTP, when not Envoy's join of the parts
 	}{
 		// Allows carry the identity set; names without a value are removed.
 		{name: "public_anonymous", req: get("/api/public", nil), wantStatus: 200,
@@ -140,6 +144,14 @@ func TestCheckContract(t *testing.T) {
 		{name: "not_bearer", req: get("/api/private", auth("Basic dXNlcjpwYXNz")), wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
 		{name: "duplicate_joined", req: get("/api/private", auth("Bearer "+plain+",Bearer "+scoped)), wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
 		{name: "duplicate_joined_same", req: get("/api/private", auth("Bearer "+plain+", Bearer "+plain)), wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
+		{name: "duplicate_joined_description", req: get("/api/private", auth("Bearer "+plain+", Bearer "+scoped)), wantStatus: 401, wantError: "invalid_request",
+			wantChal: `error_description="more than one Authorization header"`},
+		{name: "comma_inside_one_credential", req: get("/api/private", auth(`Digest username="a", response="b"`)), wantStatus: 401, wantError: "invalid_request",
+			wantChal: `error_description="authorization scheme must be Bearer"`, httpAuth: []string{`Digest username="a", response="b"`}},
+		{name: "comma_after_token", req: get("/api/private", auth("Bearer "+plain+",")), wantStatus: 401, wantError: "invalid_request",
+			wantChal: `error_description="bearer token must be a single token68 value"`, httpAuth: []string{"Bearer " + plain + ","}},
+		{name: "comma_then_bare_token", req: get("/api/private", auth("Bearer "+plain+", "+scoped)), wantStatus: 401, wantError: "invalid_request",
+			wantChal: `error_description="bearer token must be a single token68 value"`, httpAuth: []string{"Bearer " + plain + ", " + scoped}},
 		{name: "duplicate_public_route", req: get("/api/public", auth("Bearer "+plain+",Bearer "+plain)), wantStatus: 200,
 			wantSet: "x-decision-id", wantRemove: "x-auth-subject x-auth-scopes x-auth-issuer"},
 		{name: "duplicate_raw_header_map", req: raw("Bearer "+plain, "Bearer "+plain), wantStatus: 401, wantError: "invalid_request", wantChal: `error="invalid_request"`},
@@ -218,7 +230,7 @@ func TestCheckContract(t *testing.T) {
 			}
 			want := s.render.Render(gate.Outcome{Kind: gate.Refused, Description: tt.refusal})
 			if tt.refusal == "" {
-				want = s.render.Render(s.gate.Check(ctx, asGate(tt.req)))
+				want = s.render.Render(s.gate.Check(ctx, asGate(tt.req, tt.httpAuth)))
 			}
 			if a.body != string(want.Body) {
 				t.Errorf("body = %s, want the HTTP faces' bytes %s", a.body, want.Body)

@@ -59,9 +59,7 @@ func toRequest(cr *authv3.CheckRequest, strip *[]string) (gate.Request, *refusal
 			*strip = stripName(*strip, name)
 		}
 		if strings.EqualFold(name, "authorization") {
-			// Envoy joins repeated headers with ",": each part is one
-			// credential, and two credentials are a malformed request.
-			req.Authorization = append(req.Authorization, strings.Split(value, ",")...)
+			req.Authorization = append(req.Authorization, joinedCredentials(value)...)
 		} else if gate.IsMethodOverride(name) {
 			override = true
 		}
