@@ -143,6 +143,13 @@ func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, de
 			if h[hOriginalURI] != nil && target != t {
 				return req, fam, gate.ReasonRequestInfo, "X-Original-URL and X-Original-URI name different requests"
 			}
+			// ingress-nginx builds X-Original-URL from the client's Host
+			// header, while nginx routes an absolute-form request by the
+			// host in its request line ($host): sent beside it,
+			// X-Original-Host must name the same host.
+			if h[hOriginalHost] != nil && !sameHost(host, req.Host) {
+				return req, fam, gate.ReasonRequestInfo, "X-Original-URL and X-Original-Host name different hosts"
+			}
 			target, req.Host = t, host
 		}
 	case familyEnvoy:
@@ -177,8 +184,11 @@ func hasMethodOverride(h http.Header) bool {
 }
 
 // splitAbsoluteURL splits "https://host[:port]/path?query" into its host
-// and its target ("/path?query"; "/" when the URL has no path). Userinfo
-// and fragments are refused.
+// and its target ("/path?query"; "/" when the URL has nothing after the
+// host). Userinfo and fragments are refused. The host ends at the first
+// "/" only: ingress-nginx builds the URL as $scheme://$http_host$request_uri,
+// so a "?" or "#" before that "/" came from the client's Host header
+// ("Host: api.example.com?" would otherwise turn any path into "/?/path").
 func splitAbsoluteURL(raw string) (host, target string, ok bool) {
 	rest, found := strings.CutPrefix(raw, "https://")
 	if !found {
@@ -186,18 +196,26 @@ func splitAbsoluteURL(raw string) (host, target string, ok bool) {
 			return "", "", false
 		}
 	}
-	end := strings.IndexAny(rest, "/?#")
+	end := strings.IndexByte(rest, '/')
 	if end < 0 {
 		end = len(rest)
 	}
 	host, target = rest[:end], rest[end:]
-	if host == "" || strings.Contains(host, "@") || strings.Contains(target, "#") {
+	if host == "" || strings.ContainsAny(host, "@?#") || strings.Contains(target, "#") {
 		return "", "", false
 	}
-	if target == "" || target[0] == '?' {
-		target = "/" + target
+	if target == "" {
+		target = "/"
 	}
 	return host, target, true
+}
+
+// sameHost reports whether two Host values name the same host in the
+// gate's normal form (case and port aside); a malformed one names none.
+func sameHost(a, b string) bool {
+	na, errA := gate.NormalizeHost(a)
+	nb, errB := gate.NormalizeHost(b)
+	return errA == nil && errB == nil && na == nb
 }
 
 // answerForward answers a forward-auth call: exactly 200 with the identity

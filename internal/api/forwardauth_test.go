@@ -138,6 +138,12 @@ func testForwardAuth(t *testing.T, s *stack) {
 		{name: "original_url_and_uri_differ", call: authzCall{header: orig("GET", "/api/public", "X-Original-Url", "https://api.example.com/api/private")}, wantStatus: 403, wantError: "invalid_request"},
 		{name: "original_url_relative", call: authzCall{header: http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"/api/public"}}}, wantStatus: 403, wantError: "invalid_request"},
 		{name: "original_url_userinfo", call: authzCall{header: http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://u@api.example.com/api/public"}}}, wantStatus: 403, wantError: "invalid_request"},
+		// ingress-nginx writes $http_host into the URL: a "?" or "#" in
+		// the client's Host header must not end the host and make the
+		// rest of the URL a query of "/".
+		{name: "original_url_query_in_host", call: authzCall{header: http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"http://api.example.com?/api/private"}}}, wantStatus: 403, wantError: "invalid_request"},
+		{name: "original_url_fragment_in_host", call: authzCall{header: http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"http://api.example.com#/api/private"}}}, wantStatus: 403, wantError: "invalid_request"},
+		{name: "original_url_no_path_query", call: authzCall{header: http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"http://a?b/api/public"}}}, wantStatus: 403, wantError: "invalid_request"},
 		{name: "original_missing_method", call: authzCall{header: http.Header{"X-Original-Uri": {"/api/public"}, "X-Original-Host": {"a"}}}, wantStatus: 403, wantError: "invalid_request"},
 		// envoy family (Envoy's HTTP service: path_prefix /authz)
 		{name: "envoy_public", call: authzCall{target: "/authz/api/public?q=1", host: "api.example.com"}, wantStatus: 200},
@@ -227,7 +233,12 @@ func testForwardAuthHostTables(t *testing.T, decisionCacheSize int) {
 		{"forwarded_host_table", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"Admin.Example.com:443"}})}, 401},
 		{"forwarded_host_table_scoped", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/public"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 200},
 		{"original_host_table", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/api/public"}, "X-Original-Host": {"admin.example.com"}})}, 401},
-		{"original_url_host_wins", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://admin.example.com/api/public"}, "X-Original-Host": {"api.example.com"}})}, 401},
+		{"original_url_host_table", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://admin.example.com/api/public"}})}, 401},
+		{"original_url_and_host_agree", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://Admin.Example.com:8443/api/public"}, "X-Original-Host": {"admin.example.com"}})}, 401},
+		// nginx routes an absolute-form request by its request line's
+		// host ($host) while ingress-nginx's URL carries the Host header.
+		{"original_url_and_host_differ", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://api.example.com/api/public"}, "X-Original-Host": {"admin.example.com"}})}, 403},
+		{"original_url_and_bad_host", authzCall{header: with(http.Header{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://admin.example.com/api/public"}, "X-Original-Host": {"admin.example.com."}})}, 403},
 		{"envoy_host_table", authzCall{target: "/authz/api/public", host: "admin.example.com"}, 401},
 		{"host_table_has_no_default_routes", authzCall{header: with(http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/private-scoped"}, "X-Forwarded-Host": {"admin.example.com"}}, "Authorization", admin)}, 403},
 	}

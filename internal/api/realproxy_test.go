@@ -29,6 +29,12 @@ type frontedApp struct {
 
 func newFrontedApp(t *testing.T) *frontedApp {
 	t.Helper()
+	return newFrontedAppWith(t, facesHostRoutes)
+}
+
+// newFrontedAppWith is newFrontedApp with data as the route tables.
+func newFrontedAppWith(t *testing.T, data string) *frontedApp {
+	t.Helper()
 	app := &frontedApp{provider: authntest.NewProvider(t), seen: make(chan seen, 64)}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -39,7 +45,7 @@ func newFrontedApp(t *testing.T) *frontedApp {
 	}))
 	t.Cleanup(up.Close)
 	reg := prometheus.NewRegistry()
-	g := facesGate(t, app.provider, policyWith(t, facesHostRoutes), decisionCacheOn, reg)
+	g := facesGate(t, app.provider, policyWith(t, data), decisionCacheOn, reg)
 	resource := &api.ProtectedResource{Resource: authntest.Audience, AuthorizationServers: []string{app.provider.Issuer},
 		Scopes: func(context.Context) ([]string, error) { return []string{"read:messages"}, nil }}
 	pg := httptest.NewServer(api.NewServer(api.Options{Gate: g, Registry: reg, Realm: "test", Resource: resource}))

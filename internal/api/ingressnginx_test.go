@@ -1,0 +1,108 @@
+package api_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/proxytest"
+)
+
+// ingressAuthLocation is the auth location ingress-nginx generates for
+// nginx.ingress.kubernetes.io/auth-url (its template's lines that matter
+// here), plus the X-Original-Host line docs/forward-auth.md has users add
+// through auth-proxy-set-headers.
+const ingressAuthLocation = `
+server {
+	listen ADDR;
+	location / {
+		auth_request /_external-auth;
+		proxy_pass http://UPSTREAM;
+	}
+	location = /_external-auth {
+		internal;
+		proxy_pass http://POLICYGATE/authz;
+		proxy_pass_request_body off;
+		proxy_set_header Content-Length "";
+		proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+		proxy_set_header X-Original-Method $request_method;
+		proxy_set_header X-Original-Host $host;
+	}
+}`
+
+// ingressRoutes is facesHostRoutes with a public "/": a site's home page,
+// the rule a wrong path would fall on.
+const ingressRoutes = `{"routes": {
+	"/": {"GET": {"access": "public"}},
+	"/api/public": {"GET": {"access": "public"}},
+	"/api/private-scoped": {"GET": {"access": "authenticated", "scopes": ["read:messages"]}}
+},
+"hosts": {"admin.example.com": {"routes": {
+	"/api/public": {"GET": {"access": "authenticated", "scopes": ["admin"]}}
+}}}}`
+
+// TestIngressNginxOriginalURL runs ingress-nginx's auth location in a real
+// nginx. Its X-Original-URL is built from the client's Host header, which
+// the client controls twice over: a "?" in it, and an absolute-form
+// request line whose host (the one nginx routes by) differs from it.
+func TestIngressNginxOriginalURL(t *testing.T) {
+	nginx := proxytest.FindNginx(t)
+	app := newFrontedAppWith(t, ingressRoutes)
+	addr := proxytest.FreeAddr(t)
+	site := strings.NewReplacer("ADDR", addr, "POLICYGATE", app.policygate, "UPSTREAM", app.upstream).Replace(ingressAuthLocation)
+	proxytest.RunNginx(t, nginx, site, addr)
+	tests := []struct {
+		name       string
+		target     string // request line target
+		host       string
+		wantStatus int
+	}{
+		{name: "public", target: "/api/public", host: "api.example.com", wantStatus: 200},
+		{name: "home", target: "/", host: "api.example.com", wantStatus: 200},
+		{name: "scoped_without_token", target: "/api/private-scoped", host: "api.example.com", wantStatus: 401},
+		{name: "host_table", target: "/api/public", host: "admin.example.com", wantStatus: 401},
+		// Host: "api.example.com?" made the URL http://api.example.com?/api/private-scoped:
+		// path "/" and the home page's public rule.
+		{name: "query_mark_in_host", target: "/api/private-scoped", host: "api.example.com?", wantStatus: 403},
+		{name: "hash_in_host", target: "/api/private-scoped", host: "api.example.com#", wantStatus: 403},
+		// nginx routes by the request line's host (admin.example.com,
+		// $host); the URL names the Host header's (the default table).
+		{name: "absolute_form_other_host", target: "http://admin.example.com/api/public", host: "api.example.com", wantStatus: 403},
+		{name: "absolute_form_same_host", target: "http://admin.example.com/api/public", host: "admin.example.com", wantStatus: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app.drain()
+			if got := rawStatus(t, addr, "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nConnection: close\r\n\r\n"); got != tt.wantStatus {
+				t.Errorf("GET %s with Host %q = %d, want %d", tt.target, tt.host, got, tt.wantStatus)
+			}
+			if s := app.last(); s != nil && tt.wantStatus != 200 {
+				t.Errorf("the upstream saw %s %s, want the request stopped", s.method, s.uri)
+			}
+		})
+	}
+}
+
+// rawStatus sends request as written (Go's client would normalise the
+// Host header and the target) and returns the response's status.
+func rawStatus(t *testing.T, addr, request string) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(request)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
