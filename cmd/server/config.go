@@ -245,10 +245,12 @@ func loadTokenRules(c *Config, env func(string) string, bad badFunc) {
 // AUTH_JWKS_URL, with Auth0's aliases AUTH0_DOMAIN and AUTH0_AUDIENCE.
 func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 	issuer, audience, jwksURL := env("AUTH_ISSUER"), env("AUTH_AUDIENCE"), env("AUTH_JWKS_URL")
+	domainRefused := false // its own line says why; "required" would mislead
 	if domain := env("AUTH0_DOMAIN"); domain != "" {
 		d, err := auth0Domain(domain)
 		if err != nil {
 			bad("AUTH0_DOMAIN", "%v", err)
+			domainRefused = true
 		} else {
 			aliasIssuer := "https://" + d + "/"
 			if issuer != "" && issuer != aliasIssuer {
@@ -267,6 +269,7 @@ func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 		audience = a
 	}
 	switch {
+	case issuer == "" && domainRefused:
 	case issuer == "":
 		bad("AUTH_ISSUER", "required (or AUTH0_DOMAIN), e.g. https://tenant.example.com/; or run with --dev")
 	default:
