@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -147,8 +148,8 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 		}
 		c.OPAConfig = config
 	} else if dir := env("POLICY_DIR"); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			bad("POLICY_DIR", "%q is not a readable folder", dir)
+		if err := readableFolder(dir); err != nil {
+			bad("POLICY_DIR", "%q is not a readable folder: %v", dir, err)
 		}
 		c.PolicyDir = dir
 	} else if fi, err := os.Stat(defaultPolicyDir); err == nil && fi.IsDir() {
@@ -188,6 +189,17 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 			c.DecisionCacheSize = n
 		}
 	}
+}
+
+// readableFolder is nil when this process can list dir: a stat alone
+// passes a folder the server's user may not read, which then failed later
+// as a watch error that named no setting.
+func readableFolder(dir string) error {
+	_, err := os.ReadDir(dir)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err // the message names dir already
+	}
+	return err
 }
 
 // loadCORS reads CORS_ALLOWED_ORIGINS (api's grammar); dev mode allows
