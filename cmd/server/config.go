@@ -84,6 +84,20 @@ func (bad badFunc) each(variable string, err error) {
 // aliases, and reports every problem at once, one per line, each naming
 // its variable. Each setting's grammar is its package's; this composes.
 func loadConfig(getenv func(string) string, dev bool) (Config, error) {
+	return loadSettings(getenv, dev, true)
+}
+
+// loadDecideConfig is loadConfig for server decide, which opens no
+// listener: the settings of listeners (LISTEN_ADDR, TLS_*, GRPC_*,
+// ADMIN_ADDR, SHUTDOWN_DELAY) are not read, so that a problem with them
+// does not stop a command they do not apply to. What changes decisions
+// (tokens, policy, path rules, proxy mode) is read as the server reads it.
+func loadDecideConfig(getenv func(string) string) (Config, error) {
+	return loadSettings(getenv, false, false)
+}
+
+// loadSettings is loadConfig, with the listeners' settings or without.
+func loadSettings(getenv func(string) string, dev, listeners bool) (Config, error) {
 	c := Config{Dev: dev}
 	var errs []error
 	bad := badFunc(func(variable, format string, args ...any) {
@@ -91,19 +105,30 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	})
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 
-	loadListen(&c, env, bad)
+	if listeners {
+		loadListen(&c, env, bad)
+	}
 	loadPolicy(&c, env, getenv, bad)
 	loadCORS(&c, env, bad)
 	var opsErrs []error
-	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	if listeners {
+		c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	} else {
+		c.LogFormat, opsErrs = logFormatFromEnv(getenv)
+	}
 	errs = append(errs, opsErrs...)
 	loadFaces(&c.Faces, env, dev, bad)
+	if listeners {
+		loadAdmin(&c.Faces, env, dev, bad)
+	}
 	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
 		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
 	}
 	c.LogLevel = parseLogLevel(env("LOG_LEVEL"), bad)
 	loadTokenRules(&c, env, bad)
-	c.GRPC = loadGRPCConfig(env, dev, bad)
+	if listeners {
+		c.GRPC = loadGRPCConfig(env, dev, bad)
+	}
 
 	switch {
 	case dev:
