@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -83,6 +84,20 @@ func (bad badFunc) each(variable string, err error) {
 // aliases, and reports every problem at once, one per line, each naming
 // its variable. Each setting's grammar is its package's; this composes.
 func loadConfig(getenv func(string) string, dev bool) (Config, error) {
+	return loadSettings(getenv, dev, true)
+}
+
+// loadDecideConfig is loadConfig for server decide, which opens no
+// listener: the settings of listeners (LISTEN_ADDR, TLS_*, GRPC_*,
+// ADMIN_ADDR, SHUTDOWN_DELAY) are not read, so that a problem with them
+// does not stop a command they do not apply to. What changes decisions
+// (tokens, policy, path rules, proxy mode) is read as the server reads it.
+func loadDecideConfig(getenv func(string) string) (Config, error) {
+	return loadSettings(getenv, false, false)
+}
+
+// loadSettings is loadConfig, with the listeners' settings or without.
+func loadSettings(getenv func(string) string, dev, listeners bool) (Config, error) {
 	c := Config{Dev: dev}
 	var errs []error
 	bad := badFunc(func(variable, format string, args ...any) {
@@ -90,19 +105,30 @@ func loadConfig(getenv func(string) string, dev bool) (Config, error) {
 	})
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 
-	loadListen(&c, env, bad)
+	if listeners {
+		loadListen(&c, env, bad)
+	}
 	loadPolicy(&c, env, getenv, bad)
 	loadCORS(&c, env, bad)
 	var opsErrs []error
-	c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	if listeners {
+		c.opsConfig, opsErrs = opsConfigFromEnv(getenv, dev)
+	} else {
+		c.LogFormat, opsErrs = logFormatFromEnv(getenv)
+	}
 	errs = append(errs, opsErrs...)
 	loadFaces(&c.Faces, env, dev, bad)
+	if listeners {
+		loadAdmin(&c.Faces, env, dev, bad)
+	}
 	if c.Faces.UpstreamURL != nil && env("CORS_ALLOWED_ORIGINS") == "" {
 		c.CORSOrigins = nil // proxy mode: the upstream answers its own preflights
 	}
 	c.LogLevel = parseLogLevel(env("LOG_LEVEL"), bad)
 	loadTokenRules(&c, env, bad)
-	c.GRPC = loadGRPCConfig(env, dev, bad)
+	if listeners {
+		c.GRPC = loadGRPCConfig(env, dev, bad)
+	}
 
 	switch {
 	case dev:
@@ -147,8 +173,8 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 		}
 		c.OPAConfig = config
 	} else if dir := env("POLICY_DIR"); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			bad("POLICY_DIR", "%q is not a readable folder", dir)
+		if err := readableFolder(dir); err != nil {
+			bad("POLICY_DIR", "%q is not a readable folder: %v", dir, err)
 		}
 		c.PolicyDir = dir
 	} else if fi, err := os.Stat(defaultPolicyDir); err == nil && fi.IsDir() {
@@ -188,6 +214,17 @@ func loadPolicy(c *Config, env, getenv func(string) string, bad badFunc) {
 			c.DecisionCacheSize = n
 		}
 	}
+}
+
+// readableFolder is nil when this process can list dir: a stat alone
+// passes a folder the server's user may not read, which then failed later
+// as a watch error that named no setting.
+func readableFolder(dir string) error {
+	_, err := os.ReadDir(dir)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err // the message names dir already
+	}
+	return err
 }
 
 // loadCORS reads CORS_ALLOWED_ORIGINS (api's grammar); dev mode allows
@@ -245,10 +282,12 @@ func loadTokenRules(c *Config, env func(string) string, bad badFunc) {
 // AUTH_JWKS_URL, with Auth0's aliases AUTH0_DOMAIN and AUTH0_AUDIENCE.
 func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 	issuer, audience, jwksURL := env("AUTH_ISSUER"), env("AUTH_AUDIENCE"), env("AUTH_JWKS_URL")
+	domainRefused := false // its own line says why; "required" would mislead
 	if domain := env("AUTH0_DOMAIN"); domain != "" {
 		d, err := auth0Domain(domain)
 		if err != nil {
 			bad("AUTH0_DOMAIN", "%v", err)
+			domainRefused = true
 		} else {
 			aliasIssuer := "https://" + d + "/"
 			if issuer != "" && issuer != aliasIssuer {
@@ -267,6 +306,7 @@ func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 		audience = a
 	}
 	switch {
+	case issuer == "" && domainRefused:
 	case issuer == "":
 		bad("AUTH_ISSUER", "required (or AUTH0_DOMAIN), e.g. https://tenant.example.com/; or run with --dev")
 	default:

@@ -371,3 +371,35 @@ status: {service: s, prometheus: true}
 		t.Errorf("downloadOnce() = %s, want services and bundles only", out)
 	}
 }
+
+// TestDecideIgnoresListenerSettings: decide opens no listener, so the
+// listeners' settings do not stop it; what changes decisions still does.
+func TestDecideIgnoresListenerSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantCode int
+		stderr   string // a substring of the one line on stderr
+	}{
+		{name: "bad_tls_key", env: map[string]string{"TLS_CERT_FILE": "c.pem", "TLS_KEY_FILE": "/nope"}, wantCode: 0},
+		{name: "bad_listeners", env: map[string]string{
+			"LISTEN_ADDR": "nope", "ADMIN_ADDR": "nope", "SHUTDOWN_DELAY": "forever",
+			"GRPC_LISTEN_ADDR": "nope", "GRPC_MAX_DEADLINE": "soon", "GRPC_TLS_CERT_FILE": "/nope", "GRPC_TLS_CLIENT_CA_FILE": "/nope",
+		}, wantCode: 0},
+		{name: "bad_upstream_url", env: map[string]string{"UPSTREAM_URL": "ftp://x"}, wantCode: 2, stderr: "UPSTREAM_URL"},
+		{name: "bad_path_rule", env: map[string]string{"PATH_ALLOW_SEMICOLON": "maybe"}, wantCode: 2, stderr: "PATH_ALLOW_SEMICOLON"},
+		{name: "bad_policy_dir", env: map[string]string{"POLICY_DIR": "/nonexistent"}, wantCode: 2, stderr: "POLICY_DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runProcess(t, t.TempDir(), tt.env, "", "decide", "GET", "/api/public")
+			if got.code != tt.wantCode || !strings.Contains(got.stderr, tt.stderr) {
+				t.Fatalf("server decide GET /api/public with %v: exit %d, want %d (stderr naming %q)\nstdout:\n%s\nstderr:\n%s",
+					tt.env, got.code, tt.wantCode, tt.stderr, got.stdout, got.stderr)
+			}
+			if tt.wantCode == 0 && (!strings.Contains(got.stdout, "ALLOW (200)") || got.stderr != "") {
+				t.Errorf("server decide GET /api/public with %v:\nstdout:\n%s\nstderr:\n%s", tt.env, got.stdout, got.stderr)
+			}
+		})
+	}
+}

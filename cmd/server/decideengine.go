@@ -79,7 +79,7 @@ type decideResult struct {
 // newDecider loads the policy as the server would and, when withToken,
 // prepares the server's verifier with its signing keys fetched.
 func newDecider(ctx context.Context, env func(string) string, bundleFile string, withToken bool) (*decider, error) {
-	cfg, err := loadConfig(env, false)
+	cfg, err := loadDecideConfig(env)
 	if err = decideConfigErrors(err, withToken); err != nil {
 		return nil, err
 	}
@@ -116,8 +116,8 @@ func newDecider(ctx context.Context, env func(string) string, bundleFile string,
 }
 
 // decideConfigErrors keeps the configuration errors that matter to decide:
-// the token settings only when a token is to be verified, never the
-// listener's.
+// the token settings only when a token is to be verified (the listeners'
+// settings are not read at all).
 func decideConfigErrors(err error, withToken bool) error {
 	if err == nil {
 		return nil
@@ -125,7 +125,7 @@ func decideConfigErrors(err error, withToken bool) error {
 	var kept []string
 	for _, e := range unjoin(err) {
 		msg := e.Error()
-		if strings.HasPrefix(msg, "LISTEN_ADDR") || !withToken && strings.HasPrefix(msg, "AUTH") {
+		if !withToken && strings.HasPrefix(msg, "AUTH") {
 			continue
 		}
 		kept = append(kept, msg)

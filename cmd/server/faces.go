@@ -48,8 +48,8 @@ const (
 	minUpstreamTimeoutFloor = time.Millisecond
 )
 
-// loadFaces fills c from env; bad reports a problem naming its variable.
-// Dev mode keeps the admin listener on loopback, like LISTEN_ADDR.
+// loadFaces fills c from env, but for the admin listener (loadAdmin); bad
+// reports a problem naming its variable.
 func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(variable, format string, args ...any)) {
 	v := env("TRUSTED_PROXIES")
 	if v == "" {
@@ -89,7 +89,11 @@ func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(varia
 			bad(name, "applies only with UPSTREAM_URL (proxy mode)")
 		}
 	}
+}
 
+// loadAdmin reads ADMIN_ADDR, after loadFaces: proxy mode turns the admin
+// listener on by default. Dev mode keeps it on loopback, like LISTEN_ADDR.
+func loadAdmin(c *FacesConfig, env func(string) string, dev bool, bad func(variable, format string, args ...any)) {
 	c.AdminAddr = env("ADMIN_ADDR")
 	if c.AdminAddr == "" && c.UpstreamURL != nil {
 		c.AdminAddr = defaultProxyAdminAddr

@@ -32,7 +32,7 @@ const maxGRPCDeadline = time.Minute
 const grpcUsage = "GRPC_LISTEN_ADDR, GRPC_MAX_DEADLINE, GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_TLS_CLIENT_CA_FILE"
 
 // loadGRPCConfig reads the GRPC_* settings, reporting problems through bad.
-func loadGRPCConfig(env func(string) string, dev bool, bad func(variable, format string, args ...any)) grpcConfig {
+func loadGRPCConfig(env func(string) string, dev bool, bad badFunc) grpcConfig {
 	c := grpcConfig{
 		ListenAddr: env("GRPC_LISTEN_ADDR"), MaxDeadline: extauthz.DefaultMaxDeadline,
 		TLSCertFile: env("GRPC_TLS_CERT_FILE"), TLSKeyFile: env("GRPC_TLS_KEY_FILE"), TLSClientCAFile: env("GRPC_TLS_CLIENT_CA_FILE"),
@@ -64,6 +64,12 @@ func loadGRPCConfig(env func(string) string, dev bool, bad func(variable, format
 	if c.ListenAddr == "" && (c.TLSCertFile != "" || c.TLSClientCAFile != "") {
 		bad("GRPC_LISTEN_ADDR", "required when GRPC_TLS_* is set: the gRPC listener is off without it")
 	}
+	if c.TLSCertFile != "" && c.TLSKeyFile != "" {
+		// Now, not when the listener starts: a bad file stops the server
+		// before anything listens. Later changes are re-read while serving.
+		checkTLSFiles(bad, tlsFile{"GRPC_TLS_CERT_FILE", c.TLSCertFile}, tlsFile{"GRPC_TLS_KEY_FILE", c.TLSKeyFile},
+			tlsFile{"GRPC_TLS_CLIENT_CA_FILE", c.TLSClientCAFile})
+	}
 	return c
 }
 
@@ -82,7 +88,8 @@ func startGRPC(cfg grpcConfig, g extauthz.Gate, render *denial.Renderer, ready f
 		}
 		certs, err := certreload.New(cfg.TLSCertFile, cfg.TLSKeyFile, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("GRPC_TLS_CERT_FILE: %w", err)
+			// Configuration loaded these files: they changed since.
+			return nil, fmt.Errorf("GRPC_TLS_*: %w", err)
 		}
 		tc = certs.TLSConfig()
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -33,6 +34,10 @@ func TestHelpNamesGRPCSettings(t *testing.T) {
 }
 
 func TestGRPCConfig(t *testing.T) {
+	dir := t.TempDir()
+	crt, key, ca := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt")
+	selfSigned(t, 1, crt, key)
+	selfSigned(t, 2, ca, filepath.Join(dir, "ca.key"))
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -43,8 +48,13 @@ func TestGRPCConfig(t *testing.T) {
 		{name: "off_by_default", want: grpcConfig{MaxDeadline: time.Second}},
 		{name: "listen", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_MAX_DEADLINE": "250ms"},
 			want: grpcConfig{ListenAddr: ":9191", MaxDeadline: 250 * time.Millisecond}},
-		{name: "tls", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": "c", "GRPC_TLS_KEY_FILE": "k", "GRPC_TLS_CLIENT_CA_FILE": "ca"},
-			want: grpcConfig{ListenAddr: ":9191", MaxDeadline: time.Second, TLSCertFile: "c", TLSKeyFile: "k", TLSClientCAFile: "ca"}},
+		{name: "tls", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": crt, "GRPC_TLS_KEY_FILE": key, "GRPC_TLS_CLIENT_CA_FILE": ca},
+			want: grpcConfig{ListenAddr: ":9191", MaxDeadline: time.Second, TLSCertFile: crt, TLSKeyFile: key, TLSClientCAFile: ca}},
+		// The files load at configuration, each problem under its own name.
+		{name: "tls_bad_client_ca", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": crt, "GRPC_TLS_KEY_FILE": key, "GRPC_TLS_CLIENT_CA_FILE": key}, wantErr: "GRPC_TLS_CLIENT_CA_FILE"},
+		{name: "tls_bad_key", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": crt, "GRPC_TLS_KEY_FILE": crt}, wantErr: "GRPC_TLS_KEY_FILE"},
+		{name: "tls_bad_cert", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": key, "GRPC_TLS_KEY_FILE": key}, wantErr: "GRPC_TLS_CERT_FILE"},
+		{name: "tls_missing_cert", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": crt + ".missing", "GRPC_TLS_KEY_FILE": key}, wantErr: "GRPC_TLS_CERT_FILE"},
 		{name: "bad_addr", env: map[string]string{"GRPC_LISTEN_ADDR": "9191"}, wantErr: "GRPC_LISTEN_ADDR"},
 		{name: "dev_not_loopback", env: map[string]string{"GRPC_LISTEN_ADDR": "0.0.0.0:9191"}, dev: true, wantErr: "GRPC_LISTEN_ADDR"},
 		{name: "bad_deadline", env: map[string]string{"GRPC_MAX_DEADLINE": "soon"}, wantErr: "GRPC_MAX_DEADLINE"},
@@ -55,7 +65,7 @@ func TestGRPCConfig(t *testing.T) {
 		{name: "huge_deadline", env: map[string]string{"GRPC_MAX_DEADLINE": "1h"}, wantErr: "GRPC_MAX_DEADLINE"},
 		{name: "cert_without_key", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CERT_FILE": "c"}, wantErr: "GRPC_TLS_CERT_FILE"},
 		{name: "ca_without_cert", env: map[string]string{"GRPC_LISTEN_ADDR": ":9191", "GRPC_TLS_CLIENT_CA_FILE": "ca"}, wantErr: "GRPC_TLS_CLIENT_CA_FILE"},
-		{name: "tls_without_listener", env: map[string]string{"GRPC_TLS_CERT_FILE": "c", "GRPC_TLS_KEY_FILE": "k"}, wantErr: "GRPC_LISTEN_ADDR"},
+		{name: "tls_without_listener", env: map[string]string{"GRPC_TLS_CERT_FILE": crt, "GRPC_TLS_KEY_FILE": key}, wantErr: "GRPC_LISTEN_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +73,7 @@ func TestGRPCConfig(t *testing.T) {
 			bad := func(variable, format string, args ...any) { errs = append(errs, variable) }
 			got := loadGRPCConfig(envFunc(tt.env), tt.dev, bad)
 			if tt.wantErr != "" {
-				if len(errs) == 0 || errs[0] != tt.wantErr {
+				if len(errs) != 1 || errs[0] != tt.wantErr {
 					t.Fatalf("loadGRPCConfig() errors name %v, want %s", errs, tt.wantErr)
 				}
 				return
@@ -72,6 +82,30 @@ func TestGRPCConfig(t *testing.T) {
 				t.Fatalf("loadGRPCConfig() = %+v, errors %v; want %+v", got, errs, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunBadGRPCTLSStopsBeforeListening: a gRPC TLS file that does not
+// load stops the server at configuration, before any listener opens and
+// before the dev banner, as the HTTP listener's files do.
+func TestRunBadGRPCTLSStopsBeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	selfSigned(t, 1, crt, key)
+	t.Chdir(t.TempDir())
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"--dev"}, envFunc(map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "GRPC_LISTEN_ADDR": "127.0.0.1:0",
+		"GRPC_TLS_CERT_FILE": crt, "GRPC_TLS_KEY_FILE": key, "GRPC_TLS_CLIENT_CA_FILE": key,
+	}), &stdout, &stderr)
+	if err == nil || !strings.HasPrefix(err.Error(), "configuration:") || !strings.Contains(err.Error(), "GRPC_TLS_CLIENT_CA_FILE: "+key+": no PEM certificate") {
+		t.Fatalf("run() = %v, want a configuration error naming GRPC_TLS_CLIENT_CA_FILE", err)
+	}
+	if strings.Contains(err.Error(), "GRPC_TLS_CERT_FILE") {
+		t.Errorf("run() = %v, want the client CA's error under its own name only", err)
+	}
+	if stdout.String() != "" || strings.Contains(stderr.String(), "listening") {
+		t.Errorf("run() printed before failing:\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
 	}
 }
 

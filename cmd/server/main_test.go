@@ -256,6 +256,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "contradicting_issuer", env: map[string]string{"AUTH0_DOMAIN": "a.auth0.com", "AUTH_ISSUER": "https://b.auth0.com/", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH_ISSUER"}},
+		{name: "bad_auth0_domain_only", env: map[string]string{"AUTH0_DOMAIN": "https://foo.auth0.com/x", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH0_DOMAIN"}},
 		{name: "contradicting_audience", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x", "AUTH0_AUDIENCE": "y"}, wantErr: []string{"AUTH_AUDIENCE"}},
 		{name: "http_issuer", env: map[string]string{"AUTH_ISSUER": "http://idp.example.com/", "AUTH_AUDIENCE": "x"}, wantErr: []string{"AUTH_ISSUER"}},
 		{name: "decision_cache_default", env: map[string]string{"AUTH_ISSUER": "https://a/", "AUTH_AUDIENCE": "x"}, check: func(t *testing.T, c Config) {

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/policygate/policygate/internal/certreload"
 )
 
 // maxShutdownDelay bounds SHUTDOWN_DELAY: Kubernetes' default grace
@@ -98,16 +95,9 @@ func tlsConfigFromEnv(getenv func(string) string, dev bool) (tlsFiles, []error) 
 		return c, []error{errors.New("TLS_KEY_FILE: required with TLS_CERT_FILE")}
 	}
 	var errs []error
-	for _, f := range []struct{ name, path string }{{"TLS_CERT_FILE", c.TLSCertFile}, {"TLS_KEY_FILE", c.TLSKeyFile}} {
-		if _, err := os.Stat(f.path); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", f.name, err))
-		}
-	}
-	if len(errs) > 0 {
-		return c, errs
-	}
-	if _, err := certreload.New(c.TLSCertFile, c.TLSKeyFile); err != nil {
-		return c, []error{fmt.Errorf("TLS_CERT_FILE: %w", err)}
-	}
-	return c, nil
+	bad := badFunc(func(variable, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", variable, fmt.Sprintf(format, args...)))
+	})
+	checkTLSFiles(bad, tlsFile{"TLS_CERT_FILE", c.TLSCertFile}, tlsFile{"TLS_KEY_FILE", c.TLSKeyFile}, tlsFile{})
+	return c, errs
 }

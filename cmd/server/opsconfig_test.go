@@ -64,6 +64,7 @@ func TestLoadConfigOps(t *testing.T) {
 		{name: "tls_key_without_cert", env: base("TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
 		{name: "tls_missing_file", env: base("TLS_CERT_FILE", certFile+".missing", "TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
 		{name: "tls_bad_file", env: base("TLS_CERT_FILE", keyFile, "TLS_KEY_FILE", keyFile), wantErr: []string{"TLS_CERT_FILE"}},
+		{name: "tls_bad_key", env: base("TLS_CERT_FILE", certFile, "TLS_KEY_FILE", certFile), wantErr: []string{"TLS_KEY_FILE"}},
 		{name: "tls_in_dev", env: map[string]string{"TLS_CERT_FILE": certFile, "TLS_KEY_FILE": keyFile}, dev: true, wantErr: []string{"TLS_CERT_FILE"}},
 		{name: "ops_errors_with_others", env: map[string]string{"SHUTDOWN_DELAY": "x", "LOG_FORMAT": "x", "TLS_KEY_FILE": keyFile}, wantErr: []string{"SHUTDOWN_DELAY", "LOG_FORMAT", "TLS_CERT_FILE", "AUTH_ISSUER", "AUTH_AUDIENCE"}},
 	}

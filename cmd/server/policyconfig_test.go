@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,6 +90,40 @@ func TestLoadConfigPolicySource(t *testing.T) {
 			checkConfigErrors(t, err, tt.wantErr)
 			if tt.check != nil {
 				tt.check(t, c)
+			}
+		})
+	}
+}
+
+// TestLoadConfigUnreadablePolicyDir: a POLICY_DIR the server cannot list
+// stops it at configuration, naming the setting and why.
+func TestLoadConfigUnreadablePolicyDir(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	testfile.Write(t, file, "package authz\n")
+	locked := filepath.Join(tmp, "locked")
+	testfile.Write(t, filepath.Join(locked, "authz", "authz.rego"), "package authz\n")
+	if err := os.Chmod(locked, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(locked, 0o700) })
+	tests := []struct {
+		name, dir, wantCause string
+		needsNonRoot         bool
+	}{
+		{name: "missing", dir: filepath.Join(tmp, "missing"), wantCause: "no such file or directory"},
+		{name: "regular_file", dir: file, wantCause: "not a directory"},
+		{name: "no_permission", dir: locked, wantCause: "permission denied", needsNonRoot: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needsNonRoot && os.Geteuid() == 0 {
+				t.Skip("root reads a folder of mode 000: run as another user to check the permission error")
+			}
+			_, err := loadConfig(envFunc(map[string]string{"AUTH_ISSUER": "https://idp.example.com/", "AUTH_AUDIENCE": "https://api", "POLICY_DIR": tt.dir}), false)
+			checkConfigErrors(t, err, []string{"POLICY_DIR"})
+			if want := "is not a readable folder: " + tt.wantCause; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("loadConfig(POLICY_DIR=%s) = %v, want %q", tt.dir, err, want)
 			}
 		})
 	}

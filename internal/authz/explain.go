@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -83,7 +84,14 @@ func (e *Engine) Explain(ctx context.Context, in Input, mode ExplainMode) (Expla
 	if err != nil {
 		return Explanation{}, fmt.Errorf("explain: %w", err)
 	}
-	compiler, err := compileWithPrint(ctx, store, txn)
+	// A folder's files are named as in the folder (and in reload errors),
+	// not with the bundle name OPA stores them under. Bundles from
+	// OPA_CONFIG keep their bundle's name: it says where a file came from.
+	prefix := ""
+	if e.folder != nil {
+		prefix = folderBundle + "/"
+	}
+	compiler, err := compileWithPrint(ctx, store, txn, prefix)
 	if err != nil {
 		return Explanation{}, fmt.Errorf("explain: %w", err)
 	}
@@ -133,8 +141,9 @@ func (e *Engine) Explain(ctx context.Context, in Input, mode ExplainMode) (Expla
 }
 
 // compileWithPrint compiles the modules of the policy txn sees again, with
-// print() calls kept (the engine's compiler may have erased them).
-func compileWithPrint(ctx context.Context, store storage.Store, txn storage.Transaction) (*ast.Compiler, error) {
+// print() calls kept (the engine's compiler may have erased them). Each
+// module's locations name its stored id without prefix.
+func compileWithPrint(ctx context.Context, store storage.Store, txn storage.Transaction, prefix string) (*ast.Compiler, error) {
 	ids, err := store.ListPolicies(ctx, txn)
 	if err != nil {
 		return nil, err
@@ -146,7 +155,7 @@ func compileWithPrint(ctx context.Context, store storage.Store, txn storage.Tran
 		if err != nil {
 			return nil, err
 		}
-		m, err := ast.ParseModuleWithOpts(id, string(raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		m, err := ast.ParseModuleWithOpts(strings.TrimPrefix(id, prefix), string(raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
 		if err != nil {
 			return nil, err
 		}
