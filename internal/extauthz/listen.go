@@ -63,9 +63,15 @@ func NewListener(cfg Config) *Listener {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	maxDeadline := cfg.MaxDeadline
+	if maxDeadline <= 0 {
+		maxDeadline = DefaultMaxDeadline
+	}
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(recoverUnary(logger)),
 		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		grpc.MaxConcurrentStreams(maxStreams),
+		grpc.InTapHandle(boundReceive(maxDeadline)),
 		// Envoy may ping idle connections to keep them; answering pings
 		// every 10 s is cheap and avoids GOAWAY too_many_pings.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -89,7 +95,7 @@ func NewListener(cfg Config) *Listener {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	l := &Listener{srv: grpc.NewServer(opts...), stopping: make(chan struct{})}
-	authv3.RegisterAuthorizationServer(l.srv, NewServer(cfg.Gate, cfg.Renderer, cfg.Logger, cfg.MaxDeadline))
+	authv3.RegisterAuthorizationServer(l.srv, NewServer(cfg.Gate, cfg.Renderer, cfg.Logger, maxDeadline))
 	healthpb.RegisterHealthServer(l.srv, &health{ready: cfg.Ready, stopping: l.stopping})
 	return l
 }

@@ -1,0 +1,38 @@
+package extauthz
+
+import (
+	"context"
+	"time"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/tap"
+)
+
+// maxStreams bounds the calls one connection may have open at once. A
+// stream holds memory while its message arrives (up to MaxRecvMsgSize),
+// so without a bound one client connection could hold any amount open.
+// 100 is the least HTTP/2 recommends (RFC 9113, section 6.5.2) and what
+// Envoy advises for its own edge listeners; Envoy's connection pool opens
+// another connection when a server's limit is reached, and gRPC clients
+// queue the call.
+const maxStreams = 100
+
+// boundReceive returns the tap that gives every call, before its message
+// is read, a deadline of maxDeadline from its first frame: a client that
+// sends a check's headers and then never finishes its message would
+// otherwise hold the stream forever (gRPC sets a deadline only from the
+// caller's grpc-timeout). The Check handler reads that deadline like the
+// caller's own and answers within it (Server.decide). Health watches are
+// long-lived by design and keep no deadline.
+func boundReceive(maxDeadline time.Duration) tap.ServerInHandle {
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		if info.FullMethodName == healthpb.Health_Watch_FullMethodName {
+			return ctx, nil
+		}
+		// gRPC cancels the stream's context, this one's parent, when the
+		// stream ends, which also stops this timer.
+		ctx, cancel := context.WithTimeout(ctx, maxDeadline)
+		_ = cancel
+		return ctx, nil
+	}
+}

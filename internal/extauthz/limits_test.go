@@ -1,0 +1,143 @@
+package extauthz_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/policygate/policygate/internal/authn"
+	"github.com/policygate/policygate/internal/extauthz"
+)
+
+// rawConn is an HTTP/2 connection to the gRPC listener driven frame by
+// frame: what a hostile client can do and gRPC's own client never does.
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	fr *http2.Framer
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	rc := &rawConn{t: t, c: c, fr: http2.NewFramer(c, c)}
+	if err := rc.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// startCheck opens stream id for Check and sends part of a message: the
+// gRPC prefix announces 1000 bytes, 10 follow, the stream stays open.
+func (rc *rawConn) startCheck(id uint32) {
+	rc.t.Helper()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":authority", "policygate"},
+		{":path", "/envoy.service.auth.v3.Authorization/Check"},
+		{"content-type", "application/grpc"}, {"te", "trailers"},
+	} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+		rc.t.Fatal(err)
+	}
+	partial := append([]byte{0, 0, 0, 0x03, 0xe8}, make([]byte, 10)...)
+	if err := rc.fr.WriteData(id, false, partial); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// until reads frames until match returns true; false when the connection
+// ends or within passes first.
+func (rc *rawConn) until(within time.Duration, match func(http2.Frame) bool) bool {
+	rc.t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(within))
+	for {
+		f, err := rc.fr.ReadFrame()
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				rc.t.Logf("read frame: %v", err)
+			}
+			return false
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			rc.fr.WriteSettingsAck()
+		}
+		if match(f) {
+			return true
+		}
+	}
+}
+
+// ended matches the end of stream id: a reset, or trailers (a status).
+func ended(id uint32) func(http2.Frame) bool {
+	return func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			return f.StreamID == id
+		case *http2.HeadersFrame:
+			return f.StreamID == id && f.StreamEnded()
+		}
+		return false
+	}
+}
+
+// TestStalledMessageEnds: a check whose message never finishes arriving
+// ends at the check's deadline (GRPC_MAX_DEADLINE, from its first frame),
+// also when the caller sends no deadline; it does not hold the stream.
+func TestStalledMessageEnds(t *testing.T) {
+	s := newStack(t, authn.KeySetConfig{})
+	_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, MaxDeadline: 300 * time.Millisecond})
+	rc := dialRaw(t, addr)
+	rc.startCheck(1)
+	if !rc.until(10*time.Second, ended(1)) {
+		t.Fatal("a stalled check was still open after 10s, want it ended at its 300ms deadline")
+	}
+}
+
+// TestStreamsPerConnection: one connection may hold at most 100 calls at
+// once; the server says so in its settings and refuses a 101st stream.
+func TestStreamsPerConnection(t *testing.T) {
+	s := newStack(t, authn.KeySetConfig{})
+	_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, MaxDeadline: 15 * time.Second})
+	rc := dialRaw(t, addr)
+	var advertised uint32
+	rc.until(5*time.Second, func(f http2.Frame) bool {
+		sf, ok := f.(*http2.SettingsFrame)
+		if !ok || sf.IsAck() {
+			return false
+		}
+		advertised, _ = sf.Value(http2.SettingMaxConcurrentStreams)
+		return true
+	})
+	if advertised != 100 {
+		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d, want 100", advertised)
+	}
+	const extra = 2*100 + 1 // the 101st stream's id
+	for id := uint32(1); id <= extra; id += 2 {
+		rc.startCheck(id)
+	}
+	refused := rc.until(5*time.Second, func(f http2.Frame) bool {
+		r, ok := f.(*http2.RSTStreamFrame)
+		return ok && r.StreamID == extra && r.ErrCode == http2.ErrCodeRefusedStream
+	})
+	if !refused {
+		t.Error("the 101st concurrent stream was not refused (REFUSED_STREAM)")
+	}
+}
