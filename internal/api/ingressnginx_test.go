@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/util"
+
 	"github.com/policygate/policygate/internal/proxytest"
 )
 
 // ingressAuthLocation is the auth location ingress-nginx generates for
 // nginx.ingress.kubernetes.io/auth-url (its template's lines that matter
-// here), plus the X-Original-Host line docs/forward-auth.md has users add
-// through auth-proxy-set-headers.
+// here); SETHEADERS stands for one proxy_set_header line per entry of the
+// ConfigMap named by auth-proxy-set-headers.
 const ingressAuthLocation = `
 server {
 	listen ADDR;
@@ -29,7 +31,7 @@ server {
 		proxy_set_header Content-Length "";
 		proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
 		proxy_set_header X-Original-Method $request_method;
-		proxy_set_header X-Original-Host $host;
+		SETHEADERS
 	}
 }`
 
@@ -52,7 +54,8 @@ func TestIngressNginxOriginalURL(t *testing.T) {
 	nginx := proxytest.FindNginx(t)
 	app := newFrontedAppWith(t, ingressRoutes)
 	addr := proxytest.FreeAddr(t)
-	site := strings.NewReplacer("ADDR", addr, "POLICYGATE", app.policygate, "UPSTREAM", app.upstream).Replace(ingressAuthLocation)
+	site := strings.NewReplacer("ADDR", addr, "POLICYGATE", app.policygate, "UPSTREAM", app.upstream,
+		"SETHEADERS", ingressSetHeaders(t)).Replace(ingressAuthLocation)
 	proxytest.RunNginx(t, nginx, site, addr)
 	tests := []struct {
 		name       string
@@ -84,6 +87,45 @@ func TestIngressNginxOriginalURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ingressSetHeaders renders the ConfigMap of docs/forward-auth.md's
+// ingress-nginx example, the one its Ingress names in
+// auth-proxy-set-headers, as ingress-nginx does: a proxy_set_header line
+// per entry.
+func ingressSetHeaders(t *testing.T) string {
+	t.Helper()
+	docs := strings.Split(proxytest.DocBlock(t, "../../docs/forward-auth.md", "ingress-nginx", "yaml"), "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("ingress-nginx block: %d YAML documents, want a ConfigMap and an Ingress", len(docs))
+	}
+	var cm, ing struct {
+		Kind     string
+		Metadata struct {
+			Name, Namespace string
+			Annotations     map[string]string
+		}
+		Data map[string]string
+	}
+	for i, v := range []any{&cm, &ing} {
+		if err := util.Unmarshal([]byte(docs[i]), v); err != nil {
+			t.Fatalf("ingress-nginx block, document %d: %v", i+1, err)
+		}
+	}
+	if cm.Kind != "ConfigMap" || ing.Kind != "Ingress" {
+		t.Fatalf("ingress-nginx block: kinds %q and %q, want ConfigMap and Ingress", cm.Kind, ing.Kind)
+	}
+	if got, want := ing.Metadata.Annotations["nginx.ingress.kubernetes.io/auth-proxy-set-headers"], cm.Metadata.Namespace+"/"+cm.Metadata.Name; got != want {
+		t.Fatalf("auth-proxy-set-headers = %q, want the ConfigMap %q", got, want)
+	}
+	if cm.Data["X-Original-Host"] != "$host" {
+		t.Errorf("the ConfigMap sets X-Original-Host to %q, want $host", cm.Data["X-Original-Host"])
+	}
+	var lines []string
+	for name, value := range cm.Data {
+		lines = append(lines, "proxy_set_header "+name+" "+value+";")
+	}
+	return strings.Join(lines, "\n\t\t")
 }
 
 // rawStatus sends request as written (Go's client would normalise the
