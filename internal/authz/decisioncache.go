@@ -192,10 +192,26 @@ func (u *inputUse) fields() map[string]bool {
 	return read
 }
 
+// maxEntryBytes bounds what one cached decision may hold of its own: its
+// key plus the strings of its decision. A decision that would need more is
+// evaluated every time and never stored, so the cache holds at most its
+// size times (maxEntryBytes plus a fixed overhead of about half a KiB) and
+// a client cannot grow it with long path parameters or claims that a rule
+// binds (equals_param puts the value in the key, and anonymous 401s are
+// cached too).
+//
+// Real keys hold far less: the shipped policy's key is the method, the
+// host (at most 253 bytes as a DNS name), the matched route keys, the
+// token's scopes and the bound values (an id, a subject, a tenant), about
+// a hundred bytes; 1 KiB still leaves room for some forty scopes. At the
+// bound, 20 000 cached decisions are about 30 MiB.
+const maxEntryBytes = 1 << 10
+
 // decisionCache remembers decisions by input key and policy version, in an
 // LRU (hashicorp/golang-lru, as the token cache): any working set of up to
 // size keys stays whole. Keys are compared whole, as strings (cacheKey), so
-// a hash collision never returns another input's decision.
+// a hash collision never returns another input's decision. Entries are
+// bounded in bytes too (maxEntryBytes).
 type decisionCache struct {
 	lru          *lru.Cache[string, *decisionEntry]
 	hits, misses atomic.Uint64
@@ -219,8 +235,13 @@ func newDecisionCache(size int) *decisionCache {
 	return &decisionCache{lru: l}
 }
 
-// get returns the decision stored for key at version.
+// get returns the decision stored for key at version. A key longer than
+// maxEntryBytes is never stored, so it misses without a lookup.
 func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
+	if len(key) > maxEntryBytes {
+		c.misses.Add(1)
+		return Decision{}, false
+	}
 	if e, ok := c.lru.Get(key); ok && e.version == version {
 		c.hits.Add(1)
 		return e.decision, true
@@ -229,7 +250,12 @@ func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
 	return Decision{}, false
 }
 
+// put stores d for key at version, unless key and d together hold more
+// than maxEntryBytes.
 func (c *decisionCache) put(key string, version uint64, d Decision) {
+	if entryBytes(key, &d) > maxEntryBytes {
+		return
+	}
 	d.ID = ""
 	d.cloneLists()
 	// A header copied from a claim shares the claim's storage, which is a
@@ -239,6 +265,22 @@ func (c *decisionCache) put(key string, version uint64, d Decision) {
 		d.Headers[name] = strings.Clone(v)
 	}
 	c.lru.Add(key, &decisionEntry{version: version, decision: d})
+}
+
+// entryBytes is what a cached decision holds that varies per entry: its
+// key and the strings of d (Routes and DeclaredHeaders are set per answer,
+// never stored).
+func entryBytes(key string, d *Decision) int {
+	n := len(key) + len(d.Reason)
+	for _, list := range [...][]string{d.RequiredScopes, d.AnyScopes, d.MissingScopes, d.FailedClaims} {
+		for _, s := range list {
+			n += len(s)
+		}
+	}
+	for name, v := range d.Headers {
+		n += len(name) + len(v)
+	}
+	return n
 }
 
 // len counts the cached entries; for tests.
