@@ -258,13 +258,33 @@ func (c *decisionCache) put(key string, version uint64, d Decision) {
 	}
 	d.ID = ""
 	d.cloneLists()
-	// A header copied from a claim shares the claim's storage, which is a
-	// substring of the whole token payload (authn parses it as one copy):
-	// kept as is, every cached decision would hold a whole payload alive.
-	for name, v := range d.Headers {
-		d.Headers[name] = strings.Clone(v)
-	}
+	d.ownStrings()
 	c.lru.Add(key, &decisionEntry{version: version, decision: d})
+}
+
+// ownStrings copies d's strings into one allocation of their own. A string
+// a policy takes from a claim (a header, or a reason or scope a custom
+// policy copies) shares the claim's storage, which is a substring of the
+// whole token payload (authn parses it as one copy): kept as is, every
+// cached decision would hold a whole payload alive, and its size would not
+// be what entryBytes counted. d's lists and headers must be its own.
+func (d *Decision) ownStrings() {
+	var b strings.Builder
+	b.Grow(entryBytes("", d))
+	own := func(s string) string {
+		start := b.Len()
+		b.WriteString(s)
+		return b.String()[start:]
+	}
+	d.Reason = own(d.Reason)
+	for _, list := range [...][]string{d.RequiredScopes, d.AnyScopes, d.MissingScopes, d.FailedClaims} {
+		for i, s := range list {
+			list[i] = own(s)
+		}
+	}
+	for name, v := range d.Headers {
+		d.Headers[name] = own(v)
+	}
 }
 
 // entryBytes is what a cached decision holds that varies per entry: its
