@@ -192,10 +192,27 @@ func (u *inputUse) fields() map[string]bool {
 	return read
 }
 
+// maxEntryBytes bounds what one cached decision may hold of its own: its
+// key plus the strings of its decision. A decision that would need more is
+// evaluated every time and never stored, so the cache holds at most its
+// size times (maxEntryBytes plus a fixed overhead of about half a KiB) and
+// a client cannot grow it with long path parameters or claims that a rule
+// binds (equals_param puts the value in the key, and anonymous 401s are
+// cached too).
+//
+// Real keys hold far less: the shipped policy's key is the method, the
+// host (at most 253 bytes as a DNS name), the matched route keys, the
+// token's scopes and the bound values (an id, a subject, a tenant), about
+// a hundred bytes; 1 KiB still leaves room for some forty 20-byte scopes.
+// At the bound, 20 000 cached decisions take about 30 MiB of heap
+// (BenchmarkCacheMemoryLongIDs).
+const maxEntryBytes = 1 << 10
+
 // decisionCache remembers decisions by input key and policy version, in an
 // LRU (hashicorp/golang-lru, as the token cache): any working set of up to
 // size keys stays whole. Keys are compared whole, as strings (cacheKey), so
-// a hash collision never returns another input's decision.
+// a hash collision never returns another input's decision. Entries are
+// bounded in bytes too (maxEntryBytes).
 type decisionCache struct {
 	lru          *lru.Cache[string, *decisionEntry]
 	hits, misses atomic.Uint64
@@ -219,8 +236,13 @@ func newDecisionCache(size int) *decisionCache {
 	return &decisionCache{lru: l}
 }
 
-// get returns the decision stored for key at version.
+// get returns the decision stored for key at version. A key longer than
+// maxEntryBytes is never stored, so it misses without a lookup.
 func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
+	if len(key) > maxEntryBytes {
+		c.misses.Add(1)
+		return Decision{}, false
+	}
 	if e, ok := c.lru.Get(key); ok && e.version == version {
 		c.hits.Add(1)
 		return e.decision, true
@@ -229,16 +251,57 @@ func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
 	return Decision{}, false
 }
 
+// put stores d for key at version, unless key and d together hold more
+// than maxEntryBytes.
 func (c *decisionCache) put(key string, version uint64, d Decision) {
+	if entryBytes(key, &d) > maxEntryBytes {
+		return
+	}
 	d.ID = ""
 	d.cloneLists()
-	// A header copied from a claim shares the claim's storage, which is a
-	// substring of the whole token payload (authn parses it as one copy):
-	// kept as is, every cached decision would hold a whole payload alive.
-	for name, v := range d.Headers {
-		d.Headers[name] = strings.Clone(v)
-	}
+	d.ownStrings()
 	c.lru.Add(key, &decisionEntry{version: version, decision: d})
+}
+
+// ownStrings copies d's strings into one allocation of their own. A string
+// a policy takes from a claim (a header, or a reason or scope a custom
+// policy copies) shares the claim's storage, which is a substring of the
+// whole token payload (authn parses it as one copy): kept as is, every
+// cached decision would hold a whole payload alive, and its size would not
+// be what entryBytes counted. d's lists and headers must be its own.
+func (d *Decision) ownStrings() {
+	var b strings.Builder
+	b.Grow(entryBytes("", d))
+	own := func(s string) string {
+		start := b.Len()
+		b.WriteString(s)
+		return b.String()[start:]
+	}
+	d.Reason = own(d.Reason)
+	for _, list := range [...][]string{d.RequiredScopes, d.AnyScopes, d.MissingScopes, d.FailedClaims} {
+		for i, s := range list {
+			list[i] = own(s)
+		}
+	}
+	for name, v := range d.Headers {
+		d.Headers[name] = own(v)
+	}
+}
+
+// entryBytes is what a cached decision holds that varies per entry: its
+// key and the strings of d (Routes and DeclaredHeaders are set per answer,
+// never stored).
+func entryBytes(key string, d *Decision) int {
+	n := len(key) + len(d.Reason)
+	for _, list := range [...][]string{d.RequiredScopes, d.AnyScopes, d.MissingScopes, d.FailedClaims} {
+		for _, s := range list {
+			n += len(s)
+		}
+	}
+	for name, v := range d.Headers {
+		n += len(name) + len(v)
+	}
+	return n
 }
 
 // len counts the cached entries; for tests.
