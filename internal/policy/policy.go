@@ -40,9 +40,12 @@ type Policy struct {
 
 // Load reads fsys as an OPA bundle (only data.json/data.yaml become
 // data, at their folder's path), compiles it and checks that
-// the entrypoint exists. Files named *_test.rego are kept apart as the
+// the entrypoint exists. A data.json naming a key twice is refused. Files named *_test.rego are kept apart as the
 // policy's tests. Errors name the file and line.
 func Load(fsys fs.FS) (*Policy, error) {
+	if err := refuseDuplicateKeys(fsys); err != nil {
+		return nil, err
+	}
 	b, err := loader.NewFileLoader().
 		WithFS(fsys).
 		WithRegoVersion(ast.RegoV1).
