@@ -11,6 +11,7 @@ func (s *server) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := s.gate.Check(r.Context(), gate.Request{
 			Method:        r.Method,
+			Host:          r.Host, // a host with its own table is decided by it
 			Path:          r.URL.EscapedPath(),
 			Authorization: r.Header.Values("Authorization"),
 		})
