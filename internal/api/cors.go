@@ -50,7 +50,7 @@ func cors(origins []string, router chi.Routes) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if !router.Match(chi.NewRouteContext(), method, r.URL.Path) {
+			if !router.Match(chi.NewRouteContext(), routeMethod(method), r.URL.Path) {
 				next.ServeHTTP(w, r) // unknown route or method: 404/405 as usual
 				return
 			}

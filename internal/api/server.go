@@ -124,7 +124,7 @@ func newRouter(o *Options) (*server, *chi.Mux) {
 
 	r := chi.NewRouter()
 	// /authz answers proxies, never browsers: no CORS there.
-	r.Use(s.observe, except(authzPrefix, cors(o.CORSOrigins, r)))
+	r.Use(s.observe, except(authzPrefix, cors(o.CORSOrigins, r)), routeAnyMethod)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})
@@ -146,6 +146,35 @@ func adminRoutes(r chi.Router, o Options) {
 	})
 	r.Get("/readyz", readyz(o.Readiness, o.ShuttingDown))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
+}
+
+// routeMethod is the method chi routes a request by. chi's table knows
+// only GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, QUERY and
+// TRACE, and answers any other method 405 before it looks at the path: WebDAV's
+// PROPFIND, PURGE, or a malformed "get" would never reach proxy mode or
+// /authz, where the gate decides every valid method and refuses the rest.
+// So any other method is routed as TRACE, which no route here names on its
+// own: it reaches the routes registered for every method (Handle: proxy
+// mode's /*, /authz, Extra) and misses the GET-only ones (the demo routes'
+// 405, the discovery document, which proxy mode's /* then serves), as a
+// method chi knew would. The handler still sees the request's own method.
+func routeMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, "QUERY", http.MethodTrace:
+		return m
+	}
+	return http.MethodTrace
+}
+
+// routeAnyMethod routes a method chi does not know by routeMethod.
+func routeAnyMethod(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := routeMethod(r.Method); m != r.Method {
+			chi.RouteContext(r.Context()).RouteMethod = m // set by the Mux before its middlewares
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // except skips mw for the paths under prefix.
