@@ -3,7 +3,6 @@ package authz_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -35,16 +34,7 @@ func BenchmarkCacheMemoryLongIDs(b *testing.B) {
 			for i := range n {
 				decide(i)
 			}
-			i := 0
-			for b.Loop() {
-				decide(i)
-				i++
-			}
-			runtime.GC()
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			b.ReportMetric(float64(m.HeapInuse)/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(m.Sys)/(1<<20), "sys-MiB")
+			loopThenReportMemory(b, decide)
 		})
 	}
 }
