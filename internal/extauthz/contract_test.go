@@ -2,6 +2,8 @@ package extauthz_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +242,20 @@ func TestCheckContract(t *testing.T) {
 			}
 			if a.headers["content-type"] != "application/json" {
 				t.Errorf("content-type = %q, want application/json", a.headers["content-type"])
+			}
+			if a.headers["cache-control"] != "no-store" {
+				t.Errorf("cache-control = %q, want no-store, as the HTTP faces send a denial", a.headers["cache-control"])
+			}
+			wantHeaders := []string{"cache-control", "content-type"}
+			if want.Challenge != "" {
+				wantHeaders = append(wantHeaders, "www-authenticate")
+			}
+			if a.decisionID != "" {
+				wantHeaders = append(wantHeaders, "x-decision-id")
+			}
+			slices.Sort(wantHeaders)
+			if got := slices.Sorted(maps.Keys(a.headers)); !slices.Equal(got, wantHeaders) {
+				t.Errorf("denied headers = %q, want %q", got, wantHeaders)
 			}
 			chal := a.headers["www-authenticate"]
 			switch {
