@@ -205,7 +205,7 @@ func TestCheckContract(t *testing.T) {
 		{name: "method_override_query_encoded", req: get("/api/public?a=1&%5Fmethod=DELETE", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
 			refusal: gate.DescribeOverrideQuery},
 		{name: "path_fragment", req: get("/api/public#x", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: "the request path holds a fragment"},
-		{name: "host_missing", req: withHost(""), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: "the request host is missing"},
+		{name: "host_missing", req: withHost(""), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeMissingHost},
 		{name: "host_trailing_dot", req: withHost("api.example.com."), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 		{name: "host_non_ascii", req: withHost("exämple.com"), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 		{name: "host_bad_port", req: withHost("api.example.com:x"), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},

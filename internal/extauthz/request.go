@@ -18,7 +18,7 @@ var (
 	refuseNoHTTP   = &refusal{gate.ReasonRequestInfo, "the check carries no HTTP request attributes"}
 	refuseNoMethod = &refusal{gate.ReasonRequestInfo, "the request method is missing"}
 	refuseNoPath   = &refusal{gate.ReasonRequestInfo, "the request path is missing"}
-	refuseNoHost   = &refusal{gate.ReasonRequestInfo, "the request host is missing"}
+	refuseNoHost   = &refusal{gate.ReasonRequestInfo, gate.DescribeMissingHost}
 	refuseFragment = &refusal{gate.ReasonInvalidPath, "the request path holds a fragment"}
 	refuseOverride = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideHeader}
 	refuseQuery    = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideQuery}
