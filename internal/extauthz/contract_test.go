@@ -204,7 +204,21 @@ func TestCheckContract(t *testing.T) {
 			refusal: gate.DescribeOverrideQuery},
 		{name: "method_override_query_encoded", req: get("/api/public?a=1&%5Fmethod=DELETE", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
 			refusal: gate.DescribeOverrideQuery},
-		{name: "path_fragment", req: get("/api/public#x", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: "the request path holds a fragment"},
+		// The gate's path rules refuse a raw '#', as on the HTTP faces
+		// (internal/api's TestRefusalsAcrossFaces has the same words).
+		{name: "path_fragment", req: get("/api/public#x", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
+			refusal: "path has a character that must be encoded"},
+		{name: "path_fragment_then_query_override", req: get("/api/public#x?_method=PUT", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
+			refusal: gate.DescribeOverrideQuery},
+		{name: "query_holding_hash", req: get("/api/public?a=1#x", nil), wantStatus: 200,
+			wantSet: "x-decision-id", wantRemove: "x-auth-subject x-auth-scopes x-auth-issuer"},
+		// The override header is refused first, as the HTTP faces do.
+		{name: "override_header_before_query", req: get("/api/public?_method=PUT", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
+		{name: "override_header_before_fragment", req: get("/api/public#x", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
+		{name: "override_header_before_missing_host", req: checkRequest("GET", "", "/api/public", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
 		{name: "host_missing", req: withHost(""), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeMissingHost},
 		{name: "host_trailing_dot", req: withHost("api.example.com."), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 		{name: "host_non_ascii", req: withHost("exämple.com"), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
