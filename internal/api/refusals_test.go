@@ -61,3 +61,41 @@ func TestRefusalsAcrossFaces(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyGoAnswersFirst: the malformed requests docs/proxy-mode.md
+// lists are answered by Go's HTTP server, 400 in plain text, before the
+// gate or the upstream sees them; the same bytes in the query pass, with
+// the parameter Go's reverse proxy cannot parse dropped.
+func TestProxyGoAnswersFirst(t *testing.T) {
+	env := newProxyEnv(t, nil, nil)
+	addr := strings.TrimPrefix(env.proxy.URL, "http://")
+	tests := []struct {
+		name, target, host string
+		wantStatus         int
+		wantUpstream       string // the target the upstream gets; "" for none
+	}{
+		{name: "bad_escape", target: "/api/public%zz", host: "api.example.com", wantStatus: 400},
+		{name: "trailing_percent", target: "/api/public%", host: "api.example.com", wantStatus: 400},
+		{name: "raw_del", target: "/api/public\x7f", host: "api.example.com", wantStatus: 400},
+		{name: "host_not_ascii", target: "/api/public", host: "exämple.com", wantStatus: 400},
+		{name: "bad_escape_in_query", target: "/api/public?a=%zz", host: "api.example.com", wantStatus: 200, wantUpstream: "/api/public"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _ := rawRequest(t, addr, "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nConnection: close\r\n\r\n")
+			if res.StatusCode != tt.wantStatus {
+				t.Errorf("GET %q Host %q = %d, want %d", tt.target, tt.host, res.StatusCode, tt.wantStatus)
+			}
+			if ct := res.Header.Get("Content-Type"); tt.wantStatus == 400 && !strings.HasPrefix(ct, "text/plain") {
+				t.Errorf("Content-Type = %q, want Go's text/plain", ct)
+			}
+			up := env.lastSeen()
+			switch {
+			case tt.wantUpstream == "" && up != nil:
+				t.Errorf("the upstream saw %q", up.uri)
+			case tt.wantUpstream != "" && (up == nil || up.uri != tt.wantUpstream):
+				t.Errorf("the upstream saw %+v, want %q", up, tt.wantUpstream)
+			}
+		})
+	}
+}
