@@ -251,9 +251,12 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 	res.Policy.Source, res.Policy.Revision = d.source, d.engine.Revision()
 	rec := &recorder{engine: d.engine}
 	var v gate.Verifier = d.verifier
+	// PATH is a request target, as the faces read one: the query is split
+	// off (never matched), and a _method parameter in it is refused.
+	path, query := gate.SplitTarget(c.path)
 	// In proxy mode the server decides with strict hosts (the client
 	// picks the Host, not the service): so does decide, then.
-	req := gate.Request{Method: c.method, Host: c.host, Path: c.path, StrictHosts: d.cfg.Faces.UpstreamURL != nil}
+	req := gate.Request{Method: c.method, Host: c.host, Path: path, StrictHosts: d.cfg.Faces.UpstreamURL != nil}
 	switch {
 	case c.claims != nil:
 		claims, err := authn.UnverifiedClaims(c.claims)
@@ -268,7 +271,13 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 	}
 	// The server's gate: its path rules and identity check; its metrics
 	// go nowhere.
-	out := newGate(v, rec, d.cfg, prometheus.NewRegistry()).Check(ctx, req)
+	g := newGate(v, rec, d.cfg, prometheus.NewRegistry())
+	var out gate.Outcome
+	if gate.QueryOverridesMethod(query) {
+		out = g.Refuse(gate.ReasonMethodOverride, gate.DescribeOverrideQuery)
+	} else {
+		out = g.Check(ctx, req)
+	}
 	res.Host = out.Host
 
 	res.Allowed, res.Reason, res.Description = out.Kind == gate.Allowed, out.Reason, out.Description

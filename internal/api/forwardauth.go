@@ -159,7 +159,7 @@ func forwardedRequest(r *http.Request) (req gate.Request, fam family, reason, de
 	case req.Method == "":
 		return req, fam, gate.ReasonRequestInfo, "the original method is missing"
 	case req.Host == "":
-		return req, fam, gate.ReasonRequestInfo, "the original host is missing"
+		return req, fam, gate.ReasonRequestInfo, gate.DescribeMissingHost
 	case !strings.HasPrefix(target, "/"):
 		return req, fam, gate.ReasonRequestInfo, "the original URI is missing or not a path"
 	}

@@ -126,7 +126,7 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")
 	}
 	if r.Host == "" {
-		return s.gate.Refuse(gate.ReasonRequestInfo, "the request's host is missing")
+		return s.gate.Refuse(gate.ReasonRequestInfo, gate.DescribeMissingHost)
 	}
 	path, query := gate.SplitTarget(r.RequestURI)
 	if gate.QueryOverridesMethod(query) {

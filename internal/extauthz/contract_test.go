@@ -2,6 +2,8 @@ package extauthz_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,8 +204,22 @@ func TestCheckContract(t *testing.T) {
 			refusal: gate.DescribeOverrideQuery},
 		{name: "method_override_query_encoded", req: get("/api/public?a=1&%5Fmethod=DELETE", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
 			refusal: gate.DescribeOverrideQuery},
-		{name: "path_fragment", req: get("/api/public#x", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: "the request path holds a fragment"},
-		{name: "host_missing", req: withHost(""), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: "the request host is missing"},
+		// The gate's path rules refuse a raw '#', as on the HTTP faces
+		// (internal/api's TestRefusalsAcrossFaces has the same words).
+		{name: "path_fragment", req: get("/api/public#x", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
+			refusal: "path has a character that must be encoded"},
+		{name: "path_fragment_then_query_override", req: get("/api/public#x?_method=PUT", nil), wantStatus: 403, wantError: "invalid_request", wantChal: "-",
+			refusal: gate.DescribeOverrideQuery},
+		{name: "query_holding_hash", req: get("/api/public?a=1#x", nil), wantStatus: 200,
+			wantSet: "x-decision-id", wantRemove: "x-auth-subject x-auth-scopes x-auth-issuer"},
+		// The override header is refused first, as the HTTP faces do.
+		{name: "override_header_before_query", req: get("/api/public?_method=PUT", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
+		{name: "override_header_before_fragment", req: get("/api/public#x", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
+		{name: "override_header_before_missing_host", req: checkRequest("GET", "", "/api/public", map[string]string{"x-http-method-override": "DELETE"}),
+			wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeOverrideHeader},
+		{name: "host_missing", req: withHost(""), wantStatus: 403, wantError: "invalid_request", wantChal: "-", refusal: gate.DescribeMissingHost},
 		{name: "host_trailing_dot", req: withHost("api.example.com."), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 		{name: "host_non_ascii", req: withHost("exämple.com"), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
 		{name: "host_bad_port", req: withHost("api.example.com:x"), wantStatus: 403, wantError: "invalid_request", wantChal: "-"},
@@ -240,6 +256,20 @@ func TestCheckContract(t *testing.T) {
 			}
 			if a.headers["content-type"] != "application/json" {
 				t.Errorf("content-type = %q, want application/json", a.headers["content-type"])
+			}
+			if a.headers["cache-control"] != "no-store" {
+				t.Errorf("cache-control = %q, want no-store, as the HTTP faces send a denial", a.headers["cache-control"])
+			}
+			wantHeaders := []string{"cache-control", "content-type"}
+			if want.Challenge != "" {
+				wantHeaders = append(wantHeaders, "www-authenticate")
+			}
+			if a.decisionID != "" {
+				wantHeaders = append(wantHeaders, "x-decision-id")
+			}
+			slices.Sort(wantHeaders)
+			if got := slices.Sorted(maps.Keys(a.headers)); !slices.Equal(got, wantHeaders) {
+				t.Errorf("denied headers = %q, want %q", got, wantHeaders)
 			}
 			chal := a.headers["www-authenticate"]
 			switch {

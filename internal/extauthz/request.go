@@ -18,15 +18,17 @@ var (
 	refuseNoHTTP   = &refusal{gate.ReasonRequestInfo, "the check carries no HTTP request attributes"}
 	refuseNoMethod = &refusal{gate.ReasonRequestInfo, "the request method is missing"}
 	refuseNoPath   = &refusal{gate.ReasonRequestInfo, "the request path is missing"}
-	refuseNoHost   = &refusal{gate.ReasonRequestInfo, "the request host is missing"}
-	refuseFragment = &refusal{gate.ReasonInvalidPath, "the request path holds a fragment"}
+	refuseNoHost   = &refusal{gate.ReasonRequestInfo, gate.DescribeMissingHost}
 	refuseOverride = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideHeader}
 	refuseQuery    = &refusal{gate.ReasonMethodOverride, gate.DescribeOverrideQuery}
 )
 
 // toRequest maps the HTTP attributes of a Check to a gate request. What
 // the gate checks itself (the method's form, the host's normal form, the
-// path rules) is left to it; what only this face can see is refused here.
+// path rules, a '#' in the path among them) is left to it; what only this
+// face can see is refused here, in the HTTP faces' order: a
+// method-override header first, then what is missing, then a _method
+// query parameter, so one request gets one description on every face.
 // A refusal is returned as such, not as an error: matching an error with
 // errors.As cost an allocation on every check.
 //
@@ -34,26 +36,10 @@ var (
 // to *strip (see distinct): an allow removes them upstream.
 func toRequest(cr *authv3.CheckRequest, strip *[]string) (gate.Request, *refusal) {
 	h := cr.GetAttributes().GetRequest().GetHttp()
-	switch {
-	case h == nil:
+	if h == nil {
 		return gate.Request{}, refuseNoHTTP
-	case h.GetMethod() == "":
-		return gate.Request{}, refuseNoMethod
-	case h.GetPath() == "":
-		return gate.Request{}, refuseNoPath
-	case h.GetHost() == "":
-		// Envoy always sends one; without it a host table cannot apply.
-		return gate.Request{}, refuseNoHost
 	}
-	// path is the raw request target with its query, never decoded.
-	path, query := gate.SplitTarget(h.GetPath())
-	if strings.ContainsRune(path, '#') {
-		return gate.Request{}, refuseFragment
-	}
-	if gate.QueryOverridesMethod(query) {
-		return gate.Request{}, refuseQuery
-	}
-	req := gate.Request{Method: h.GetMethod(), Host: h.GetHost(), Path: path}
+	var req gate.Request
 	override := false
 	header := func(name, value string) {
 		if denial.UnderscoreIdentity(name) {
@@ -80,9 +66,25 @@ func toRequest(cr *authv3.CheckRequest, strip *[]string) (gate.Request, *refusal
 			header(name, value)
 		}
 	}
-	if override {
+	switch {
+	case override:
 		return gate.Request{}, refuseOverride
+	case h.GetMethod() == "":
+		return gate.Request{}, refuseNoMethod
+	case h.GetPath() == "":
+		return gate.Request{}, refuseNoPath
+	case h.GetHost() == "":
+		// Envoy always sends one; without it a host table cannot apply.
+		return gate.Request{}, refuseNoHost
 	}
+	// path is the raw request target with its query, never decoded. A
+	// fragment stays in the path, where the gate's path rules refuse the
+	// raw '#', as they do for the HTTP faces' request targets.
+	path, query := gate.SplitTarget(h.GetPath())
+	if gate.QueryOverridesMethod(query) {
+		return gate.Request{}, refuseQuery
+	}
+	req.Method, req.Host, req.Path = h.GetMethod(), h.GetHost(), path
 	*strip = distinct(*strip)
 	return req, nil
 }

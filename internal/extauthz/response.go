@@ -93,9 +93,13 @@ type allowed struct {
 }
 
 // deny answers PERMISSION_DENIED with the response Envoy sends the client:
-// the status, challenge and JSON body the HTTP faces send.
+// the status, challenge, JSON body and headers the HTTP faces send (a
+// denial is never stored by a cache: Cache-Control: no-store).
 func deny(r denial.Response, decisionID string) *authv3.CheckResponse {
-	headers := []*corev3.HeaderValueOption{overwrite("content-type", "application/json")}
+	headers := []*corev3.HeaderValueOption{
+		overwrite("content-type", "application/json"),
+		overwrite("cache-control", "no-store"),
+	}
 	if r.Challenge != "" {
 		headers = append(headers, overwrite("www-authenticate", r.Challenge))
 	}

@@ -9,8 +9,13 @@ import (
 // maxHostLen is DNS's limit on a name.
 const maxHostLen = 253
 
+// DescribeMissingHost describes the refusal of a request without a host,
+// the same on every face (the JSON bodies of one refusal are the same
+// bytes everywhere) and in the gate's own host rule.
+const DescribeMissingHost = "the request's host is missing"
+
 var (
-	errHostMissing  = errors.New("the request's host is missing")
+	errHostMissing  = errors.New(DescribeMissingHost)
 	errHostPort     = errors.New("host has an invalid port")
 	errHostASCII    = errors.New("host is not ASCII (no IDNA mapping is done)")
 	errHostDot      = errors.New("host has a trailing dot")
