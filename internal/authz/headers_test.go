@@ -123,6 +123,22 @@ custom_headers["X-Auth-Secret"] := "s" if input.method == "POST"
 	}
 }
 
+// custom_headers that is not an object (a set of names) denies with
+// denied_by_policy, as a malformed custom_denials does, and sets nothing.
+func TestCustomHeadersNotAnObject(t *testing.T) {
+	e := engineFor(t, map[string]string{
+		"authz/authz.rego":  shippedRego(t),
+		"authz/custom.rego": "package authz\n\ncustom_headers := {\"X-Auth-Tenant\"}\n",
+		"authz/data.json":   `{"headers": ["X-Auth-Tenant"], "routes": {"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}}}}`,
+	}, Config{})
+	in := Input{Method: "GET", Path: []string{"orgs", "o1"}, Claims: map[string]any{"sub": "a", "org_id": "o1"}}
+	for range 2 {
+		if d := decide(t, e, in); d.Allowed || d.Reason != ReasonDeniedByPolicy || d.Headers != nil {
+			t.Errorf("Decide() = %+v, want denied_by_policy without headers", d)
+		}
+	}
+}
+
 // decodeHeaders refuses what Go cannot send.
 func TestDecodeHeaders(t *testing.T) {
 	tests := []struct {

@@ -248,6 +248,8 @@ _reason(rules, sets) := "invalid_rule" if {
 	some _ in data.authz.custom_denials
 } else := "denied_by_policy" if {
 	_custom_denials_malformed
+} else := "denied_by_policy" if {
+	_custom_headers_malformed
 } else := "public" if {
 	not _authentication_required(rules)
 } else := "scopes_granted" if {
@@ -269,6 +271,16 @@ _custom_denials_malformed if {
 	not is_array(denials)
 	not is_object(denials)
 	denials != false
+}
+
+# custom_headers must be an object of name -> string; any other value (a
+# set of names, a string, true, null) is a mistake, and denies rather than
+# being read as headers or as none. false, like an undefined document, is
+# none.
+_custom_headers_malformed if {
+	headers := data.authz.custom_headers
+	not is_object(headers)
+	headers != false
 }
 
 # Listing scopes or any condition implies authentication, whatever access
