@@ -181,3 +181,13 @@ test_custom_header_overrides_rule if {
 		with data.authz.custom_headers as {"X-Auth-Tenant": "from-custom"}
 	got.headers == {"X-Auth-Tenant": "from-custom"}
 }
+
+# Header names compare without case: custom_headers wins over a rule's
+# header spelt otherwise, rather than setting the name twice.
+test_custom_header_overrides_rule_in_any_case if {
+	got := authz.decision with input as _in("/orgs/{org}", {"org_id": "acme"})
+		with data.authz.routes as _header_routes
+		with data.authz.headers as ["X-Auth-Tenant"]
+		with data.authz.custom_headers as {"x-auth-tenant": "from-custom"}
+	got.headers == {"x-auth-tenant": "from-custom"}
+}

@@ -178,20 +178,24 @@ _general(matched) := {
 	# The headers an allow adds (docs/policy.md): each rule's "headers"
 	# copies a claim from input.bound (a claim the token lacks, or one
 	# that is not a string, sets nothing); then custom_headers, the
-	# extension point, wins on the same name. Only declared names
-	# (data.authz.headers) reach a face: the engine refuses any other.
+	# extension point, wins on the same name, in any case (header names
+	# compare without case). Only declared names (data.authz.headers)
+	# reach a face: the engine refuses any other.
+	custom := {name: value |
+		allowed
+		some name, value in data.authz.custom_headers
+	}
+	overridden := {lower(name) | some name, _ in custom; is_string(name)}
 	headers := object.union(
 		{name: value |
 			allowed
 			some rule in rules
 			some name, spec in rule.headers
+			not lower(name) in overridden
 			value := input.bound.claims[spec.claim]
 			is_string(value)
 		},
-		{name: value |
-			allowed
-			some name, value in data.authz.custom_headers
-		},
+		custom,
 	)
 }
 
