@@ -29,6 +29,7 @@ func checkRuleOwners(modules map[string]*ast.Module, name func(id string) string
 		id   string
 	}
 	var owners []owner
+	seenOwner := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(modules)) {
 		m := modules[id]
 		if m == nil || m.Package == nil || !m.Package.Path.HasPrefix(authzPackage) {
@@ -41,7 +42,8 @@ func checkRuleOwners(modules map[string]*ast.Module, name func(id string) string
 			}) {
 				continue
 			}
-			if !slices.ContainsFunc(owners, func(o owner) bool { return o.id == id && o.path.Equal(path) }) {
+			if k := id + "\x00" + path.String(); !seenOwner[k] {
+				seenOwner[k] = true
 				owners = append(owners, owner{path, id})
 			}
 		}
