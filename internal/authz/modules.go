@@ -16,13 +16,14 @@ var extensionPoints = []string{"custom_denials", "custom_headers"}
 // authzPackage is data.authz, the package the decision lives in.
 var authzPackage = ast.MustParseRef("data.authz")
 
-// checkRuleOwners refuses a version in which a rule of package authz (or
-// below it) is defined by more than one module, the extension points
-// aside. Rego joins the bodies of every rule with one name and arity
-// across a package's modules, so a helper of the author's own named like
-// a helper of the shipped policy (an _any_of of their own) would add a
-// body to the shipped one and could turn a denial into an allow. name
-// gives a module's file name for the message.
+// checkRuleOwners refuses a version in which a rule of package authz is
+// defined by more than one module, the extension points aside. Rego joins
+// the bodies of every rule with one name and arity across a package's
+// modules, so a helper of the author's own named like a helper of the
+// shipped policy (an _any_of of their own) would add a body to the shipped
+// one and could turn a denial into an allow. A package below authz is the
+// author's own (a rule there that clashes with one of package authz is a
+// compile error already). name gives a module's file name for the message.
 func checkRuleOwners(modules map[string]*ast.Module, name func(id string) string) error {
 	type owner struct {
 		path ast.Ref
@@ -32,7 +33,7 @@ func checkRuleOwners(modules map[string]*ast.Module, name func(id string) string
 	seenOwner := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(modules)) {
 		m := modules[id]
-		if m == nil || m.Package == nil || !m.Package.Path.HasPrefix(authzPackage) {
+		if m == nil || m.Package == nil || !m.Package.Path.Equal(authzPackage) {
 			continue
 		}
 		for _, r := range m.Rules {

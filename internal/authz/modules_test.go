@@ -66,8 +66,11 @@ _blocked(azp) if startswith(azp, "test-")
 				"authz/custom.rego": tt.custom,
 				"authz/data.json":   data,
 			}
-			if tt.name == "two_custom_files" {
+			switch tt.name {
+			case "two_custom_files":
 				files["authz/more.rego"] = "package authz\n\n_blocked(azp) if azp == \"bad\"\n"
+			case "own_subpackage":
+				files["authz/more.rego"] = "package authz.mine\n\n_any_of(value, prefixes) if startswith(value, prefixes[0])\n"
 			}
 			if strings.Contains(tt.custom, "custom_headers") {
 				files["authz/data.json"] = `{"headers": ["X-Auth-Plan"], "audiences": ["https://a.api"], "routes": {"/orders": {"GET": {"access": "authenticated"}}}}`
