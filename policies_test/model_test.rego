@@ -59,6 +59,10 @@ model_cases := {
 		"input": {"method": "DELETE", "routes": ["/reports/{id}"], "authenticated": true, "scopes": ["owner"], "bound": _none},
 		"want": _want(false, "insufficient_scope", ["delete:reports"], ["admin", "owner"], ["delete:reports"], []),
 	},
+	"all_and_any_scopes_any_missing": {
+		"input": {"method": "DELETE", "routes": ["/reports/{id}"], "authenticated": true, "scopes": ["delete:reports"], "bound": _none},
+		"want": _want(false, "insufficient_scope", ["delete:reports"], ["admin", "owner"], ["admin", "owner"], []),
+	},
 	"contains_any_in_array_claim": {
 		"input": _in("/admin", _bound({}, {"https://example.com/roles": ["viewer", "admin"]}), []),
 		"want": _want(true, "authenticated", [], [], [], []),

@@ -216,3 +216,32 @@ func TestDecisionLogMasksBoundClaims(t *testing.T) {
 		t.Errorf("the logged claim sub is missing:\n%s", line)
 	}
 }
+
+// A built-in error in custom Rego is an engine error: Decide fails (the
+// gate denies) and the decision log records the error, not a decision.
+func TestDecisionLogBuiltinError(t *testing.T) {
+	dir := testfile.Dir(t, map[string]string{
+		"authz/authz.rego":  mustRead(t, "../../policies/authz/authz.rego"),
+		"authz/custom.rego": "package authz\n\ncustom_denials contains \"over_quota\" if to_number(input.claims.quota) < 0\n",
+		"authz/data.json":   `{"routes": {"/notes": {"*": {"access": "authenticated"}}}}`,
+	})
+	var console bytes.Buffer
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	awaitPolicy(t, e)
+	in := authz.Input{Method: "POST", Path: []string{"notes"}, Claims: map[string]any{"sub": "a", "quota": "abc"}}
+	if d, err := e.Decide(context.Background(), in); err == nil {
+		t.Fatalf("Decide() = %+v, nil error; want the built-in error", d)
+	}
+	events := decisionLines(t, console.String())
+	if len(events) != 1 {
+		t.Fatalf("got %d decision-log events, want 1:\n%s", len(events), console.String())
+	}
+	msg, _ := json.Marshal(events[0]["error"])
+	if _, ok := events[0]["result"]; ok || !strings.Contains(string(msg), "to_number") {
+		t.Errorf("event result %v, error %s; want no result and the to_number error", events[0]["result"], msg)
+	}
+}

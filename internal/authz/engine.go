@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 
 	config := src.OPAConfig
 	if !src.Bundles() {
+		e.store.modulePrefix = folderBundle + "/" // name files as in the folder
 		var err error
 		if config, err = e.startFolder(ctx, src, cfg); err != nil {
 			return nil, err

@@ -106,6 +106,7 @@ func (e *Engine) Explain(ctx context.Context, in Input, mode ExplainMode) (Expla
 		rego.Runtime(e.manager.Info),
 		rego.PrintHook(hook),
 		rego.EnablePrintStatements(true),
+		rego.StrictBuiltinErrors(true), // as Decide: a failing built-in is an error
 	}
 	var tracer *topdown.BufferTracer
 	if mode != ExplainNone {

@@ -106,6 +106,7 @@ func TestFleetSignedBundles(t *testing.T) {
 			routes["/api/admin"] = map[string]any{"GET": map[string]any{"access": "public"}}
 		}}), "digest"},
 		{"does_not_compile", brokenBundle(t, key), "rego_parse_error"},
+		{"helper_defined_twice", collidingBundle(t, key), "rule data.authz._any_of is defined in authz/authz/authz.rego and in authz/authz/custom.rego"},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +155,16 @@ func TestFleetSignedBundles(t *testing.T) {
 func brokenBundle(t *testing.T, key *authztest.SigningKey) []byte {
 	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": "package authz\n\ndecision := {\"allowed\": true}\n"})
 	return authztest.Build(t, dir, authztest.Options{Revision: "v2-broken", Key: key, BreakModule: "package authz\n\ndecision := {\n"})
+}
+
+// collidingBundle adds a body of its own to the shipped policy's _any_of.
+func collidingBundle(t *testing.T, key *authztest.SigningKey) []byte {
+	dir := testfile.Dir(t, map[string]string{
+		"authz/authz.rego":  mustRead(t, "../../policies/authz/authz.rego"),
+		"authz/custom.rego": "package authz\n\n_any_of(value, prefixes) if startswith(value, prefixes[0])\n",
+		"authz/data.json":   scopedRoutes("write:messages"),
+	})
+	return authztest.Build(t, dir, authztest.Options{Revision: "v2-colliding", Key: key})
 }
 
 func scopedRoutes(scope string) string {

@@ -123,6 +123,40 @@ custom_headers["X-Auth-Secret"] := "s" if input.method == "POST"
 	}
 }
 
+// custom_headers that is not an object (a set of names) denies with
+// denied_by_policy, as a malformed custom_denials does, and sets nothing.
+func TestCustomHeadersNotAnObject(t *testing.T) {
+	e := engineFor(t, map[string]string{
+		"authz/authz.rego":  shippedRego(t),
+		"authz/custom.rego": "package authz\n\ncustom_headers := {\"X-Auth-Tenant\"}\n",
+		"authz/data.json":   `{"headers": ["X-Auth-Tenant"], "routes": {"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}}}}`,
+	}, Config{})
+	in := Input{Method: "GET", Path: []string{"orgs", "o1"}, Claims: map[string]any{"sub": "a", "org_id": "o1"}}
+	for range 2 {
+		if d := decide(t, e, in); d.Allowed || d.Reason != ReasonDeniedByPolicy || d.Headers != nil {
+			t.Errorf("Decide() = %+v, want denied_by_policy without headers", d)
+		}
+	}
+}
+
+// Declared names compare without case, and custom_headers wins over a
+// rule on the same name however it is spelt.
+func TestCustomHeaderOverridesRuleInAnyCase(t *testing.T) {
+	for _, name := range []string{"X-Auth-Tenant", "x-auth-tenant", "X-AUTH-TENANT"} {
+		t.Run(name, func(t *testing.T) {
+			e := engineFor(t, map[string]string{
+				"authz/authz.rego":  shippedRego(t),
+				"authz/custom.rego": "package authz\n\ncustom_headers := {\"" + name + "\": \"override\"}\n",
+				"authz/data.json":   `{"headers": ["X-Auth-Tenant"], "routes": {"/orgs/{org}": {"GET": {"access": "authenticated", "headers": {"X-Auth-Tenant": {"claim": "org_id"}}}}}}`,
+			}, Config{})
+			in := Input{Method: "GET", Path: []string{"orgs", "o1"}, Claims: map[string]any{"sub": "a", "org_id": "o1"}}
+			if d := decide(t, e, in); !d.Allowed || !maps.Equal(d.Headers, map[string]string{"X-Auth-Tenant": "override"}) {
+				t.Errorf("Decide() = %+v, want allowed with X-Auth-Tenant: override", d)
+			}
+		})
+	}
+}
+
 // decodeHeaders refuses what Go cannot send.
 func TestDecodeHeaders(t *testing.T) {
 	tests := []struct {

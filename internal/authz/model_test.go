@@ -212,10 +212,11 @@ func TestDecisionCacheChangesNoAnswerWithBoundRules(t *testing.T) {
 func TestCustomDenials(t *testing.T) {
 	const custom = `package authz
 
-# Writes need a verified e-mail address.
+# Writes need a verified e-mail address. "not ... == true" also denies
+# a token without the claim: "!= true" would be undefined then, and allow.
 custom_denials contains "email_not_verified" if {
 	input.method in {"POST", "PUT", "PATCH", "DELETE"}
-	input.claims.email_verified != true
+	not input.claims.email_verified == true
 }
 `
 	e := engineFor(t, map[string]string{
@@ -223,7 +224,7 @@ custom_denials contains "email_not_verified" if {
 		"authz/custom.rego": custom,
 		"authz/data.json":   `{"routes": {"/notes": {"*": {"access": "authenticated"}}}}`,
 	}, Config{})
-	claims := func(verified bool) map[string]any { return map[string]any{"sub": "a", "email_verified": verified} }
+	claims := func(verified any) map[string]any { return map[string]any{"sub": "a", "email_verified": verified} }
 	tests := []struct {
 		name       string
 		in         Input
@@ -232,6 +233,9 @@ custom_denials contains "email_not_verified" if {
 		{name: "read_unverified", in: Input{Method: "GET", Path: []string{"notes"}, Claims: claims(false)}, wantReason: ReasonAuthenticated},
 		{name: "write_unverified", in: Input{Method: "POST", Path: []string{"notes"}, Claims: claims(false)}, wantReason: ReasonDeniedByPolicy},
 		{name: "write_verified", in: Input{Method: "POST", Path: []string{"notes"}, Claims: claims(true)}, wantReason: ReasonAuthenticated},
+		{name: "write_without_claim", in: Input{Method: "POST", Path: []string{"notes"}, Claims: map[string]any{"sub": "a"}}, wantReason: ReasonDeniedByPolicy},
+		{name: "write_claim_string_true", in: Input{Method: "POST", Path: []string{"notes"}, Claims: claims("true")}, wantReason: ReasonDeniedByPolicy},
+		{name: "read_without_claim", in: Input{Method: "GET", Path: []string{"notes"}, Claims: map[string]any{"sub": "a"}}, wantReason: ReasonAuthenticated},
 		{name: "write_anonymous", in: Input{Method: "POST", Path: []string{"notes"}}, wantReason: ReasonUnauthenticated},
 	}
 	for _, tt := range tests {

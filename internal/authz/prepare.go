@@ -50,6 +50,10 @@ func (e *Engine) preparedFor(ctx context.Context, txn storage.Transaction) (*pre
 		rego.Runtime(e.manager.Info),
 		rego.PrintHook(e.manager.PrintHook()),
 		rego.EnablePrintStatements(e.manager.EnablePrintStatements()),
+		// A built-in that fails (1/0, to_number("abc"), upper(5)) is an
+		// error, not an undefined expression: otherwise a custom_denials
+		// rule that fails on an odd claim would silently not deny.
+		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, err

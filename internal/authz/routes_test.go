@@ -273,3 +273,41 @@ func TestMatchAgreesWithReference(t *testing.T) {
 		t.Errorf("only %d of 400 paths matched several keys; the table does not overlap enough to prove much", matched)
 	}
 }
+
+// docs/policy.md's parent-path warning: with /files/* public and
+// /files/secret/* authenticated, the parent /files/secret (with or without
+// a trailing slash) matches only /files/* and is public until it has keys
+// of its own.
+func TestWildcardParentPath(t *testing.T) {
+	const tables = `{"routes": {
+		"/files/*": {"GET": {"access": "public"}},
+		"/files/secret/*": {"GET": {"access": "authenticated"}}%s
+	}}`
+	const parentKeys = `,
+		"/files/secret": {"GET": {"access": "authenticated"}},
+		"/files/secret/": {"GET": {"access": "authenticated"}}`
+	tests := []struct {
+		name       string
+		parentKeys bool
+		path       []string
+		wantReason string
+	}{
+		{name: "child", path: []string{"files", "secret", "plan.txt"}, wantReason: ReasonUnauthenticated},
+		{name: "parent_is_public", path: []string{"files", "secret"}, wantReason: ReasonPublic},
+		{name: "parent_slash_is_public", path: []string{"files", "secret", ""}, wantReason: ReasonPublic},
+		{name: "parent_with_own_key", parentKeys: true, path: []string{"files", "secret"}, wantReason: ReasonUnauthenticated},
+		{name: "parent_slash_with_own_key", parentKeys: true, path: []string{"files", "secret", ""}, wantReason: ReasonUnauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			extra := ""
+			if tt.parentKeys {
+				extra = parentKeys
+			}
+			e := engineFor(t, map[string]string{"authz/authz.rego": shippedRego(t), "authz/data.json": fmt.Sprintf(tables, extra)}, Config{})
+			if d := decide(t, e, Input{Method: "GET", Path: tt.path}); d.Reason != tt.wantReason {
+				t.Errorf("GET %q: reason %q, routes %q; want %q", tt.path, d.Reason, d.Routes, tt.wantReason)
+			}
+		})
+	}
+}

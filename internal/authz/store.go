@@ -3,9 +3,11 @@ package authz
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
@@ -20,6 +22,12 @@ import (
 type checkedStore struct {
 	storage.Store
 	writer atomic.Uint64 // id of the open write transaction (one at a time)
+	// writerCtx is that transaction's context, where the bundle plugin
+	// leaves the compiler of the version it activates.
+	writerCtx atomic.Pointer[storage.Context]
+	// modulePrefix is what a module's id has before its file name in
+	// the policy folder ("" in fleet mode: bundles keep their names).
+	modulePrefix string
 	// checks are what the configuration adds to the data's own rules;
 	// set before the store is used.
 	checks checks
@@ -32,16 +40,24 @@ func (s *checkedStore) NewTransaction(ctx context.Context, params ...storage.Tra
 	txn, err := s.Store.NewTransaction(ctx, params...)
 	if err == nil && len(params) > 0 && params[0].Write {
 		s.writer.Store(txn.ID())
+		s.writerCtx.Store(params[0].Context)
 	}
 	return txn, err
 }
 
-// Commit refuses a write whose route tables are not valid.
+// Commit refuses a write whose route tables are not valid, or whose
+// modules define a rule of package authz in two files (modules.go).
 func (s *checkedStore) Commit(ctx context.Context, txn storage.Transaction) error {
 	if txn.ID() != s.writer.Load() {
 		return s.Store.Commit(ctx, txn)
 	}
 	x, err := readIndex(ctx, s.Store, txn, s.checks)
+	// The bundle plugin, the one writer of policies here, compiles every
+	// module of the version it activates and leaves the compiler on the
+	// transaction's context; a write without one changes no module.
+	if c := plugins.GetCompilerOnContext(s.writerCtx.Load()); err == nil && c != nil {
+		err = checkRuleOwners(c.Modules, func(id string) string { return strings.TrimPrefix(id, s.modulePrefix) })
+	}
 	if err != nil {
 		s.Store.Abort(ctx, txn) // the contract: a failed Commit aborts
 		return err

@@ -178,20 +178,24 @@ _general(matched) := {
 	# The headers an allow adds (docs/policy.md): each rule's "headers"
 	# copies a claim from input.bound (a claim the token lacks, or one
 	# that is not a string, sets nothing); then custom_headers, the
-	# extension point, wins on the same name. Only declared names
-	# (data.authz.headers) reach a face: the engine refuses any other.
+	# extension point, wins on the same name, in any case (header names
+	# compare without case). Only declared names (data.authz.headers)
+	# reach a face: the engine refuses any other.
+	custom := {name: value |
+		allowed
+		some name, value in data.authz.custom_headers
+	}
+	overridden := {lower(name) | some name, _ in custom; is_string(name)}
 	headers := object.union(
 		{name: value |
 			allowed
 			some rule in rules
 			some name, spec in rule.headers
+			not lower(name) in overridden
 			value := input.bound.claims[spec.claim]
 			is_string(value)
 		},
-		{name: value |
-			allowed
-			some name, value in data.authz.custom_headers
-		},
+		custom,
 	)
 }
 
@@ -248,6 +252,8 @@ _reason(rules, sets) := "invalid_rule" if {
 	some _ in data.authz.custom_denials
 } else := "denied_by_policy" if {
 	_custom_denials_malformed
+} else := "denied_by_policy" if {
+	_custom_headers_malformed
 } else := "public" if {
 	not _authentication_required(rules)
 } else := "scopes_granted" if {
@@ -269,6 +275,16 @@ _custom_denials_malformed if {
 	not is_array(denials)
 	not is_object(denials)
 	denials != false
+}
+
+# custom_headers must be an object of name -> string; any other value (a
+# set of names, a string, true, null) is a mistake, and denies rather than
+# being read as headers or as none. false, like an undefined document, is
+# none.
+_custom_headers_malformed if {
+	headers := data.authz.custom_headers
+	not is_object(headers)
+	headers != false
 }
 
 # Listing scopes or any condition implies authentication, whatever access

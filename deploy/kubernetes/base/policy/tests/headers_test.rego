@@ -153,10 +153,41 @@ test_custom_headers[name] if {
 	got == tc.want
 }
 
+# custom_headers that is not an object (a set of names, say) denies like a
+# malformed custom_denials; false, like no custom_headers, is none.
+custom_headers_malformed_cases := {
+	"set": {"value": {"X-Auth-Tenant"}, "want": _want(false, "denied_by_policy", {})},
+	"array": {"value": ["X-Auth-Tenant"], "want": _want(false, "denied_by_policy", {})},
+	"string": {"value": "X-Auth-Tenant", "want": _want(false, "denied_by_policy", {})},
+	"true": {"value": true, "want": _want(false, "denied_by_policy", {})},
+	"null": {"value": null, "want": _want(false, "denied_by_policy", {})},
+	"number": {"value": 1, "want": _want(false, "denied_by_policy", {})},
+	"false": {"value": false, "want": _want(true, "authenticated", {"X-Auth-Tenant": "acme"})},
+}
+
+test_custom_headers_malformed[name] if {
+	some name, tc in custom_headers_malformed_cases
+	got := authz.decision with input as _in("/orgs/{org}", {"org_id": "acme"})
+		with data.authz.routes as _header_routes
+		with data.authz.headers as ["X-Auth-Tenant"]
+		with data.authz.custom_headers as tc.value
+	got == tc.want
+}
+
 test_custom_header_overrides_rule if {
 	got := authz.decision with input as _in("/orgs/{org}", {"org_id": "acme"})
 		with data.authz.routes as _header_routes
 		with data.authz.headers as ["X-Auth-Tenant"]
 		with data.authz.custom_headers as {"X-Auth-Tenant": "from-custom"}
 	got.headers == {"X-Auth-Tenant": "from-custom"}
+}
+
+# Header names compare without case: custom_headers wins over a rule's
+# header spelt otherwise, rather than setting the name twice.
+test_custom_header_overrides_rule_in_any_case if {
+	got := authz.decision with input as _in("/orgs/{org}", {"org_id": "acme"})
+		with data.authz.routes as _header_routes
+		with data.authz.headers as ["X-Auth-Tenant"]
+		with data.authz.custom_headers as {"x-auth-tenant": "from-custom"}
+	got.headers == {"x-auth-tenant": "from-custom"}
 }
