@@ -85,6 +85,37 @@ func TestMethodLabelIsBounded(t *testing.T) {
 	}
 }
 
+// TestRequestLogLeavesSubjectOut: the subject is personal data, which the
+// decision log masks on the policy's word; the request log line carries
+// the decision id that finds it there, never the subject itself.
+func TestRequestLogLeavesSubjectOut(t *testing.T) {
+	s := newStack(t)
+	const subject = "alice@example.com"
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{name: "denied", token: s.provider.Token(t, map[string]any{"sub": subject})},
+		{name: "allowed", token: s.provider.Token(t, map[string]any{"sub": subject, "scope": "read:messages"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			h := api.NewServer(api.Options{Gate: s.gate, Logger: logger})
+			req := httptest.NewRequest("GET", "/api/private-scoped", nil)
+			req.Header = bearer(tt.token)
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if !strings.Contains(logs.String(), `"decision_id":"`) {
+				t.Errorf("log %q lacks the decision id", logs.String())
+			}
+			if strings.Contains(logs.String(), subject) {
+				t.Errorf("log %q holds the subject", logs.String())
+			}
+		})
+	}
+}
+
 func TestRequestLogLevels(t *testing.T) {
 	s := newStack(t)
 	tok := s.provider.Token(t, map[string]any{"scope": "read:messages"})

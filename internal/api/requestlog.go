@@ -31,18 +31,23 @@ type statusWriter struct {
 }
 
 // loggedOutcome is what the request log line takes from a gate outcome.
+//
+// Not the subject: it is personal data (an e-mail address, often), which
+// the decision log masks when the policy says so (sensitive_claims) and
+// tracing leaves out unless TRACE_SUBJECT; the decision id finds the
+// decision log line that holds it.
 type loggedOutcome struct {
-	reason, subject, decisionID string
-	err                         error
+	reason, decisionID string
+	err                error
 }
 
 // recordOutcome hands a face's gate outcome to the request log line (observe).
 // Every face that runs the gate calls it once, whatever it answers, so the
-// line carries the reason, subject, decision id and error the same way for
+// line carries the reason, decision id and error the same way for
 // the built-in routes, forward-auth and proxy mode.
 func recordOutcome(w http.ResponseWriter, out gate.Outcome) {
 	if sw := findStatusWriter(w); sw != nil {
-		sw.logged = loggedOutcome{reason: out.Reason, subject: out.Subject, decisionID: out.DecisionID, err: out.Err}
+		sw.logged = loggedOutcome{reason: out.Reason, decisionID: out.DecisionID, err: out.Err}
 	}
 }
 
@@ -117,7 +122,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		if !s.logger.Enabled(ctx, level) {
 			return
 		}
-		var buf [9]slog.Attr // on the stack: no slice to allocate per request
+		var buf [8]slog.Attr // on the stack: no slice to allocate per request
 		attrs := append(buf[:0],
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
@@ -128,9 +133,6 @@ func (s *server) observe(next http.Handler) http.Handler {
 		out := &sw.logged
 		if out.reason != "" {
 			attrs = append(attrs, slog.String("reason", out.reason))
-		}
-		if out.subject != "" {
-			attrs = append(attrs, slog.String("sub", out.subject))
 		}
 		if out.decisionID != "" {
 			attrs = append(attrs, slog.String("decision_id", out.decisionID))
