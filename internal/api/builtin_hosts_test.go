@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,5 +43,26 @@ func TestBuiltinRoutesHostTables(t *testing.T) {
 				t.Errorf("GET /api/public with Host %q = %d %s, want %d", tt.host, rec.Code, rec.Body, tt.wantStatus)
 			}
 		})
+	}
+}
+
+// TestBuiltinRoutesUnsendableIdentity: a valid token whose identity cannot
+// be sent as headers is refused 403 on the built-in routes as on every
+// face, without a challenge: another token would not help.
+func TestBuiltinRoutesUnsendableIdentity(t *testing.T) {
+	s := newStack(t)
+	tok := s.provider.Token(t, map[string]any{"sub": "alice\r\nx-auth-subject: admin"})
+	req := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+	req.Header = bearer(tok)
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("GET /api/private = %d %s, want 403", rec.Code, rec.Body)
+	}
+	if c := rec.Header().Get("WWW-Authenticate"); c != "" {
+		t.Errorf("WWW-Authenticate = %q, want none", c)
+	}
+	if !strings.Contains(rec.Body.String(), `"error":"invalid_request"`) {
+		t.Errorf("body = %s, want invalid_request", rec.Body)
 	}
 }

@@ -10,9 +10,11 @@ import (
 
 // writeDenial answers a denied outcome on the built-in routes.
 func (s *server) writeDenial(w http.ResponseWriter, out gate.Outcome) {
-	if out.Kind == gate.Refused {
+	if out.Kind == gate.Refused && out.Reason != gate.ReasonIdentityHeaders {
 		// The built-in routes keep the answer they always gave a refused
-		// path: 401 invalid_request with its challenge.
+		// path: 401 invalid_request with its challenge. An allow whose
+		// identity cannot be sent stays a 403 as on every face: the
+		// token is valid, and a challenge would ask for another one.
 		out.Kind = gate.InvalidRequest
 	}
 	writeRendered(w, s.render.Render(out))
