@@ -36,19 +36,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{/*
-The policy folder as YAML, path: content: policy.files when given, else the
-chart's copy of the shipped policy and its tests (files/policy).
+The policy folder as YAML, path: content. Without policy.files: the chart's
+copy of the shipped policy and its tests (files/policy). With it: the
+shipped system/ files (the decision-log mask, system/log/mask.rego and its
+data.json, which hold for any policy: without them decision logs carry
+every claim unmasked) and policy.files over them, so a user's file of the
+same path replaces the shipped one and other files add to them. The
+shipped tests stay out: they test the shipped policy.
 */}}
 {{- define "policygate.policyFiles" -}}
 {{- $files := dict -}}
+{{- $glob := "files/policy/**" -}}
 {{- if .Values.policy.files -}}
-{{- $files = .Values.policy.files -}}
-{{- else -}}
-{{- range $path, $_ := .Files.Glob "files/policy/**" -}}
+{{- $glob = "files/policy/system/**" -}}
+{{- end -}}
+{{- range $path, $_ := .Files.Glob $glob -}}
 {{- $_ := set $files (trimPrefix "files/policy/" $path) ($.Files.Get $path) -}}
 {{- end -}}
+{{- range $path, $content := .Values.policy.files -}}
+{{- if not (kindIs "string" $content) -}}
+{{- fail (printf "policy.files.%s is not a file's text; give the content as a string (a YAML block |, or --set-file)" $path) -}}
+{{- end -}}
+{{- $_ := set $files $path $content -}}
 {{- end -}}
 {{- toYaml $files -}}
+{{- end -}}
+
+{{/* The *_test.rego files of the policy folder that policy.testsMustPass runs: policy.files' own when given. */}}
+{{- define "policygate.hasTests" -}}
+{{- $files := .Values.policy.files | default (include "policygate.policyFiles" . | fromYaml) -}}
+{{- range $path, $_ := $files -}}
+{{- if hasSuffix "_test.rego" $path -}}true{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A ConfigMap key for a folder path: keys cannot hold "/". */}}
