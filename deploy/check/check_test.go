@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,55 @@ func TestImageProblem(t *testing.T) {
 			got := imageProblem(tc.image)
 			if tc.wantProblem == "" && got != "" || !strings.Contains(got, tc.wantProblem) {
 				t.Errorf("imageProblem(%q) = %q, want %q", tc.image, got, tc.wantProblem)
+			}
+		})
+	}
+}
+
+// TestCheckOTLPEgress turns tracing on in the pinned base and wants the
+// NetworkPolicy refused unless an egress rule lets out the endpoint's port.
+func TestCheckOTLPEgress(t *testing.T) {
+	base := renderPinned(t, "../kubernetes/base")
+	const envAt, egressAt = "        - name: SHUTDOWN_DELAY\n", "  egress:\n"
+	for _, at := range []string{envAt, egressAt} {
+		if !strings.Contains(base, at) {
+			t.Fatalf("the rendering has no %q", at)
+		}
+	}
+	const otlp4318 = "  - ports:\n    - port: 4318\n      protocol: TCP\n"
+	tests := []struct {
+		name      string
+		env       map[string]string // added to the container's env
+		egress    string            // added to the NetworkPolicy's egress rules
+		wantError string            // "" when accepted
+	}{
+		{name: "http_port_dropped", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, wantError: "no egress rule lets out TCP port 4318"},
+		{name: "http_port_allowed", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: otlp4318},
+		{name: "traces_endpoint_wins", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://otel-collector:4317/v1/traces"}, egress: otlp4318, wantError: "no egress rule lets out TCP port 4317"},
+		{name: "grpc_host_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4317"}, wantError: "TCP port 4317"},
+		{name: "udp_rule_only", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - ports:\n    - port: 4318\n      protocol: UDP\n", wantError: "TCP port 4318"},
+		{name: "port_range", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - ports:\n    - port: 4000\n      endPort: 5000\n      protocol: TCP\n"},
+		{name: "rule_without_ports", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - to:\n    - ipBlock:\n        cidr: 10.0.0.0/8\n"},
+		{name: "https_default_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otlp.example.com"}},
+		{name: "http_default_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector"}, wantError: "TCP port 80"},
+		{name: "exporter_none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_TRACES_EXPORTER": "none"}},
+		{name: "sdk_disabled", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_SDK_DISABLED": "true"}},
+		{name: "no_port_known", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector"}, wantError: "has no port or scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := ""
+			for k, v := range tc.env {
+				env += "        - name: " + k + "\n          value: " + strconv.Quote(v) + "\n"
+			}
+			r := strings.Replace(base, envAt, env+envAt, 1)
+			r = strings.Replace(r, egressAt, egressAt+tc.egress, 1)
+			_, err := check(r)
+			switch {
+			case tc.wantError == "" && err != nil:
+				t.Errorf("check(%s) = %v, want no problem", tc.name, err)
+			case tc.wantError != "" && (err == nil || !strings.Contains(err.Error(), tc.wantError)):
+				t.Errorf("check(%s) = %v, want an error containing %q", tc.name, err, tc.wantError)
 			}
 		})
 	}

@@ -161,6 +161,7 @@ func (r *rendering) checkDeployment(d *appsv1.Deployment, bad func(obj, format s
 	checkProbe(obj, "liveness", c.LivenessProbe, healthzPath, c.Ports, bad)
 	checkProbe(obj, "readiness", c.ReadinessProbe, readyzPath, c.Ports, bad)
 	r.checkGRPC(obj, c, env["GRPC_LISTEN_ADDR"], bad)
+	r.checkOTLPEgress(obj, env, bad)
 
 	delay, err := time.ParseDuration(env["SHUTDOWN_DELAY"])
 	if err != nil {
