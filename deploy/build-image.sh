@@ -6,6 +6,12 @@
 #
 #   deploy/build-image.sh                 # image policygate:<version>
 #   IMAGE=registry.example.com/policygate:1.2.0 deploy/build-image.sh
+#   IMAGE=registry.example.com/policygate:1.2.0 PUSH=true deploy/build-image.sh
+#
+# It ends by printing how to pin what it built in the Kubernetes manifests
+# (the chart's image.tag, kustomize's newTag) and, with PUSH=true, the
+# digest the registry gave the pushed image (image.digest, digest:). The
+# digest exists only once pushed: a registry's differs from the local one.
 #
 # Environment:
 #   IMAGE      image name and tag             (policygate:$VERSION)
@@ -18,6 +24,7 @@
 #   CA_BUNDLE  PEM bundle the image trusts    (/etc/ssl/certs/ca-certificates.crt)
 #   BUILD_ARGS extra arguments for the builder, word-split
 #              (e.g. "--isolation chroot" for buildah inside a container)
+#   PUSH       true: push IMAGE to its registry and print its digest (false)
 # Nothing is pulled from a registry: the image is FROM scratch.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,3 +65,28 @@ case "$BUILDER" in
   *) "$BUILDER" build ${BUILD_ARGS:-} --platform "linux/$GOARCH" --build-arg "VERSION=$VERSION" -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" ;;
 esac
 echo "build-image: built $IMAGE"
+
+# IMAGE as repository and tag (a registry's :port is not a tag).
+repository=$IMAGE tag=
+if [[ ${IMAGE##*/} == *:* ]]; then repository=${IMAGE%:*} tag=${IMAGE##*:}; fi
+if [ -z "$tag" ] || [ "$tag" = latest ]; then
+  echo "build-image: warning: $IMAGE has no version tag; the chart and deploy/check refuse latest: set IMAGE=name:version, or push and pin the digest" >&2
+fi
+if [ "${PUSH:-false}" != true ]; then
+  [ -n "$tag" ] && [ "$tag" != latest ] &&
+    echo "build-image: pin it: chart image.repository=$repository image.tag=$tag; kustomize images: newName: $repository, newTag: \"$tag\""
+  exit 0
+fi
+case "$BUILDER" in
+  buildah | podman)
+    "$BUILDER" push --digestfile "$ctx/digest" "$IMAGE"
+    digest=$(cat "$ctx/digest")
+    ;;
+  *)
+    "$BUILDER" push "$IMAGE"
+    digest=$("$BUILDER" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$IMAGE" | sed -n "s|^$repository@||p" | head -n 1)
+    ;;
+esac
+[[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || { echo "build-image: pushed $IMAGE but found no digest (got \"$digest\")" >&2; exit 1; }
+echo "build-image: pushed $repository@$digest"
+echo "build-image: pin it: chart image.repository=$repository image.digest=$digest; kustomize images: newName: $repository, digest: $digest"

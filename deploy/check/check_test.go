@@ -5,20 +5,24 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 // TestCheck renders the Kubernetes base with kubectl kustomize, wants it
-// accepted, and wants each broken variant refused with a message naming
-// the fault.
+// accepted once its image is pinned, and wants each broken variant refused
+// with a message naming the fault.
 func TestCheck(t *testing.T) {
-	good := render(t, "../kubernetes/base")
+	good := renderPinned(t, "../kubernetes/base")
 	if _, err := check(good); err != nil {
 		t.Fatalf("check(base) = %v, want no problem", err)
 	}
 	tests := []mutation{
+		{name: "image_latest", old: "policygate:1.4.0", new: "policygate:latest", wantError: "is tagged latest"},
+		{name: "image_without_tag", old: "policygate:1.4.0", new: "policygate", wantError: "has no tag"},
+		{name: "image_bad_digest", old: "policygate:1.4.0", new: "policygate@sha256:1234", wantError: "is not sha256:<64 hex digits>"},
 		{name: "unknown_field_case", old: "readOnlyRootFilesystem: true", new: "readOnlyRootFileSystem: true", wantError: `unknown field "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"`},
 		{name: "unknown_field", old: "  type: ClusterIP", new: "  type: ClusterIP\n  externalTrafficPolicy2: Local", wantError: "unknown field"},
 		{name: "wrong_type", old: "periodSeconds: 10", new: `periodSeconds: "10"`, wantError: "cannot unmarshal string"},
@@ -41,7 +45,7 @@ func TestCheck(t *testing.T) {
 // wants it accepted, and wants each way of leaving the gRPC face
 // unreachable refused.
 func TestCheckGRPC(t *testing.T) {
-	good := render(t, "../kubernetes/overlays/grpc")
+	good := renderPinned(t, "../kubernetes/overlays/grpc")
 	if _, err := check(good); err != nil {
 		t.Fatalf("check(overlays/grpc) = %v, want no problem", err)
 	}
@@ -90,6 +94,22 @@ func check(yaml string) (*rendering, error) {
 	return r, errors.Join(r.check()...)
 }
 
+// renderPinned renders dir, wants it refused for the base's placeholder
+// image tag (users must pin their image), and returns it with the tag
+// 1.4.0 instead.
+func renderPinned(t *testing.T, dir string) string {
+	t.Helper()
+	shipped := render(t, dir)
+	placeholder := "registry.example.com/policygate:" + placeholderTag
+	if !strings.Contains(shipped, "image: "+placeholder) {
+		t.Fatalf("kubectl kustomize %s: no image %s", dir, placeholder)
+	}
+	if _, err := check(shipped); err == nil || !strings.Contains(err.Error(), "placeholder tag") {
+		t.Fatalf("check(%s as shipped) = %v, want the placeholder tag refused", dir, err)
+	}
+	return strings.ReplaceAll(shipped, placeholder, "registry.example.com/policygate:1.4.0")
+}
+
 func render(t *testing.T, dir string) string {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
@@ -105,4 +125,83 @@ func render(t *testing.T, dir string) string {
 		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}
 	return string(out)
+}
+
+func TestImageProblem(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0a", 32)
+	tests := []struct {
+		name, image string
+		wantProblem string // "" when pinned
+	}{
+		{name: "tag", image: "registry.example.com/policygate:1.4.0"},
+		{name: "describe_tag", image: "policygate:v1.4.0-3-gabc1234-dirty"},
+		{name: "registry_port_and_tag", image: "localhost:5000/policygate:1.4.0"},
+		{name: "digest", image: "registry.example.com/policygate@" + digest},
+		{name: "tag_and_digest", image: "registry.example.com/policygate:1.4.0@" + digest},
+		{name: "empty", image: "", wantProblem: "is empty"},
+		{name: "no_tag", image: "registry.example.com/policygate", wantProblem: "has no tag"},
+		{name: "registry_port_no_tag", image: "localhost:5000/policygate", wantProblem: "has no tag"},
+		{name: "latest", image: "registry.example.com/policygate:latest", wantProblem: "is tagged latest"},
+		{name: "placeholder", image: "registry.example.com/policygate:" + placeholderTag, wantProblem: "placeholder tag"},
+		{name: "bad_tag", image: "policygate:-x", wantProblem: "is not an image tag"},
+		{name: "short_digest", image: "policygate@sha256:0a0a", wantProblem: "is not sha256"},
+		{name: "uppercase_digest", image: "policygate@sha256:" + strings.Repeat("0A", 32), wantProblem: "is not sha256"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := imageProblem(tc.image)
+			if tc.wantProblem == "" && got != "" || !strings.Contains(got, tc.wantProblem) {
+				t.Errorf("imageProblem(%q) = %q, want %q", tc.image, got, tc.wantProblem)
+			}
+		})
+	}
+}
+
+// TestCheckOTLPEgress turns tracing on in the pinned base and wants the
+// NetworkPolicy refused unless an egress rule lets out the endpoint's port.
+func TestCheckOTLPEgress(t *testing.T) {
+	base := renderPinned(t, "../kubernetes/base")
+	const envAt, egressAt = "        - name: SHUTDOWN_DELAY\n", "  egress:\n"
+	for _, at := range []string{envAt, egressAt} {
+		if !strings.Contains(base, at) {
+			t.Fatalf("the rendering has no %q", at)
+		}
+	}
+	const otlp4318 = "  - ports:\n    - port: 4318\n      protocol: TCP\n"
+	tests := []struct {
+		name      string
+		env       map[string]string // added to the container's env
+		egress    string            // added to the NetworkPolicy's egress rules
+		wantError string            // "" when accepted
+	}{
+		{name: "http_port_dropped", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, wantError: "no egress rule lets out TCP port 4318"},
+		{name: "http_port_allowed", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: otlp4318},
+		{name: "traces_endpoint_wins", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://otel-collector:4317/v1/traces"}, egress: otlp4318, wantError: "no egress rule lets out TCP port 4317"},
+		{name: "grpc_host_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4317"}, wantError: "TCP port 4317"},
+		{name: "udp_rule_only", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - ports:\n    - port: 4318\n      protocol: UDP\n", wantError: "TCP port 4318"},
+		{name: "port_range", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - ports:\n    - port: 4000\n      endPort: 5000\n      protocol: TCP\n"},
+		{name: "rule_without_ports", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}, egress: "  - to:\n    - ipBlock:\n        cidr: 10.0.0.0/8\n"},
+		{name: "https_default_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otlp.example.com"}},
+		{name: "http_default_port", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector"}, wantError: "TCP port 80"},
+		{name: "exporter_none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_TRACES_EXPORTER": "none"}},
+		{name: "sdk_disabled", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_SDK_DISABLED": "true"}},
+		{name: "no_port_known", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector"}, wantError: "has no port or scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := ""
+			for k, v := range tc.env {
+				env += "        - name: " + k + "\n          value: " + strconv.Quote(v) + "\n"
+			}
+			r := strings.Replace(base, envAt, env+envAt, 1)
+			r = strings.Replace(r, egressAt, egressAt+tc.egress, 1)
+			_, err := check(r)
+			switch {
+			case tc.wantError == "" && err != nil:
+				t.Errorf("check(%s) = %v, want no problem", tc.name, err)
+			case tc.wantError != "" && (err == nil || !strings.Contains(err.Error(), tc.wantError)):
+				t.Errorf("check(%s) = %v, want an error containing %q", tc.name, err, tc.wantError)
+			}
+		})
+	}
 }

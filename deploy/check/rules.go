@@ -115,6 +115,9 @@ func (r *rendering) checkDeployment(d *appsv1.Deployment, bad func(obj, format s
 	}
 	c := spec.Containers[0]
 	obj += " container " + c.Name
+	if p := imageProblem(c.Image); p != "" {
+		bad(obj, "image %q %s", c.Image, p)
+	}
 	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
 		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
@@ -158,6 +161,7 @@ func (r *rendering) checkDeployment(d *appsv1.Deployment, bad func(obj, format s
 	checkProbe(obj, "liveness", c.LivenessProbe, healthzPath, c.Ports, bad)
 	checkProbe(obj, "readiness", c.ReadinessProbe, readyzPath, c.Ports, bad)
 	r.checkGRPC(obj, c, env["GRPC_LISTEN_ADDR"], bad)
+	r.checkOTLPEgress(obj, env, bad)
 
 	delay, err := time.ParseDuration(env["SHUTDOWN_DELAY"])
 	if err != nil {

@@ -14,7 +14,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "policygate.labels" -}}
 {{ include "policygate.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- with include "policygate.version" . }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
@@ -34,19 +36,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{/*
-The policy folder as YAML, path: content: policy.files when given, else the
-chart's copy of the shipped policy and its tests (files/policy).
+The policy folder as YAML, path: content. Without policy.files: the chart's
+copy of the shipped policy and its tests (files/policy). With it: the
+shipped system/ files (the decision-log mask, system/log/mask.rego and its
+data.json, which hold for any policy: without them decision logs carry
+every claim unmasked) and policy.files over them, so a user's file of the
+same path replaces the shipped one and other files add to them. The
+shipped tests stay out: they test the shipped policy.
 */}}
 {{- define "policygate.policyFiles" -}}
 {{- $files := dict -}}
+{{- $glob := "files/policy/**" -}}
 {{- if .Values.policy.files -}}
-{{- $files = .Values.policy.files -}}
-{{- else -}}
-{{- range $path, $_ := .Files.Glob "files/policy/**" -}}
+{{- $glob = "files/policy/system/**" -}}
+{{- end -}}
+{{- range $path, $_ := .Files.Glob $glob -}}
 {{- $_ := set $files (trimPrefix "files/policy/" $path) ($.Files.Get $path) -}}
 {{- end -}}
+{{- range $path, $content := .Values.policy.files -}}
+{{- if not (kindIs "string" $content) -}}
+{{- fail (printf "policy.files.%s is not a file's text; give the content as a string (a YAML block |, or --set-file)" $path) -}}
+{{- end -}}
+{{- $_ := set $files $path $content -}}
 {{- end -}}
 {{- toYaml $files -}}
+{{- end -}}
+
+{{/* The *_test.rego files of the policy folder that policy.testsMustPass runs: policy.files' own when given. */}}
+{{- define "policygate.hasTests" -}}
+{{- $files := .Values.policy.files | default (include "policygate.policyFiles" . | fromYaml) -}}
+{{- range $path, $_ := $files -}}
+{{- if hasSuffix "_test.rego" $path -}}true{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A ConfigMap key for a folder path: keys cannot hold "/". */}}
@@ -61,4 +82,35 @@ chart's copy of the shipped policy and its tests (files/policy).
 {{- fail (printf "grpc.port is %v; use a port from 1 to 65535 other than 3010 (API), 9090 (admin) and service.port" .Values.grpc.port) -}}
 {{- end -}}
 {{- $p -}}
+{{- end -}}
+
+{{/*
+The container image, pinned: repository@digest with image.digest, else
+repository:tag. No default tag: the chart cannot know which build you pushed,
+and a moving tag (latest) would run whatever was pushed last, or nothing.
+*/}}
+{{- define "policygate.image" -}}
+{{- $repo := required "image.repository is required: where you pushed deploy/build-image.sh's image" .Values.image.repository -}}
+{{- $digest := toString (.Values.image.digest | default "") -}}
+{{- $tag := toString (.Values.image.tag | default "") -}}
+{{- if $digest -}}
+{{- if not (regexMatch "^sha256:[0-9a-f]{64}$" $digest) -}}
+{{- fail (printf "image.digest is %q; use the sha256:<64 hex digits> the registry gave at push (deploy/build-image.sh with PUSH=true prints it)" $digest) -}}
+{{- end -}}
+{{- printf "%s@%s" $repo $digest -}}
+{{- else -}}
+{{- $tag = required "image.tag or image.digest is required: the chart pins no default image; set the tag you built and pushed (deploy/build-image.sh prints it) or its digest (docs/deploy.md)" ($tag | trimPrefix ":") -}}
+{{- if eq $tag "latest" -}}
+{{- fail "image.tag is latest, a tag that moves and that deploy/build-image.sh never builds; set the version you pushed or image.digest" -}}
+{{- end -}}
+{{- if not (regexMatch "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$" $tag) -}}
+{{- fail (printf "image.tag is %q, not an image tag; a digest goes in image.digest" $tag) -}}
+{{- end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* app.kubernetes.io/version: the image tag, when one is set (a digest alone says no version). */}}
+{{- define "policygate.version" -}}
+{{- toString (.Values.image.tag | default "") | trimPrefix ":" | trunc 63 | trimSuffix "-" | trimSuffix "." -}}
 {{- end -}}
