@@ -111,11 +111,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	var err error
 	if cfg.DecisionLogs {
-		var err error
 		if config, err = withConsoleDecisionLogs(config); err != nil {
 			return nil, err
 		}
+	}
+	if e.store.checks.mask, err = maskRef(config); err != nil {
+		return nil, err
 	}
 	console := cfg.Console
 	if console == nil {
