@@ -21,6 +21,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // Config selects where the policy comes from and where OPA writes.
@@ -129,9 +131,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		managerOpts = append(managerOpts, plugins.WithPrometheusRegister(cfg.Metrics))
 	}
 	opa, err := sdk.New(ctx, sdk.Options{
-		ID:            "policygate",
-		Config:        bytes.NewReader(config),
-		Logger:        logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
+		ID:     "policygate",
+		Config: bytes.NewReader(config),
+		// OPA's messages quote URLs (a failed bundle download names
+		// its resource, signed query included): all pass through here.
+		Logger:        logging.NewLoggerFromSlogHandler(redact.Handler(logger.Handler()), logging.Info),
 		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
 		Store:         e.store,
