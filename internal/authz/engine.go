@@ -43,7 +43,9 @@ type Config struct {
 	// (fleet mode).
 	OPAConfig []byte
 	// DecisionLogs turns on OPA's console decision log
-	// (decision_logs: {console: true}).
+	// (decision_logs: {console: true}). While decisions are logged (so
+	// also with decision_logs in OPAConfig), a policy version that does
+	// not define the mask (data.system.log.mask) is refused.
 	DecisionLogs bool
 	// Console receives OPA's console output, one JSON object per line:
 	// decision logs and status reports. nil discards it.
