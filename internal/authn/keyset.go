@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // KeySetConfig says where the signing keys come from and how often to look.
@@ -229,7 +231,7 @@ func (k *KeySet) startFetchLocked(ctx context.Context) chan struct{} {
 		k.inflight = nil
 		k.mu.Unlock()
 		if err != nil {
-			k.cfg.Logger.Warn("signing keys fetch failed; keeping the previous keys", "err", err)
+			k.cfg.Logger.Warn("signing keys fetch failed; keeping the previous keys", "err", redact.URLs(err.Error()))
 		} else {
 			k.cfg.Logger.Info("signing keys fetched", "keys", len(idx.all), "next_refresh", k.nextRefreshString())
 			k.readyOnce.Do(func() { close(k.ready) })

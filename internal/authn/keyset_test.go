@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -225,4 +227,45 @@ func TestRandomKIDBurst(t *testing.T) {
 		t.Errorf("500 random kids in %v caused %d JWKS requests, want at most %d (one per %v)", elapsed, got, limit, interval)
 	}
 	lab.mustAccept(t, "valid token after the burst", p.Token(t, nil))
+}
+
+// syncBuffer is a log destination the key set's goroutine and the test
+// share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// TestFetchFailureLogRedactsURL: a failed fetch is logged with the key
+// set's URL, but without the credentials its query may carry (a signed
+// URL), as /readyz shows it.
+func TestFetchFailureLogRedactsURL(t *testing.T) {
+	p := authntest.NewProvider(t)
+	p.SetHandler(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusInternalServerError) })
+	var logs syncBuffer
+	keys := authn.NewKeySet(authn.KeySetConfig{
+		JWKSURL: p.JWKSURL() + "?sig=S3CRET-SIG&token=T0KEN", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		MaxRetryDelay: 20 * time.Millisecond,
+	})
+	authntest.RunKeys(t, keys)
+	if !testwait.Until(10*time.Second, func() bool { return strings.Contains(logs.String(), "signing keys fetch failed") }) {
+		t.Fatalf("no failed fetch logged within 10s: %v", keys.LastError())
+	}
+	out := logs.String()
+	if strings.Contains(out, "S3CRET-SIG") || strings.Contains(out, "T0KEN") || !strings.Contains(out, "/.well-known/jwks.json?***") {
+		t.Errorf("log = %q, want the URL with its query redacted", out)
+	}
 }

@@ -34,6 +34,63 @@ func withConsoleDecisionLogs(config []byte) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// defaultMask is OPA's decision_logs.mask_decision default.
+const defaultMask = "/system/log/mask"
+
+// maskRef is the rule OPA masks every decision-log event with
+// (decision_logs.mask_decision, data.system.log.mask by default), nil when
+// the configuration logs no decisions.
+func maskRef(config []byte) (ast.Ref, error) {
+	var m map[string]any
+	if err := util.Unmarshal(config, &m); err != nil {
+		return nil, fmt.Errorf("opa configuration: %w", err)
+	}
+	dl, ok := m["decision_logs"]
+	if !ok || dl == nil {
+		return nil, nil
+	}
+	path := defaultMask
+	if dl, ok := dl.(map[string]any); ok {
+		if p, ok := dl["mask_decision"].(string); ok {
+			path = p
+		}
+	}
+	// As OPA parses it: a slash-separated path below data.
+	p, ok := storage.ParsePath(util.WithPrefix(path, "/"))
+	if !ok {
+		return nil, fmt.Errorf("opa configuration: decision_logs.mask_decision %q: invalid path", path)
+	}
+	return p.Ref(ast.DefaultRootDocument), nil
+}
+
+// checkMask refuses a version without the mask rule while decisions are
+// logged: OPA writes an event unmasked, silently, when the rule is
+// undefined, and the input holds the token's claims (e-mail addresses,
+// custom claims with secrets). Defining the rule, even one that masks
+// nothing, is the policy author's explicit choice.
+func (s *checkedStore) checkMask(ctx context.Context, txn storage.Transaction, c *ast.Compiler) error {
+	mask := s.checks.mask
+	if mask == nil || len(c.GetRules(mask)) > 0 {
+		return nil
+	}
+	// The plugin manager's own start compiles no policy.
+	names, err := bundle.ReadBundleNamesFromStore(ctx, s.Store, txn)
+	if err != nil && !storage.IsNotFound(err) {
+		return err
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	// The mask may also be plain data (a data.json holding the list).
+	if path, err := storage.NewPathForRef(mask); err == nil {
+		if v, err := readValue(ctx, s.Store, txn, path); err != nil || v != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("invalid policy: decision logs are on but the policy does not define %v, so every event would log the token's claims in clear; "+
+		"add it (e.g. copy policygate's policies/system/log/ folder into the policy folder or bundle) or turn decision logs off", mask)
+}
+
 // logDecision hands one decision to the decision_logs plugin, in the shape
 // sdk.OPA.Decision gives it.
 func (e *Engine) logDecision(ctx context.Context, txn storage.Transaction, input ast.Value, result ast.Value, evalErr error, record *server.Info) error {

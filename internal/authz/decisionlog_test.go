@@ -220,11 +220,11 @@ func TestDecisionLogMasksBoundClaims(t *testing.T) {
 // A built-in error in custom Rego is an engine error: Decide fails (the
 // gate denies) and the decision log records the error, not a decision.
 func TestDecisionLogBuiltinError(t *testing.T) {
-	dir := testfile.Dir(t, map[string]string{
+	dir := testfile.Dir(t, withMask(t, map[string]string{
 		"authz/authz.rego":  mustRead(t, "../../policies/authz/authz.rego"),
 		"authz/custom.rego": "package authz\n\ncustom_denials contains \"over_quota\" if to_number(input.claims.quota) < 0\n",
 		"authz/data.json":   `{"routes": {"/notes": {"*": {"access": "authenticated"}}}}`,
-	})
+	}))
 	var console bytes.Buffer
 	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
 	if err != nil {

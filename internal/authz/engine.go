@@ -21,6 +21,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // Config selects where the policy comes from and where OPA writes.
@@ -41,7 +43,9 @@ type Config struct {
 	// (fleet mode).
 	OPAConfig []byte
 	// DecisionLogs turns on OPA's console decision log
-	// (decision_logs: {console: true}).
+	// (decision_logs: {console: true}). While decisions are logged (so
+	// also with decision_logs in OPAConfig), a policy version that does
+	// not define the mask (data.system.log.mask) is refused.
 	DecisionLogs bool
 	// Console receives OPA's console output, one JSON object per line:
 	// decision logs and status reports. nil discards it.
@@ -111,11 +115,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	var err error
 	if cfg.DecisionLogs {
-		var err error
 		if config, err = withConsoleDecisionLogs(config); err != nil {
 			return nil, err
 		}
+	}
+	if e.store.checks.mask, err = maskRef(config); err != nil {
+		return nil, err
 	}
 	console := cfg.Console
 	if console == nil {
@@ -126,9 +133,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		managerOpts = append(managerOpts, plugins.WithPrometheusRegister(cfg.Metrics))
 	}
 	opa, err := sdk.New(ctx, sdk.Options{
-		ID:            "policygate",
-		Config:        bytes.NewReader(config),
-		Logger:        logging.NewLoggerFromSlogHandler(logger.Handler(), logging.Info),
+		ID:     "policygate",
+		Config: bytes.NewReader(config),
+		// OPA's messages quote URLs (a failed bundle download names
+		// its resource, signed query included): all pass through here.
+		Logger:        logging.NewLoggerFromSlogHandler(redact.Handler(logger.Handler()), logging.Info),
 		ConsoleLogger: logging.NewLoggerFromSlogHandler(slog.NewJSONHandler(console, nil), logging.Info),
 		Ready:         e.ready,
 		Store:         e.store,

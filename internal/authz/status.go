@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 
 	"github.com/policygate/policygate/internal/policy"
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // decisionRef is the entrypoint as the compiler looks rules up.
@@ -166,6 +167,6 @@ func (e *Engine) setError(name string, err error) {
 	e.mu.Unlock()
 
 	if err != nil && (prev == nil || prev.Error() != err.Error()) {
-		e.logger.Error("policy not activated; the active policy keeps serving", "revision", revision, "err", err.Error())
+		e.logger.Error("policy not activated; the active policy keeps serving", "revision", revision, "err", redact.URLs(err.Error()))
 	}
 }

@@ -45,8 +45,9 @@ func (s *checkedStore) NewTransaction(ctx context.Context, params ...storage.Tra
 	return txn, err
 }
 
-// Commit refuses a write whose route tables are not valid, or whose
-// modules define a rule of package authz in two files (modules.go).
+// Commit refuses a write whose route tables are not valid, whose modules
+// define a rule of package authz in two files (modules.go), or that
+// leaves decision logs without their mask (decisionlog.go).
 func (s *checkedStore) Commit(ctx context.Context, txn storage.Transaction) error {
 	if txn.ID() != s.writer.Load() {
 		return s.Store.Commit(ctx, txn)
@@ -57,6 +58,9 @@ func (s *checkedStore) Commit(ctx context.Context, txn storage.Transaction) erro
 	// transaction's context; a write without one changes no module.
 	if c := plugins.GetCompilerOnContext(s.writerCtx.Load()); err == nil && c != nil {
 		err = checkRuleOwners(c.Modules, func(id string) string { return strings.TrimPrefix(id, s.modulePrefix) })
+		if err == nil {
+			err = s.checkMask(ctx, txn, c)
+		}
 	}
 	if err != nil {
 		s.Store.Abort(ctx, txn) // the contract: a failed Commit aborts

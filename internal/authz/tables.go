@@ -40,6 +40,10 @@ type checks struct {
 	// table must name the audiences it accepts: a token for service A
 	// must never pass at service B behind the same gate.
 	audiences []string
+	// mask is the rule OPA masks every decision-log event with
+	// (decisionlog.go), nil when no decision is logged: with it set, a
+	// version that does not define it is refused.
+	mask ast.Ref
 }
 
 // checkAudiences refuses a table that does not name its audiences, or names

@@ -1,6 +1,9 @@
 package redact
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // urlPattern finds an http(s) URL in free text: scheme, optional
 // userinfo (up to the last "@" before the path, so a password may hold
@@ -14,7 +17,12 @@ var urlPattern = regexp.MustCompile(`(?i)\b(https?://)([^\s/?#"'<>]*@)?([^\s?#"'
 // text still says which URL failed.
 func URLs(text string) string {
 	return urlPattern.ReplaceAllStringFunc(text, func(u string) string {
-		m := urlPattern.FindStringSubmatch(u)
+		// Punctuation ending the match is the sentence's, as the ":" of
+		// "fetch jwks https://idp/keys?sig=x: 500": kept, and not taken
+		// for the query.
+		trimmed := strings.TrimRight(u, ":;,.)")
+		tail := u[len(trimmed):]
+		m := urlPattern.FindStringSubmatch(trimmed)
 		out := m[1]
 		if m[2] != "" {
 			out += "***@"
@@ -26,6 +34,6 @@ func URLs(text string) string {
 		if m[5] != "" {
 			out += "#***"
 		}
-		return out
+		return out + tail
 	})
 }

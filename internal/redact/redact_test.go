@@ -13,6 +13,9 @@ func TestURLs(t *testing.T) {
 		{name: "query_and_fragment", in: "https://h/p?a=1#b", want: "https://h/p?***#***"},
 		{name: "at_in_password", in: `Get "https://user:p@ss@host/x?sig=abc": 500`, want: `Get "https://***@host/x?***": 500`},
 		{name: "at_in_path_is_not_userinfo", in: "https://h/users/a@b", want: "https://h/users/a@b"},
+		{name: "query_then_colon", in: "fetch jwks http://127.0.0.1:1/keys?sig=SECRET: dial tcp: refused", want: "fetch jwks http://127.0.0.1:1/keys?***: dial tcp: refused"},
+		{name: "query_then_comma_and_paren", in: "(see https://h/b?token=T), retrying", want: "(see https://h/b?***), retrying"},
+		{name: "path_colon_kept", in: "https://h/keys: 500", want: "https://h/keys: 500"},
 		{name: "no_url", in: "no policy is active yet", want: "no policy is active yet"},
 		{name: "other_scheme_untouched", in: "ftp://u:p@h/x?y", want: "ftp://u:p@h/x?y"},
 	}
