@@ -57,6 +57,7 @@ func (h *health) List(context.Context, *healthpb.HealthListRequest) (*healthpb.H
 // Watch sends the status now and again whenever it changes, until the
 // caller leaves or the server stops.
 func (h *health) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	receivedWatch(stream.Context())
 	if !known(req.GetService()) {
 		return stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVICE_UNKNOWN})
 	}

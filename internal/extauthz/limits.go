@@ -22,13 +22,16 @@ const maxStreams = 100
 // sends a check's headers and then never finishes its message would
 // otherwise hold the stream forever (gRPC sets a deadline only from the
 // caller's grpc-timeout). The Check handler reads that deadline like the
-// caller's own and answers within it (Server.decide). Health watches are
-// long-lived by design and keep no deadline. The common case costs no
-// allocation: a caller that sends its own, shorter deadline.
+// caller's own and answers within it (Server.decide). A health watch is
+// long-lived by design: its bound covers its message only. The common
+// case costs no allocation: a caller that sends its own, shorter deadline.
 func boundReceive(maxDeadline time.Duration) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		if info.FullMethodName == healthpb.Health_Watch_FullMethodName {
-			return ctx, nil
+			// A watch is long-lived once it runs; only its message has the
+			// bound, lifted by the handler (receivedWatch).
+			ctx, cancel := context.WithCancel(ctx)
+			return context.WithValue(ctx, watchBound{}, time.AfterFunc(maxDeadline, cancel)), nil
 		}
 		// A caller's grpc-timeout within the bound already ends the
 		// stream (gRPC resets it then): Envoy always sends one.
@@ -40,5 +43,17 @@ func boundReceive(maxDeadline time.Duration) tap.ServerInHandle {
 		ctx, cancel := context.WithTimeout(ctx, maxDeadline)
 		_ = cancel
 		return ctx, nil
+	}
+}
+
+// watchBound keys the timer that ends a health watch whose message has not
+// arrived within the bound.
+type watchBound struct{}
+
+// receivedWatch lifts the bound of a health watch whose message arrived
+// (its handler runs).
+func receivedWatch(ctx context.Context) {
+	if t, ok := ctx.Value(watchBound{}).(*time.Timer); ok {
+		t.Stop()
 	}
 }

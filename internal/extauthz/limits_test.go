@@ -44,11 +44,18 @@ func dialRaw(t *testing.T, addr string) *rawConn {
 // gRPC prefix announces 1000 bytes, 10 follow, the stream stays open.
 func (rc *rawConn) startCheck(id uint32) {
 	rc.t.Helper()
+	rc.startCall(id, "/envoy.service.auth.v3.Authorization/Check", append([]byte{0, 0, 0, 0x03, 0xe8}, make([]byte, 10)...), false)
+}
+
+// startCall opens stream id for method and sends data; end ends the
+// client's side of the stream, as a client does after its one message.
+func (rc *rawConn) startCall(id uint32, method string, data []byte, end bool) {
+	rc.t.Helper()
 	var hb bytes.Buffer
 	enc := hpack.NewEncoder(&hb)
 	for _, f := range [][2]string{
 		{":method", "POST"}, {":scheme", "http"}, {":authority", "policygate"},
-		{":path", "/envoy.service.auth.v3.Authorization/Check"},
+		{":path", method},
 		{"content-type", "application/grpc"}, {"te", "trailers"},
 	} {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
@@ -56,8 +63,7 @@ func (rc *rawConn) startCheck(id uint32) {
 	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
 		rc.t.Fatal(err)
 	}
-	partial := append([]byte{0, 0, 0, 0x03, 0xe8}, make([]byte, 10)...)
-	if err := rc.fr.WriteData(id, false, partial); err != nil {
+	if err := rc.fr.WriteData(id, end, data); err != nil {
 		rc.t.Fatal(err)
 	}
 }
@@ -108,6 +114,26 @@ func TestStalledMessageEnds(t *testing.T) {
 	rc.startCheck(1)
 	if !rc.until(10*time.Second, ended(1)) {
 		t.Fatal("a stalled check was still open after 10s, want it ended at its 300ms deadline")
+	}
+}
+
+// TestStalledWatchEnds: a health watch is long-lived once its message has
+// arrived, not before: a stalled one ends at the bound like a check, so it
+// holds neither a stream slot nor a graceful stop.
+func TestStalledWatchEnds(t *testing.T) {
+	s := newStack(t, authn.KeySetConfig{})
+	_, addr := serve(t, extauthz.Config{Gate: s.gate, Renderer: s.render, MaxDeadline: 300 * time.Millisecond})
+	rc := dialRaw(t, addr)
+	const watch = "/grpc.health.v1.Health/Watch"
+	rc.startCall(1, watch, []byte{0, 0, 0, 0x03, 0xe8, 0}, false)
+	if !rc.until(10*time.Second, ended(1)) {
+		t.Fatal("a watch whose message never finished was still open after 10s, want it ended at its 300ms bound")
+	}
+	// A whole (empty) HealthCheckRequest: the watch runs past the bound,
+	// sending SERVING and then nothing while the status holds.
+	rc.startCall(3, watch, []byte{0, 0, 0, 0, 0}, true)
+	if rc.until(time.Second, ended(3)) {
+		t.Error("a running watch ended within 1s, want it kept past the 300ms bound")
 	}
 }
 
