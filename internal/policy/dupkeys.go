@@ -147,8 +147,7 @@ func duplicateKey(r io.Reader) error {
 			stack = stack[:len(stack)-1]
 		}
 		value()
-		if n := len(stack); n > 0 && stack[n-1].object {
-			expectKey = true
-		}
+		// After a value, a key comes next only inside an object.
+		expectKey = len(stack) > 0 && stack[len(stack)-1].object
 	}
 }
