@@ -47,11 +47,18 @@ shipped tests stay out: they test the shipped policy.
 {{- define "policygate.policyFiles" -}}
 {{- $files := dict -}}
 {{- $glob := "files/policy/**" -}}
+{{- $ownSystemRego := false -}}
 {{- if .Values.policy.files -}}
 {{- $glob = "files/policy/system/**" -}}
+{{- range $path, $_ := .Values.policy.files -}}
+{{- if and (hasPrefix "system/" $path) (hasSuffix ".rego" $path) -}}{{- $ownSystemRego = true -}}{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- range $path, $_ := .Files.Glob $glob -}}
+{{- /* Own Rego under system/ (a mask of yours, in any file) replaces the shipped Rego there: two masks would conflict. */ -}}
+{{- if not (and $ownSystemRego (hasSuffix ".rego" $path)) -}}
 {{- $_ := set $files (trimPrefix "files/policy/" $path) ($.Files.Get $path) -}}
+{{- end -}}
 {{- end -}}
 {{- range $path, $content := .Values.policy.files -}}
 {{- if not (kindIs "string" $content) -}}
