@@ -29,6 +29,10 @@ func TestBuiltinRoutesHostTables(t *testing.T) {
 		{name: "host_table_case_and_port", host: "Admin.Example.com:443", wantStatus: 401},
 		{name: "host_table_scoped", host: "admin.example.com", auth: admin, wantStatus: 200},
 		{name: "no_host", host: "", wantStatus: 200},
+		// A host the gate refuses (here one that would slip past
+		// admin.example.com's table) is a 403 without a challenge, as on
+		// every face: no token would fix it.
+		{name: "refused_host", host: "admin.example.com.", wantStatus: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +45,9 @@ func TestBuiltinRoutesHostTables(t *testing.T) {
 			h.ServeHTTP(rec, req)
 			if rec.Code != tt.wantStatus {
 				t.Errorf("GET /api/public with Host %q = %d %s, want %d", tt.host, rec.Code, rec.Body, tt.wantStatus)
+			}
+			if c := rec.Header().Get("WWW-Authenticate"); tt.wantStatus == 403 && c != "" {
+				t.Errorf("WWW-Authenticate = %q, want none", c)
 			}
 		})
 	}

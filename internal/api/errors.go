@@ -10,11 +10,12 @@ import (
 
 // writeDenial answers a denied outcome on the built-in routes.
 func (s *server) writeDenial(w http.ResponseWriter, out gate.Outcome) {
-	if out.Kind == gate.Refused && out.Reason != gate.ReasonIdentityHeaders {
+	if out.Kind == gate.Refused && out.Reason == gate.ReasonInvalidPath {
 		// The built-in routes keep the answer they always gave a refused
-		// path: 401 invalid_request with its challenge. An allow whose
-		// identity cannot be sent stays a 403 as on every face: the
-		// token is valid, and a challenge would ask for another one.
+		// path: 401 invalid_request with its challenge. Every other
+		// refusal (a host they now read, an allow whose identity cannot
+		// be sent) is a 403 as on every face: no token would fix it, and
+		// a challenge would ask for one.
 		out.Kind = gate.InvalidRequest
 	}
 	writeRendered(w, s.render.Render(out))
