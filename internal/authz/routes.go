@@ -230,15 +230,16 @@ func validMethod(m string) bool {
 }
 
 // validHost: lower-case ASCII letters, digits, "-" and ".", not starting
-// or ending with "."; or an IPv6 literal in brackets, written as the gate
-// writes a request's (netip's form: "[2001:db8::1]", not "[2001:0db8::1]"),
-// else no request would ever reach its table. No port.
+// or ending with "." nor holding "..", at most 253 bytes (DNS's limit);
+// or an IPv6 literal in brackets, written as the gate writes a request's
+// (netip's form: "[2001:db8::1]", not "[2001:0db8::1]"), else no request
+// would ever reach its table (the gate refuses such a Host). No port.
 func validHost(h string) bool {
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		a, err := netip.ParseAddr(h[1 : len(h)-1])
 		return err == nil && a.Is6() && a.Zone() == "" && "["+a.String()+"]" == h
 	}
-	if h == "" || h[0] == '.' || h[len(h)-1] == '.' || h[0] == '-' {
+	if h == "" || len(h) > 253 || h[0] == '.' || h[len(h)-1] == '.' || h[0] == '-' || strings.Contains(h, "..") {
 		return false
 	}
 	return strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789-.") == ""

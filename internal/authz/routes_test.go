@@ -136,6 +136,8 @@ func TestBuildIndexRefusesNonCanonical(t *testing.T) {
 		{name: "host_upper_case", hosts: `{"API.example.com": {"routes": {}}}`, wantErr: `"API.example.com"`},
 		{name: "host_with_port", hosts: `{"api.example.com:443": {"routes": {}}}`, wantErr: `"api.example.com:443"`},
 		{name: "host_trailing_dot", hosts: `{"api.example.com.": {"routes": {}}}`, wantErr: `"api.example.com."`},
+		{name: "host_empty_label", hosts: `{"api..example.com": {"routes": {}}}`, wantErr: `"api..example.com"`},
+		{name: "host_too_long", hosts: `{"` + strings.Repeat("a.", 126) + `ab": {"routes": {}}}`, wantErr: `hosts["a.a.`},
 		{name: "host_non_ascii", hosts: `{"bücher.example": {"routes": {}}}`, wantErr: `hosts["bücher.example"]`},
 		{name: "host_ipv6_not_canonical", hosts: `{"[2001:0db8::1]": {"routes": {}}}`, wantErr: `"[2001:0db8::1]"`},
 		{name: "host_ipv6_long_form", hosts: `{"[0:0:0:0:0:0:0:1]": {"routes": {}}}`, wantErr: `"[0:0:0:0:0:0:0:1]"`},
