@@ -2,7 +2,9 @@ package redact
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"reflect"
 )
 
 // Handler wraps h so that every record it handles has URLs applied to its
@@ -51,10 +53,25 @@ func attr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, URLs(x.Error()))
+			return slog.String(a.Key, URLs(safeText(x, x.Error)))
 		case interface{ String() string }:
-			return slog.String(a.Key, URLs(x.String()))
+			return slog.String(a.Key, URLs(safeText(x, x.String)))
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// safeText is text() for x, as slog itself writes a value: "<nil>" for a
+// nil pointer and the panic for a method that panics, never a crash of
+// the goroutine that logs (OPA's plugins log from their own).
+func safeText(x any, text func() string) (s string) {
+	if v := reflect.ValueOf(x); v.Kind() == reflect.Pointer && v.IsNil() {
+		return "<nil>"
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s = fmt.Sprintf("!PANIC: %v", r)
+		}
+	}()
+	return text()
 }

@@ -24,6 +24,8 @@ func TestHandler(t *testing.T) {
 		{name: "group_attr", log: func(l *slog.Logger) { l.Info("x", slog.Group("bundle", "err", signed)) }, want: `bundle.err=https://blob.example/b.tar.gz?***`},
 		{name: "with_attrs", log: func(l *slog.Logger) { l.With("resource", signed).Info("x") }, want: `resource=https://blob.example/b.tar.gz?***`},
 		{name: "other_kinds_kept", log: func(l *slog.Logger) { l.Info("plain", "n", 3, "ok", true) }, want: `msg=plain n=3 ok=true`},
+		{name: "nil_pointer_error", log: func(l *slog.Logger) { l.Info("x", "err", error((*pointerError)(nil))) }, want: `err=<nil>`},
+		{name: "panicking_stringer", log: func(l *slog.Logger) { l.Info("x", "v", panicking{}) }, want: `v="!PANIC: boom"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,3 +44,11 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
+
+type pointerError struct{ msg string }
+
+func (e *pointerError) Error() string { return e.msg }
+
+type panicking struct{}
+
+func (panicking) String() string { panic("boom") }

@@ -8,8 +8,10 @@ import (
 // urlPattern finds an http(s) URL in free text: scheme, optional
 // userinfo (up to the last "@" before the path, so a password may hold
 // "@"), host and path, optional query, optional fragment. Quotes, spaces
-// and angle brackets end a URL, as they do in Go's error messages.
-var urlPattern = regexp.MustCompile(`(?i)\b(https?://)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?(#[^\s"'<>]*)?`)
+// and angle brackets end a URL, as they do in Go's error messages. It may
+// start inside a word ("x_https://..."): a word boundary would let such a
+// URL keep its secrets.
+var urlPattern = regexp.MustCompile(`(?i)(https?://)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?(#[^\s"'<>]*)?`)
 
 // URLs returns text with the userinfo, the query and the fragment of
 // every http(s) URL in it replaced by "***": "https://u:p@idp/keys?sig=x"

@@ -17,6 +17,7 @@ func TestURLs(t *testing.T) {
 		{name: "query_then_comma_and_paren", in: "(see https://h/b?token=T), retrying", want: "(see https://h/b?***), retrying"},
 		{name: "path_colon_kept", in: "https://h/keys: 500", want: "https://h/keys: 500"},
 		{name: "no_url", in: "no policy is active yet", want: "no policy is active yet"},
+		{name: "inside_a_word", in: "x_https://user:pw@idp/keys?sig=S", want: "x_https://***@idp/keys?***"},
 		{name: "other_scheme_untouched", in: "ftp://u:p@h/x?y", want: "ftp://u:p@h/x?y"},
 	}
 	for _, tc := range tests {
