@@ -69,10 +69,21 @@ func duplicateYAMLKey(r io.Reader) error {
 		case yaml.MappingNode:
 			seen := map[string]bool{}
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i].Value
+				key := n.Content[i]
+				if key.Tag == "!!merge" {
+					return fmt.Errorf("a merge key (<<) at %s (line %d) is not allowed in a data file: it can hide a key",
+						strings.Join(append(at, "<<"), " > "), key.Line)
+				}
+				// The key as the loader turns it into JSON's string key:
+				// 0x1, 1.0 and "1" are all "1".
+				var decoded any
+				if key.Decode(&decoded) != nil {
+					return nil // left to the loader, which reports it
+				}
+				k := fmt.Sprint(decoded)
 				if seen[k] {
 					return fmt.Errorf("key %s appears twice in one object (line %d); only the last would count",
-						strings.Join(append(at, strconv.Quote(k)), " > "), n.Content[i].Line)
+						strings.Join(append(at, strconv.Quote(k)), " > "), key.Line)
 				}
 				seen[k] = true
 				if err := walk(n.Content[i+1], append(at, strconv.Quote(k))); err != nil {
