@@ -224,15 +224,14 @@ func genPath(rng *rand.Rand) []string {
 	return path
 }
 
-// The Go index and the reference matcher in Rego (policies_test) agree on
-// a large generated table with overlapping patterns.
-func TestMatchAgreesWithReference(t *testing.T) {
+// referenceMatcher prepares policies_test's reference matcher in Rego over
+// table: the keys it matches for a method and a path, sorted.
+func referenceMatcher(tb testing.TB, table map[string]any) func(method string, path []string) []string {
+	tb.Helper()
 	src, err := os.ReadFile("../../policies_test/reference_match.rego")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	table := genTable(rng, 1000)
 	ctx := context.Background()
 	query, err := rego.New(
 		rego.Query("data.reference.matches(data.table, input.method, input.path)"),
@@ -240,8 +239,28 @@ func TestMatchAgreesWithReference(t *testing.T) {
 		rego.Store(inmem.NewFromObject(map[string]any{"table": table})),
 	).PrepareForEval(ctx)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return func(method string, path []string) []string {
+		rs, err := query.Eval(ctx, rego.EvalInput(map[string]any{"method": method, "path": path}))
+		if err != nil || len(rs) != 1 {
+			tb.Fatalf("reference(%s %q) = %v, %v", method, path, rs, err)
+		}
+		var want []string
+		for _, k := range rs[0].Expressions[0].Value.([]any) {
+			want = append(want, k.(string))
+		}
+		slices.Sort(want)
+		return want
+	}
+}
+
+// The Go index and the reference matcher in Rego (policies_test) agree on
+// a large generated table with overlapping patterns.
+func TestMatchAgreesWithReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	table := genTable(rng, 1000)
+	reference := referenceMatcher(t, table)
 	tv, err := ast.InterfaceToValue(table)
 	if err != nil {
 		t.Fatal(err)
@@ -254,16 +273,7 @@ func TestMatchAgreesWithReference(t *testing.T) {
 	for i := range 400 {
 		method := []string{"GET", "POST", "HEAD", "PUT"}[i%4]
 		path := genPath(rng)
-		got := keysOf(x.match("", method, path, false))
-		rs, err := query.Eval(ctx, rego.EvalInput(map[string]any{"method": method, "path": path}))
-		if err != nil || len(rs) != 1 {
-			t.Fatalf("reference(%s %q) = %v, %v", method, path, rs, err)
-		}
-		var want []string
-		for _, k := range rs[0].Expressions[0].Value.([]any) {
-			want = append(want, k.(string))
-		}
-		slices.Sort(want)
+		got, want := keysOf(x.match("", method, path, false)), reference(method, path)
 		if !slices.Equal(got, want) && len(got)+len(want) > 0 {
 			t.Errorf("%s %q: Go matched %q, reference %q", method, path, got, want)
 		}
@@ -274,6 +284,40 @@ func TestMatchAgreesWithReference(t *testing.T) {
 	if matched < 40 {
 		t.Errorf("only %d of 400 paths matched several keys; the table does not overlap enough to prove much", matched)
 	}
+}
+
+// FuzzMatchReference: for any route keys the index accepts and any path,
+// the Go index and the reference matcher in Rego match the same keys.
+func FuzzMatchReference(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/a/{id}\n/a/*\n/a/b/", "a/b/"},
+		{"/\n/*\n/{x}/*", "x/y"},
+		{"/a%\n/{x}/{y}", "a%/"},
+		{"/a/\n/a", "a/"},
+		{"/*", ""},
+	} {
+		f.Add(s[0], s[1], uint8(0))
+	}
+	methods := []string{"GET", "HEAD", "POST", "*"}
+	f.Fuzz(func(t *testing.T, keys, p string, mi uint8) {
+		table := map[string]any{}
+		for i, k := range strings.Split(keys, "\n") {
+			table[k] = map[string]any{methods[(i+int(mi))%4]: map[string]any{"access": "public"}}
+		}
+		tv, err := ast.InterfaceToValue(table)
+		if err != nil {
+			return
+		}
+		x, err := buildIndex(tv, nil)
+		if err != nil {
+			return // refused at activation: never matched
+		}
+		method, path := methods[int(mi)%3], strings.Split(p, "/")
+		got, want := keysOf(x.match("", method, path, false)), referenceMatcher(t, table)(method, path)
+		if !slices.Equal(got, want) && len(got)+len(want) > 0 {
+			t.Errorf("keys %q, %s %q: Go matched %q, reference %q", keys, method, path, got, want)
+		}
+	})
 }
 
 // docs/policy.md's parent-path warning: with /files/* public and
