@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/open-policy-agent/opa/v1/util"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -74,13 +75,10 @@ func duplicateYAMLKey(r io.Reader) error {
 					return fmt.Errorf("a merge key (<<) at %s (line %d) is not allowed in a data file: it can hide a key",
 						strings.Join(append(at, "<<"), " > "), key.Line)
 				}
-				// The key as the loader turns it into JSON's string key:
-				// 0x1, 1.0 and "1" are all "1".
-				var decoded any
-				if key.Decode(&decoded) != nil {
+				k, ok := loaderKey(key)
+				if !ok {
 					return nil // left to the loader, which reports it
 				}
-				k := fmt.Sprint(decoded)
 				if seen[k] {
 					return fmt.Errorf("key %s appears twice in one object (line %d); only the last would count",
 						strings.Join(append(at, strconv.Quote(k)), " > "), key.Line)
@@ -161,4 +159,24 @@ func duplicateKey(r io.Reader) error {
 		// After a value, a key comes next only inside an object.
 		expectKey = len(stack) > 0 && stack[len(stack)-1].object
 	}
+}
+
+// loaderKey is the JSON object key OPA's loader makes of a YAML mapping
+// key (0x1, 1.0 and "1" are all "1"; a date stays as written), found by
+// letting OPA's own YAML decoding read the key alone, so the two never
+// disagree. false: a key the loader would refuse.
+func loaderKey(key *yaml.Node) (string, bool) {
+	one, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map",
+		Content: []*yaml.Node{key, {Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}}})
+	if err != nil {
+		return "", false
+	}
+	var m map[string]any
+	if util.Unmarshal(one, &m) != nil || len(m) != 1 {
+		return "", false
+	}
+	for k := range m {
+		return k, true
+	}
+	return "", false
 }
