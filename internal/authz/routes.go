@@ -229,8 +229,10 @@ func validMethod(m string) bool {
 	return true
 }
 
-// validHost: lower-case ASCII letters, digits, "-" and ".", not starting
-// or ending with "." nor holding "..", at most 253 bytes (DNS's limit);
+// validHost: lower-case ASCII letters, digits, "-", "_" and ".", not
+// starting or ending with "." nor holding "..", at most 253 bytes (DNS's
+// limit), exactly the names the gate's NormalizeHost gives (a Compose
+// service such as my_svc included);
 // or an IPv6 literal in brackets, written as the gate writes a request's
 // (netip's form: "[2001:db8::1]", not "[2001:0db8::1]"), else no request
 // would ever reach its table (the gate refuses such a Host). No port.
@@ -239,10 +241,10 @@ func validHost(h string) bool {
 		a, err := netip.ParseAddr(h[1 : len(h)-1])
 		return err == nil && a.Is6() && a.Zone() == "" && "["+a.String()+"]" == h
 	}
-	if h == "" || len(h) > 253 || h[0] == '.' || h[len(h)-1] == '.' || h[0] == '-' || strings.Contains(h, "..") {
+	if h == "" || len(h) > 253 || h[0] == '.' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
 		return false
 	}
-	return strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789-.") == ""
+	return strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == ""
 }
 
 func (t *routeTable) add(k *routeKey, segs []string) {

@@ -357,3 +357,23 @@ func TestWildcardParentPath(t *testing.T) {
 		})
 	}
 }
+
+// TestHostKeysTheGateProduces: every name the gate's NormalizeHost gives a
+// request's Host can be a host table's key (the gate imports this
+// package, so the names are listed here as NormalizeHost writes them).
+func TestHostKeysTheGateProduces(t *testing.T) {
+	for _, h := range []string{
+		"api.example.com", "my_svc", "my_svc.internal", "-a.example", "a-.example", "a.-b", "localhost", "127.0.0.1",
+		"[2001:db8::1]", "[::1]", strings.Repeat("a.", 126) + "a",
+	} {
+		t.Run(h, func(t *testing.T) {
+			hosts, err := ast.InterfaceToValue(map[string]any{h: map[string]any{"routes": map[string]any{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := buildIndex(nil, hosts); err != nil {
+				t.Errorf("host key %q refused: %v", h, err)
+			}
+		})
+	}
+}
