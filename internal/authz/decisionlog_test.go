@@ -35,8 +35,14 @@ func decisionLines(t *testing.T, out string) []map[string]any {
 // the returned buffer.
 func loggingEngine(t *testing.T) (*authz.Engine, *bytes.Buffer) {
 	t.Helper()
+	return loggingEngineFor(t, "../../policies")
+}
+
+// loggingEngineFor is loggingEngine over the policy folder dir.
+func loggingEngineFor(t *testing.T, dir string) (*authz.Engine, *bytes.Buffer) {
+	t.Helper()
 	var console bytes.Buffer
-	e, err := authz.New(context.Background(), authz.Config{PolicyDir: "../../policies", DecisionLogs: true, Console: &console})
+	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +190,7 @@ func TestDecisionLogMasksBoundClaims(t *testing.T) {
 			"claims": {"email": {"equals": "alice@example.com"}, "https://example.com/api_key": {"contains_any": ["s3cr3t-value"]}},
 			"headers": {"X-Auth-Email": {"claim": "email"}}}}}}`,
 	})
-	var console bytes.Buffer
-	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop(context.Background()) })
-	awaitPolicy(t, e)
+	e, console := loggingEngineFor(t, dir)
 
 	claims := map[string]any{"sub": "auth0|alice", "email": "alice@example.com", "https://example.com/api_key": "s3cr3t-value"}
 	d, err := e.Decide(context.Background(), authz.Input{Method: "GET", Path: []string{"mail"}, Claims: claims, Scopes: []string{}})
@@ -225,13 +225,7 @@ func TestDecisionLogBuiltinError(t *testing.T) {
 		"authz/custom.rego": "package authz\n\ncustom_denials contains \"over_quota\" if to_number(input.claims.quota) < 0\n",
 		"authz/data.json":   `{"routes": {"/notes": {"*": {"access": "authenticated"}}}}`,
 	}))
-	var console bytes.Buffer
-	e, err := authz.New(context.Background(), authz.Config{PolicyDir: dir, DecisionLogs: true, Console: &console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop(context.Background()) })
-	awaitPolicy(t, e)
+	e, console := loggingEngineFor(t, dir)
 	in := authz.Input{Method: "POST", Path: []string{"notes"}, Claims: map[string]any{"sub": "a", "quota": "abc"}}
 	if d, err := e.Decide(context.Background(), in); err == nil {
 		t.Fatalf("Decide() = %+v, nil error; want the built-in error", d)
