@@ -2,6 +2,7 @@ package extauthz_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"testing"
@@ -165,5 +166,36 @@ func TestStreamsPerConnection(t *testing.T) {
 	})
 	if !refused {
 		t.Error("the 101st concurrent stream was not refused (REFUSED_STREAM)")
+	}
+}
+
+// TestShutdownWithIdleConnection: a connection that never sends its
+// HTTP/2 preface holds a graceful stop only until the handshake timeout
+// (5 s), not gRPC's default two minutes: SIGTERM drains within its bound.
+func TestShutdownWithIdleConnection(t *testing.T) {
+	s := newStack(t, authn.KeySetConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := extauthz.NewListener(extauthz.Config{Gate: s.gate, Renderer: s.render})
+	go l.Serve(ln)
+	idle, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idle.Close() })
+	time.Sleep(100 * time.Millisecond) // accepted, in its handshake
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Shutdown() = %v, want a graceful stop", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Shutdown() still waiting after 20s on a connection that never sent its preface")
 	}
 }

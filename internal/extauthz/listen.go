@@ -31,6 +31,13 @@ const (
 	connWindow   = 1 << 20
 )
 
+// handshakeTimeout bounds a new connection's TLS handshake and HTTP/2
+// preface; stopWait bounds how long Shutdown waits after cutting checks off.
+const (
+	handshakeTimeout = 5 * time.Second
+	stopWait         = time.Second
+)
+
 // streamWorkers is how many goroutines serve checks from a pool: more
 // than the checks Envoy usually keeps in flight to one replica.
 const streamWorkers = 64
@@ -71,6 +78,11 @@ func NewListener(cfg Config) *Listener {
 		grpc.UnaryInterceptor(recoverUnary(logger)),
 		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxStreams),
+		// A connection must finish its TLS handshake and HTTP/2 preface in
+		// this time (gRPC's default is 120 s): a stop waits for
+		// connections still at that stage, so an idle socket would hold a
+		// SIGTERM for two minutes.
+		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.InTapHandle(boundReceive(maxDeadline)),
 		// Envoy may ping idle connections to keep them; answering pings
 		// every 10 s is cheap and avoids GOAWAY too_many_pings.
@@ -122,7 +134,12 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		l.srv.Stop()
-		<-done
+		// Stop still waits for connections in their handshake (at most
+		// handshakeTimeout); the process need not.
+		select {
+		case <-done:
+		case <-time.After(stopWait):
+		}
 		return ctx.Err()
 	}
 }
