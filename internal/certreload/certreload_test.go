@@ -32,6 +32,12 @@ type issued struct {
 // (self-signed when parent is nil); isCA makes it a CA.
 func issue(t *testing.T, serial int64, parent *issued, isCA bool) *issued {
 	t.Helper()
+	return issueUntil(t, serial, parent, isCA, time.Now().Add(time.Hour))
+}
+
+// issueUntil is issue with the certificate's NotAfter.
+func issueUntil(t *testing.T, serial int64, parent *issued, isCA bool, notAfter time.Time) *issued {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +45,8 @@ func issue(t *testing.T, serial int64, parent *issued, isCA bool) *issued {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: "policygate test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notAfter.Add(-2 * time.Hour),
+		NotAfter:     notAfter,
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
@@ -174,6 +180,7 @@ func TestReloadOnRotation(t *testing.T) {
 			replace(t, certFile, issue(t, 3, nil, false).certPEM)
 		}, wantSerial: 2, wantLog: "private key does not match public key"},
 		{name: "missing_key_keeps_old", write: func() { os.Remove(keyFile) }, wantSerial: 2, wantLog: "no such file"},
+		{name: "expired_keeps_old", write: func() { writePair(t, dir, issueUntil(t, 5, nil, false, time.Now().Add(-time.Hour))) }, wantSerial: 2, wantLog: "expired at"},
 		{name: "rotated_again", write: func() { writePair(t, dir, issue(t, 4, nil, false)) }, wantSerial: 4},
 	}
 	for _, st := range steps {
@@ -236,6 +243,7 @@ func TestNewRefusesBadFiles(t *testing.T) {
 	replace(t, garbage, []byte("-----BEGIN NOTHING-----\n"))
 	other := filepath.Join(dir, "other.key")
 	replace(t, other, issue(t, 2, nil, false).keyPEM)
+	expiredCert, expiredKey := writePair(t, t.TempDir(), issueUntil(t, 3, nil, false, time.Now().Add(-time.Minute)))
 	tests := []struct {
 		name          string
 		cert, key, ca string
@@ -245,6 +253,7 @@ func TestNewRefusesBadFiles(t *testing.T) {
 		{name: "missing_key", cert: certFile, key: filepath.Join(dir, "none.key"), want: "none.key"},
 		{name: "garbage_cert", cert: garbage, key: keyFile, want: "garbage.pem"},
 		{name: "mismatched_key", cert: certFile, key: other, want: "does not match"},
+		{name: "expired", cert: expiredCert, key: expiredKey, want: "expired at"},
 		{name: "missing_ca", cert: certFile, key: keyFile, ca: filepath.Join(dir, "none-ca.pem"), want: "none-ca.pem"},
 		{name: "garbage_ca", cert: certFile, key: keyFile, ca: garbage, want: "client CA"},
 	}
