@@ -288,7 +288,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancelShutdown()
 	grpcDone := make(chan error, 1)
 	go func() { grpcDone <- shutdownGRPC(shutdownCtx) }() // with the HTTP listener
-	if err := errors.Join(srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx), <-grpcDone); err != nil {
+	return drained(logger, srv.Shutdown(shutdownCtx), stopAdmin(shutdownCtx), <-grpcDone)
+}
+
+// drained is the outcome of the listeners' shutdowns. Running out of the
+// shutdown bound is how a drain ends while long-lived streams are open (a
+// proxied event stream, a WebSocket tunnel): logged, and cut as the
+// process exits, not a failure (systemd and Kubernetes would report a
+// non-zero status as one). Any other error is.
+func drained(logger *slog.Logger, errs ...error) error {
+	var failed []error
+	cut := false
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			cut = true
+		case err != nil:
+			failed = append(failed, err)
+		}
+	}
+	if cut {
+		logger.Warn("connections still open after the shutdown bound are cut", "bound", shutdownTimeout.String())
+	}
+	if err := errors.Join(failed...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
