@@ -77,7 +77,7 @@ func duplicateYAMLKey(r io.Reader) error {
 				}
 				k, ok := loaderKey(key)
 				if !ok {
-					return nil // left to the loader, which reports it
+					continue // a key the loader refuses itself; its value is not walked
 				}
 				if seen[k] {
 					return fmt.Errorf("key %s appears twice in one object (line %d); only the last would count",
@@ -166,6 +166,12 @@ func duplicateKey(r io.Reader) error {
 // letting OPA's own YAML decoding read the key alone, so the two never
 // disagree. false: a key the loader would refuse.
 func loaderKey(key *yaml.Node) (string, bool) {
+	if key.Kind == yaml.AliasNode && key.Alias != nil {
+		// *h names its anchor's node; alone, the alias would dangle.
+		target := *key.Alias
+		target.Anchor = ""
+		key = &target
+	}
 	one, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map",
 		Content: []*yaml.Node{key, {Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}}})
 	if err != nil {
