@@ -122,11 +122,18 @@ func (r *Reloader) parse(f files) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s with key %s: %w", r.certFile, r.keyFile, err)
 	}
-	// An expired certificate fails every handshake: the one serving stays.
-	// (Not before its NotBefore: a fresh one may look early to a clock
-	// a little behind, and a refused version is not read again.)
-	if leaf := cert.Leaf; leaf != nil && time.Now().After(leaf.NotAfter) {
-		return nil, fmt.Errorf("certificate %s expired at %s", r.certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
+	// An expired certificate in the chain fails every handshake: the one
+	// serving stays. (Not before its NotBefore: a fresh one may look early
+	// to a clock a little behind, and a refused version is not read again.)
+	for i, der := range cert.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s, number %d of its chain: %w", r.certFile, i+1, err)
+		}
+		if time.Now().After(c.NotAfter) {
+			return nil, fmt.Errorf("certificate %s: %q (number %d of its chain) expired at %s",
+				r.certFile, c.Subject.CommonName, i+1, c.NotAfter.UTC().Format(time.RFC3339))
+		}
 	}
 	s := &state{raw: f.join(), cert: &cert}
 	if r.caFile != "" {

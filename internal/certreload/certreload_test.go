@@ -244,6 +244,12 @@ func TestNewRefusesBadFiles(t *testing.T) {
 	other := filepath.Join(dir, "other.key")
 	replace(t, other, issue(t, 2, nil, false).keyPEM)
 	expiredCert, expiredKey := writePair(t, t.TempDir(), issueUntil(t, 3, nil, false, time.Now().Add(-time.Minute)))
+	// A valid leaf whose intermediate has expired, the chain in the file.
+	root := issue(t, 10, nil, true)
+	intermediate := issueUntil(t, 11, root, true, time.Now().Add(-time.Minute))
+	leaf := issue(t, 12, intermediate, false)
+	leaf.certPEM = append(leaf.certPEM, intermediate.certPEM...)
+	chainCert, chainKey := writePair(t, t.TempDir(), leaf)
 	tests := []struct {
 		name          string
 		cert, key, ca string
@@ -254,6 +260,7 @@ func TestNewRefusesBadFiles(t *testing.T) {
 		{name: "garbage_cert", cert: garbage, key: keyFile, want: "garbage.pem"},
 		{name: "mismatched_key", cert: certFile, key: other, want: "does not match"},
 		{name: "expired", cert: expiredCert, key: expiredKey, want: "expired at"},
+		{name: "expired_intermediate", cert: chainCert, key: chainKey, want: "number 2 of its chain) expired at"},
 		{name: "missing_ca", cert: certFile, key: keyFile, ca: filepath.Join(dir, "none-ca.pem"), want: "none-ca.pem"},
 		{name: "garbage_ca", cert: certFile, key: keyFile, ca: garbage, want: "client CA"},
 	}
