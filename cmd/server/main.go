@@ -293,7 +293,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // drained is the outcome of the listeners' shutdowns. Running out of the
 // shutdown bound is how a drain ends while long-lived streams are open (a
-// proxied event stream, a WebSocket tunnel): logged, and cut as the
+// proxied event stream; a WebSocket tunnel, hijacked, is not waited for):
+// logged, and cut as the
 // process exits, not a failure (systemd and Kubernetes would report a
 // non-zero status as one). Any other error is.
 func drained(logger *slog.Logger, errs ...error) error {
