@@ -1,6 +1,10 @@
 package extauthz
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/policygate/policygate/internal/gate"
+)
 
 // joinedCredentials splits an authorization value into the header values Envoy
 // joined it from: Envoy joins repeated headers with ",", and two
@@ -27,13 +31,5 @@ func joinedCredentials(value string) []string {
 // token) and a space.
 func startsCredential(s string) bool {
 	scheme, _, found := strings.Cut(strings.TrimLeft(s, " \t"), " ")
-	return found && scheme != "" && strings.IndexFunc(scheme, notTokenChar) < 0
-}
-
-func notTokenChar(r rune) bool {
-	switch {
-	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		return false
-	}
-	return !strings.ContainsRune("!#$%&'*+-.^_`|~", r)
+	return found && gate.IsToken(scheme)
 }

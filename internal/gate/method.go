@@ -13,13 +13,26 @@ const maxMethodLen = 32
 // 9.1): methods are case-sensitive, and a framework that upper-cases
 // "delete" would run a DELETE the policy decided as something else.
 func ValidMethod(m string) bool {
-	if m == "" || len(m) > maxMethodLen {
+	if len(m) > maxMethodLen || !IsToken(m) {
 		return false
 	}
 	for i := 0; i < len(m); i++ {
-		c := m[i]
-		switch {
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		if 'a' <= m[i] && m[i] <= 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsToken reports whether s is an RFC 9110 token: one or more of ALPHA,
+// DIGIT and !#$%&'*+-.^_`|~ (a method, an auth scheme, a header name).
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
 		default:
 			return false
