@@ -5,16 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/policygate/policygate/internal/certreload"
 )
-
-// maxTLSFileBytes is certreload's bound on each file: a bigger one is
-// refused at start as it would be on every reload.
-const maxTLSFileBytes = 1 << 20
 
 // tlsFile is one TLS file setting: the variable and the path it names.
 type tlsFile struct{ variable, path string }
@@ -24,14 +18,14 @@ type tlsFile struct{ variable, path string }
 // server before anything listens. Each problem names the variable of the
 // file at fault; a certificate and a key that do not match name both.
 func checkTLSFiles(bad badFunc, cert, key, ca tlsFile) {
-	certPEM, certErr := readTLSFile(cert.path)
+	certPEM, certErr := certreload.ReadPEM(cert.path)
 	if certErr == nil {
 		certErr = checkCertificate(cert.path, certPEM)
 	}
 	if certErr != nil {
 		bad(cert.variable, "%v", certErr)
 	}
-	keyPEM, keyErr := readTLSFile(key.path)
+	keyPEM, keyErr := certreload.ReadPEM(key.path)
 	if keyErr == nil {
 		keyErr = checkPrivateKey(key.path, keyPEM)
 	}
@@ -41,7 +35,7 @@ func checkTLSFiles(bad badFunc, cert, key, ca tlsFile) {
 	var caErr error
 	if ca.path != "" {
 		var caPEM []byte
-		if caPEM, caErr = readTLSFile(ca.path); caErr == nil && !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+		if caPEM, caErr = certreload.ReadPEM(ca.path); caErr == nil && !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
 			caErr = fmt.Errorf("%s: no PEM certificate", ca.path)
 		}
 		if caErr != nil {
@@ -66,23 +60,6 @@ func checkTLSFiles(bad badFunc, cert, key, ca tlsFile) {
 	if _, err := certreload.New(cert.path, key.path, opts...); err != nil {
 		bad(cert.variable, "%v", err)
 	}
-}
-
-// readTLSFile reads one PEM file, bounded like certreload's reads.
-func readTLSFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTLSFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(b) > maxTLSFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxTLSFileBytes)
-	}
-	return b, nil
 }
 
 // checkCertificate wants the first CERTIFICATE block of b to parse, as

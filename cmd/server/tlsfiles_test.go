@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/policygate/policygate/internal/certreload"
 )
 
 // TestCheckTLSFiles: each bad file is reported under its own variable,
@@ -19,7 +21,7 @@ func TestCheckTLSFiles(t *testing.T) {
 	if err := os.WriteFile(path("junk.pem"), []byte("not pem\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	big := make([]byte, maxTLSFileBytes+1)
+	big := make([]byte, certreload.MaxPEMBytes+1)
 	if err := os.WriteFile(path("big.pem"), big, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 // DefaultCheckInterval is the least time between two reads of the files.
 const DefaultCheckInterval = time.Second
 
-// maxPEMBytes bounds each file read.
-const maxPEMBytes = 1 << 20
+// MaxPEMBytes bounds each file read (ReadPEM).
+const MaxPEMBytes = 1 << 20
 
 // Option configures a Reloader.
 type Option func(*Reloader)
@@ -86,32 +86,34 @@ func (f files) join() []byte {
 func (r *Reloader) read() (files, error) {
 	var f files
 	var err error
-	if f.cert, err = readFile(r.certFile); err != nil {
+	if f.cert, err = ReadPEM(r.certFile); err != nil {
 		return f, err
 	}
-	if f.key, err = readFile(r.keyFile); err != nil {
+	if f.key, err = ReadPEM(r.keyFile); err != nil {
 		return f, err
 	}
 	if r.caFile != "" {
-		if f.ca, err = readFile(r.caFile); err != nil {
+		if f.ca, err = ReadPEM(r.caFile); err != nil {
 			return f, err
 		}
 	}
 	return f, nil
 }
 
-func readFile(name string) ([]byte, error) {
+// ReadPEM reads one PEM file as every reload reads it: a file larger than
+// MaxPEMBytes is refused.
+func ReadPEM(name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPEMBytes+1))
+	b, err := io.ReadAll(io.LimitReader(f, MaxPEMBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(b) > maxPEMBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxPEMBytes)
+	if len(b) > MaxPEMBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxPEMBytes)
 	}
 	return b, nil
 }
