@@ -15,6 +15,10 @@
 // transport's own ceiling and latency floor, as bare chi is for HTTP.
 //
 //	cd bench && go run ./cmd/grpcload [-duration 5s] [-rounds 3]
+//
+// With -server-cpus the targets run on the CPUs given only, so a client
+// pinned apart (taskset -c 0 go run ./cmd/grpcload -server-cpus 1) takes
+// none of their time: how an authorizer runs beside Envoy.
 package main
 
 import (
@@ -50,6 +54,7 @@ type options struct {
 	clientGOGC       int
 	clientMemLimit   int64
 	serverGOGC       string
+	serverCPUs       string
 	cpuProfile       string
 }
 
@@ -69,6 +74,7 @@ func main() {
 	flag.IntVar(&o.clientGOGC, "client-gogc", -1, "this load client's GOGC during the runs; -1 collects only at -client-memlimit")
 	flag.Int64Var(&o.clientMemLimit, "client-memlimit", 2<<30, "this load client's memory limit in bytes during the runs (a collection starts there)")
 	flag.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC for both targets (empty: Go's default, as users run them)")
+	flag.StringVar(&o.serverCPUs, "server-cpus", "", "run every target on these CPUs only (a taskset list such as 1); pin this client apart with taskset -c 0")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load client's CPU profile of the measured runs to this file")
 	flag.Parse()
 
@@ -207,7 +213,11 @@ func report(out io.Writer, o options, results map[string]map[string][]result) {
 			fmt.Fprintf(out, "| %s | %s | %.0f | %.2f | %.2f | %.0f | %.2fx | %.2fx | %.2fx | %d |\n", sc, name, rps, p50, p99, cpu, rps/prps, p99/pp99, pcpu/cpu, bad)
 		}
 	}
-	fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios.")
+	if o.serverCPUs == "" {
+		fmt.Fprintln(out, "\n(the load client shares the machine's cores with the server under test; compare the ratios.")
+	} else {
+		fmt.Fprintf(out, "\n(every target ran on CPUs %s only; compare the ratios.\n", o.serverCPUs)
+	}
 	fmt.Fprintln(out, "bare-grpc answers OK without looking: its checks/s is the transport's ceiling, its p99 the floor under every target's.)")
 	pg, peer := results["distinct"]["policygate"], results["distinct"]["opa-envoy"]
 	p99 := func(r result) float64 { return ms(r.p99) }

@@ -68,6 +68,11 @@ func startTarget(name, work, repo string, provider *idp.Provider, o options, cod
 	default:
 		return nil, fmt.Errorf("unknown target %q", name)
 	}
+	if o.serverCPUs != "" {
+		if err := pinTo(cmd, o.serverCPUs); err != nil {
+			return nil, err
+		}
+	}
 	if t.Server, err = proc.Start(name, work, cmd); err != nil {
 		return nil, err
 	}
@@ -138,4 +143,17 @@ func (t *target) stop() {
 		c.Close()
 	}
 	t.Stop()
+}
+
+// pinTo makes cmd run on the CPUs in list only (taskset's list syntax),
+// from its first instruction: Go sizes GOMAXPROCS by the CPUs a process
+// may use when it starts.
+func pinTo(cmd *exec.Cmd, list string) error {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return fmt.Errorf("-server-cpus needs taskset (util-linux): %w", err)
+	}
+	cmd.Args = append([]string{taskset, "-c", list}, cmd.Args...)
+	cmd.Path = taskset
+	return nil
 }
