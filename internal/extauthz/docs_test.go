@@ -17,14 +17,20 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
+// docBlock is one yaml block of docs/envoy.md: its text and its parse.
+type docBlock struct {
+	text string
+	m    map[string]any
+}
+
 // docBlocks parses every yaml block of docs/envoy.md into a map.
-func docBlocks(t *testing.T) []map[string]any {
+func docBlocks(t *testing.T) []docBlock {
 	t.Helper()
 	b, err := os.ReadFile("../../docs/envoy.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blocks []map[string]any
+	var blocks []docBlock
 	rest := string(b)
 	for {
 		_, after, ok := strings.Cut(rest, "```yaml\n")
@@ -39,7 +45,7 @@ func docBlocks(t *testing.T) []map[string]any {
 		if err := yaml.Unmarshal([]byte(block), &m); err != nil {
 			t.Fatalf("docs/envoy.md: yaml block does not parse: %v\n%s", err, block)
 		}
-		blocks = append(blocks, m)
+		blocks = append(blocks, docBlock{text: block, m: m})
 		rest = tail
 	}
 }
@@ -64,24 +70,28 @@ func dig(v any, path ...any) any {
 
 func TestDocsConfigurations(t *testing.T) {
 	found := map[string]map[string]any{}
-	for _, m := range docBlocks(t) {
+	text := map[string]string{}
+	for _, b := range docBlocks(t) {
+		m := b.m
+		var name string
 		switch {
 		case m["static_resources"] != nil:
-			found["envoy"] = m
+			name = "envoy"
 		case m["readinessProbe"] != nil:
-			found["probes"] = m
+			name = "probes"
 		default:
-			kind, _ := m["kind"].(string)
-			found[kind] = m
+			name, _ = m["kind"].(string)
 		}
+		found[name], text[name] = m, b.text
 	}
-	for _, name := range []string{"envoy", "IstioOperator", "AuthorizationPolicy", "SecurityPolicy", "probes"} {
+	for _, name := range []string{"envoy", "IstioOperator", "AuthorizationPolicy", "SecurityPolicy", "ReferenceGrant", "probes"} {
 		if found[name] == nil {
 			t.Errorf("docs/envoy.md has no %s configuration", name)
 		}
 	}
 
 	t.Run("envoy", func(t *testing.T) { checkEnvoy(t, found["envoy"]) })
+	t.Run("kubernetes_fields", func(t *testing.T) { checkKubernetesFields(t, text) })
 	t.Run("istio", func(t *testing.T) {
 		provider := dig(found["IstioOperator"], "spec", "meshConfig", "extensionProviders", 0)
 		grpc := dig(provider, "envoyExtAuthzGrpc")
