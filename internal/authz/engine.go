@@ -85,6 +85,9 @@ type Engine struct {
 	version atomic.Uint64
 	snapMu  sync.Mutex // serializes advance
 	snap    atomic.Pointer[snapshot]
+	// noRouteTables: the active version has a policy and no route table
+	// (warned about once, when it becomes so).
+	noRouteTables atomic.Bool
 
 	mu     sync.Mutex
 	status Status

@@ -65,6 +65,9 @@ func (e *Engine) attach(m *plugins.Manager) {
 			OnCommit: func(ctx context.Context, txn storage.Transaction, _ storage.TriggerEvent) {
 				x, err := e.store.takePending(ctx, txn)
 				e.advance(x, err, true)
+				if err == nil {
+					e.checkRouteTablesPresent(ctx, txn, x)
+				}
 			},
 		})
 		return err
@@ -132,6 +135,27 @@ func (e *Engine) advance(x *routeIndex, err error, routes bool) {
 // decisionCheck keys the error of an active policy without a decision.
 const decisionCheck = "active policy"
 
+// checkRouteTablesPresent warns when the version committed in txn has a
+// policy but no route table: a policy that looks its rules up there, as
+// the shipped one does, then denies every request as no_route while the
+// service reports ready. That is almost always a POLICY_DIR one level too
+// deep (policies/authz) or a data.json left out. An empty table
+// ("routes": {}) routes nothing on purpose and is not reported; a policy
+// of one's own that reads no table is served as it is. It runs inside
+// the commit, like onActivate, and warns once per change of state.
+func (e *Engine) checkRouteTablesPresent(ctx context.Context, txn storage.Transaction, x *routeIndex) {
+	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
+	if err != nil || len(names) == 0 {
+		return // no policy yet: the manager's own writes
+	}
+	missing := x == nil || (x.def == nil && x.hosts == nil)
+	if e.noRouteTables.Swap(missing) != missing && missing {
+		e.logger.Warn(`policy active without a route table: data.authz has neither "routes" nor "hosts", `+
+			`so a policy that looks rules up there denies every request as no_route`,
+			"hint", "POLICY_DIR is the folder that holds authz/ and its data.json")
+	}
+}
+
 // onBundleStatus sees the outcome of every bundle download or trigger;
 // the bundle plugin calls it with its lock held.
 func (e *Engine) onBundleStatus(s bundleplugin.Status) {
@@ -167,6 +191,13 @@ func (e *Engine) setError(name string, err error) {
 	e.mu.Unlock()
 
 	if err != nil && (prev == nil || prev.Error() != err.Error()) {
-		e.logger.Error("policy not activated; the active policy keeps serving", "revision", revision, "err", redact.URLs(err.Error()))
+		msg := "policy not activated; the active policy keeps serving"
+		switch {
+		case name == decisionCheck:
+			msg = "policy active, but it denies every request"
+		case revision == "":
+			msg = "policy not activated; no policy is active yet, requests are answered 503"
+		}
+		e.logger.Error(msg, "revision", revision, "err", redact.URLs(err.Error()))
 	}
 }
