@@ -141,11 +141,8 @@ func runDecide(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	switch {
-	case f.claims != "":
+	if f.claims != "" {
 		res.Identity = "claims from " + f.claims + " (not verified)"
-	case f.token != "":
-		res.Identity = "token verified against " + d.issuer
 	}
 	if f.json {
 		enc := json.NewEncoder(stdout)

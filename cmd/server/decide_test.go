@@ -190,13 +190,16 @@ func TestDecideToken(t *testing.T) {
 		{name: "verified", token: p.Token(t, map[string]any{"sub": "carol", "scope": "read:messages"}), wantCode: 0,
 			stdout: []string{"ALLOW (200)", "token verified against " + p.Issuer, "X-Auth-Subject: carol", "X-Auth-Issuer: " + p.Issuer}},
 		{name: "wrong_key", token: other.Token(t, map[string]any{"iss": p.Issuer, "scope": "read:messages"}), wantCode: 1,
-			stdout: []string{"DENY (401 invalid_token)", "reason:           invalid_token", "description:      signature is invalid"}},
+			stdout: []string{"DENY (401 invalid_token)", "reason:           invalid_token", "description:      signature is invalid", "identity:         token refused: signature is invalid"}},
 		{name: "not_a_jwt", token: "garbage", wantCode: 1,
-			stdout: []string{"DENY (401 invalid_token)", "token is not a signed JWT"}},
+			stdout: []string{"DENY (401 invalid_token)", "token is not a signed JWT", "identity:         token refused: token is not a signed JWT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := runProcess(t, dir, env, "", "decide", "--token", tt.token, "GET", "/api/private-scoped")
+			if tt.wantCode != 0 && strings.Contains(got.stdout, "token verified") {
+				t.Errorf("a refused token is said to be verified:\n%s", got.stdout)
+			}
 			if got.code != tt.wantCode {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got.code, tt.wantCode, got.stdout, got.stderr)
 			}

@@ -279,6 +279,9 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 		out = g.Check(ctx, req)
 	}
 	res.Host = out.Host
+	if c.token != "" {
+		res.Identity = tokenIdentity(out, rec, d.issuer)
+	}
 
 	res.Allowed, res.Reason, res.Description = out.Kind == gate.Allowed, out.Reason, out.Description
 	res.Subject, res.DecisionID, res.GrantedScopes = out.Subject, out.DecisionID, out.Granted
@@ -315,4 +318,18 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 		}
 	}
 	return res, nil
+}
+
+// tokenIdentity says what became of the token of a case: verified (the
+// policy saw it authenticated), refused and why, or never looked at (the
+// request was refused, or could not be decided, before the token was).
+func tokenIdentity(out gate.Outcome, rec *recorder, issuer string) string {
+	switch {
+	case rec.called && (rec.in.Claims != nil || rec.in.ClaimSource != nil):
+		return "token verified against " + issuer
+	case out.Kind == gate.InvalidToken || out.Kind == gate.InvalidRequest:
+		return "token refused: " + out.Description
+	default:
+		return "token not checked: the request was refused first"
+	}
 }
