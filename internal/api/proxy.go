@@ -28,6 +28,9 @@ type ProxyOptions struct {
 	// StripToken removes Authorization before the upstream
 	// (UPSTREAM_STRIP_TOKEN).
 	StripToken bool
+	// ClientBodyIdle bounds a client's silence while its request body is
+	// read (0: defaultClientBodyIdle, the main listener's ReadTimeout).
+	ClientBodyIdle time.Duration
 	// Transport, when set, replaces the default one (tests).
 	Transport http.RoundTripper
 }
@@ -76,13 +79,23 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		Transport: progressTransport{next: transport, timeout: o.Timeout},
 		// When policygate answers CORS, the upstream's own answer would
 		// add a second Access-Control-Allow-Origin, which browsers reject.
-		ModifyResponse: corsOwner(corsOrigins),
+		ModifyResponse: settleClientBody(corsOwner(corsOrigins)),
 		BufferPool:     copyBuffers{},
 		// No FlushInterval: ReverseProxy already flushes every write of a
 		// text/event-stream response or one without a Content-Length; a
 		// forced flush (-1) would cost a write per response for the rest.
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if b := clientBodyOf(r); b != nil {
+				if why := b.failure(); why != "" {
+					// The client's body failed, not the upstream. Without
+					// Connection: close, Go's server would first read
+					// what is left of that body before answering.
+					w.Header().Set("Connection", "close")
+					writeError(w, http.StatusBadRequest, "invalid_request", why)
+					return
+				}
+			}
 			status, code, description := http.StatusBadGateway, "bad_gateway", "the upstream could not be reached"
 			var ne net.Error
 			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
@@ -109,7 +122,17 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		rc := http.NewResponseController(w)
 		rc.SetReadDeadline(time.Time{})
 		rc.SetWriteDeadline(time.Time{})
-		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), outcomeKey{}, &out)))
+		ctx := context.WithValue(r.Context(), outcomeKey{}, &out)
+		if r.Body != nil && r.Body != http.NoBody {
+			// A client that stops sending its body is still bounded.
+			b := newClientBody(r, rc, o.ClientBodyIdle)
+			ctx = context.WithValue(ctx, clientBodyKey{}, b)
+			r = r.WithContext(ctx)
+			r.Body = b
+		} else {
+			r = r.WithContext(ctx)
+		}
+		rp.ServeHTTP(w, r)
 	})
 }
 

@@ -84,7 +84,11 @@ func NewServer(o Options) http.Handler {
 		r.Handle(pattern, h)
 	}
 	if o.Proxy != nil {
-		r.Handle("/*", s.newProxy(*o.Proxy, o.CORSOrigins))
+		proxy := s.newProxy(*o.Proxy, o.CORSOrigins)
+		r.Handle("/*", proxy)
+		// A target no pattern matches ("*", say) is the gate's to
+		// refuse too, not a 404.
+		r.NotFound(proxy.ServeHTTP)
 		return r
 	}
 	if !o.SeparateAdmin {

@@ -1,0 +1,97 @@
+package api_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policygate/policygate/internal/api"
+)
+
+// rawProxyRequest writes head and then each part of the body (pausing
+// pause before each part after the first) on a fresh connection to the
+// proxy, and reads the answer.
+func rawProxyRequest(t *testing.T, env *proxyEnv, head string, parts []string, pause time.Duration) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails here
+	io.WriteString(conn, head)
+	go func() {
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(pause)
+			}
+			if _, err := io.WriteString(conn, p); err != nil {
+				return
+			}
+		}
+	}()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// A request body the client fails to deliver (malformed, or stalled) is
+// the client's fault: 400 with a JSON body and the connection closed, not
+// the 502 that says the upstream could not be reached. A body that keeps
+// arriving, however slowly, is never cut.
+func TestProxyClientBodyFailures(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	env := newProxyEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "got %d bytes", n)
+	}, func(o *api.ProxyOptions) { o.ClientBodyIdle = idle })
+	chunked := "GET /api/public HTTP/1.1\r\nHost: x.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+	tests := []struct {
+		name       string
+		head       string
+		parts      []string
+		pause      time.Duration
+		wantStatus int
+		wantBody   string
+	}{
+		{name: "chunk_longer_than_its_size", head: chunked, parts: []string{"4\r\nabcdXX\r\n0\r\n\r\n"},
+			wantStatus: 400, wantBody: `"error_description":"the request body could not be read"`},
+		{name: "chunk_size_not_hex", head: chunked, parts: []string{"zz\r\nabcd\r\n0\r\n\r\n"},
+			wantStatus: 400, wantBody: `"error":"invalid_request"`},
+		{name: "bad_trailer", head: chunked, parts: []string{"4\r\nabcd\r\n0\r\nbad trailer\r\n\r\n"},
+			wantStatus: 400, wantBody: `"error":"invalid_request"`},
+		{name: "body_never_comes", head: "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 10\r\n\r\n", parts: []string{"ab"},
+			wantStatus: 400, wantBody: `"error_description":"the request body stalled: nothing arrived for 300ms"`},
+		{name: "slow_body_that_progresses", head: "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 6\r\n\r\n",
+			parts: []string{"ab", "cd", "ef"}, pause: idle * 2 / 3, wantStatus: 200, wantBody: "got 6 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := rawProxyRequest(t, env, tt.head, tt.parts, tt.pause)
+			if res.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+				t.Errorf("answer = %d %s, want %d with %s", res.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantStatus == 400 && !res.Close {
+				t.Error("a 400 for a body left unread keeps the connection open")
+			}
+		})
+	}
+}
+
+// In proxy mode every request target is the gate's: the asterisk form is
+// refused like any target not in origin form, not answered 404.
+func TestProxyAsteriskTarget(t *testing.T) {
+	env := newProxyEnv(t, nil, nil)
+	res, body := rawProxyRequest(t, env, "GET * HTTP/1.1\r\nHost: x.example\r\n\r\n", nil, 0)
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(body, `"error":"invalid_request"`) {
+		t.Errorf("GET * = %d %s, want 403 invalid_request", res.StatusCode, body)
+	}
+}
