@@ -82,7 +82,7 @@ func loadAuthConfig(path string, algorithms []string, env func(string) string, b
 		where := fmt.Sprintf("%s: issuers[%d]", path, i)
 		if ic.Issuer == "" {
 			bad("AUTH_CONFIG", "%s: issuer is required", where)
-		} else if err := authn.CheckKeyURL(ic.Issuer); err != nil {
+		} else if err := authn.CheckIssuer(ic.Issuer); err != nil {
 			bad("AUTH_CONFIG", "%s: issuer: %v", where, err)
 		}
 		if seen[ic.Issuer] {

@@ -310,7 +310,7 @@ func loadIssuer(c *Config, env func(string) string, bad badFunc) {
 	case issuer == "":
 		bad("AUTH_ISSUER", "required (or AUTH0_DOMAIN), e.g. https://tenant.example.com/; or run with --dev")
 	default:
-		if err := authn.CheckKeyURL(issuer); err != nil {
+		if err := authn.CheckIssuer(issuer); err != nil {
 			bad("AUTH_ISSUER", "%v", err)
 		}
 	}

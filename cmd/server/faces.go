@@ -19,6 +19,7 @@ import (
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // facesUsage names the settings of the forward-auth and proxy faces in
@@ -65,9 +66,9 @@ func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(varia
 		u, err := url.Parse(v)
 		switch {
 		case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-			bad("UPSTREAM_URL", "%q is not an http or https URL such as http://127.0.0.1:8080", v)
+			bad("UPSTREAM_URL", "%q is not an http or https URL such as http://127.0.0.1:8080", redact.URLs(v))
 		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-			bad("UPSTREAM_URL", "%q must have no user, query or fragment", v)
+			bad("UPSTREAM_URL", "%q must have no user, query or fragment", u.Redacted())
 		default:
 			c.UpstreamURL = u
 		}

@@ -73,6 +73,7 @@ func TestLoadConfigFaces(t *testing.T) {
 		{name: "bad_timeout", env: map[string]string{"UPSTREAM_URL": "http://a:1", "UPSTREAM_TIMEOUT": "0s"}, wantErr: []string{"UPSTREAM_TIMEOUT"}},
 		{name: "dev_admin_public", dev: true, env: map[string]string{"ADMIN_ADDR": ":9090"}, wantErr: []string{"ADMIN_ADDR"}},
 		{name: "upstream_with_query", env: map[string]string{"UPSTREAM_URL": "http://a:1/?x=1"}, wantErr: []string{"UPSTREAM_URL"}},
+		{name: "upstream_with_password", env: map[string]string{"UPSTREAM_URL": "http://u:s3cret@a:1/"}, wantErr: []string{"UPSTREAM_URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +86,9 @@ func TestLoadConfigFaces(t *testing.T) {
 			}
 			c, err := loadConfig(envFunc(env), tt.dev)
 			checkConfigErrors(t, err, tt.wantErr)
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error prints the password: %v", err)
+			}
 			if tt.check != nil {
 				if msg := tt.check(c.Faces); msg != "" {
 					t.Error(msg)

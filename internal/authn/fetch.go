@@ -71,6 +71,20 @@ func DiscoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
+// CheckIssuer accepts an issuer identifier: a URL CheckKeyURL accepts,
+// without query or fragment (OpenID Connect Discovery 1.0, section 3:
+// discovery appends its path to the issuer, which a query would swallow).
+func CheckIssuer(raw string) error {
+	if err := CheckKeyURL(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // CheckKeyURL parsed it
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q has a query or fragment; an issuer has neither", u.Redacted())
+	}
+	return nil
+}
+
 // CheckKeyURL accepts https URLs, and http only for loopback hosts (tests,
 // the dev issuer): keys fetched in clear text could be swapped on the way.
 func CheckKeyURL(raw string) error {

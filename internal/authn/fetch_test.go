@@ -195,3 +195,31 @@ func TestDiscoveryRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckIssuer(t *testing.T) {
+	tests := []struct {
+		name    string
+		issuer  string
+		wantErr string // a substring of the error, or "" for accepted
+	}{
+		{name: "auth0_style", issuer: "https://tenant.example.com/"},
+		{name: "no_trailing_slash", issuer: "https://idp.example.com/realms/main"},
+		{name: "http_loopback", issuer: "http://127.0.0.1:3010/"},
+		{name: "query", issuer: "https://idp.example.com/?x=1", wantErr: "query or fragment"},
+		{name: "empty_query", issuer: "https://idp.example.com/?", wantErr: "query or fragment"},
+		{name: "fragment", issuer: "https://idp.example.com/#f", wantErr: "query or fragment"},
+		{name: "empty_fragment", issuer: "https://idp.example.com/#", wantErr: "query or fragment"},
+		{name: "http_public", issuer: "http://idp.example.com/", wantErr: "must use https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := authn.CheckIssuer(tc.issuer)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("CheckIssuer(%q) = %v, want nil", tc.issuer, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("CheckIssuer(%q) = %v, want an error with %q", tc.issuer, err, tc.wantErr)
+			}
+		})
+	}
+}

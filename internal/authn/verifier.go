@@ -161,8 +161,11 @@ func (v *Verifier) Verify(ctx context.Context, token Token) (*Claims, error) {
 	}
 	headerPart, rest, _ := strings.Cut(raw, ".")
 	payloadPart, sigPart, _ := strings.Cut(rest, ".")
-	if headerPart == "" || payloadPart == "" || sigPart == "" {
+	switch {
+	case headerPart == "" || payloadPart == "":
 		return nil, invalid("token has an empty part")
+	case sigPart == "":
+		return nil, invalid(`token is unsigned: an empty signature ("alg": "none") is never accepted`)
 	}
 	header, err := decodeHeader(headerPart)
 	if err != nil {
