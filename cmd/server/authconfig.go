@@ -52,7 +52,7 @@ func loadAuthConfig(path string, algorithms []string, env func(string) string, b
 	defer f.Close()
 	raw, err := io.ReadAll(io.LimitReader(f, maxAuthConfigBytes+1))
 	if err != nil {
-		bad("AUTH_CONFIG", "read %s: %v", path, err)
+		bad("AUTH_CONFIG", "%v", err) // a *PathError names the file already
 		return nil
 	}
 	if len(raw) > maxAuthConfigBytes {
@@ -69,7 +69,10 @@ func loadAuthConfig(path string, algorithms []string, env func(string) string, b
 		// yaml lists each problem on a line of its own; the report has
 		// one line per variable.
 		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-		bad("AUTH_CONFIG", "%s: %s", path, strings.ReplaceAll(msg, "in type main.", "in "))
+		msg = strings.ReplaceAll(msg, "in type main.", "in ")
+		msg = strings.ReplaceAll(msg, "unmarshal errors:;", "unmarshal errors:")
+		msg = strings.Replace(msg, "yaml: ", "not valid YAML or JSON: ", 1)
+		bad("AUTH_CONFIG", "%s: %s", path, msg)
 		return nil
 	}
 	if len(file.Issuers) == 0 {

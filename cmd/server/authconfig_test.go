@@ -101,6 +101,49 @@ issuers:
 	}
 }
 
+// The refusals of a bad AUTH_CONFIG file read as one clear line: the
+// path once, the format named, no stray separators.
+func TestAuthConfigErrorTexts(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		path    string
+		want    string
+		notWant []string
+	}{
+		{name: "json_syntax", path: file("bad.json", `{"issuers": [}`), want: "not valid YAML or JSON", notWant: []string{"yaml:"}},
+		{name: "unknown_key", path: file("typo.yaml", "issuers:\n  - issuer: https://a/\n    audience: https://api\n"), want: "field audience not found", notWant: []string{":;"}},
+		{name: "directory", path: dir, want: "is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(envFunc(map[string]string{"AUTH_CONFIG": tt.path}), false)
+			if err == nil {
+				t.Fatal("loadConfig() = nil error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+			for _, bad := range tt.notWant {
+				if strings.Contains(msg, bad) {
+					t.Errorf("error %q holds %q", msg, bad)
+				}
+			}
+			if n := strings.Count(msg, tt.path); n > 1 {
+				t.Errorf("error %q names the path %d times", msg, n)
+			}
+		})
+	}
+}
+
 // TestRunTwoIssuers is a two-issuer, three-audience configuration end to
 // end: each issuer's tokens pass, one issuer's key never passes for the
 // other, an issuer whose provider fails stops nobody else, and a token for
