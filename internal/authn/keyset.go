@@ -231,7 +231,11 @@ func (k *KeySet) startFetchLocked(ctx context.Context) chan struct{} {
 		k.inflight = nil
 		k.mu.Unlock()
 		if err != nil {
-			k.cfg.Logger.Warn("signing keys fetch failed; keeping the previous keys", "err", redact.URLs(err.Error()))
+			msg := "signing keys fetch failed; keeping the previous keys"
+			if k.current.Load() == nil {
+				msg = "signing keys fetch failed; no keys yet, token checks are answered 503"
+			}
+			k.cfg.Logger.Warn(msg, "err", redact.URLs(err.Error()))
 		} else {
 			k.cfg.Logger.Info("signing keys fetched", "keys", len(idx.all), "next_refresh", k.nextRefreshString())
 			k.readyOnce.Do(func() { close(k.ready) })

@@ -268,4 +268,8 @@ func TestFetchFailureLogRedactsURL(t *testing.T) {
 	if strings.Contains(out, "S3CRET-SIG") || strings.Contains(out, "T0KEN") || !strings.Contains(out, "/.well-known/jwks.json?***") {
 		t.Errorf("log = %q, want the URL with its query redacted", out)
 	}
+	// No key was ever fetched: nothing previous is kept.
+	if strings.Contains(out, "keeping the previous keys") || !strings.Contains(out, "no keys yet") {
+		t.Errorf("log = %q, want the first failure to say there are no keys yet", out)
+	}
 }
