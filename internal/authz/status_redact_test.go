@@ -53,4 +53,8 @@ func TestBundleFailureLogRedactsURL(t *testing.T) {
 	if !strings.Contains(out, "policy not activated") || !strings.Contains(out, "/bundles/authz.tar.gz?***") {
 		t.Errorf("the log lacks the failure with the redacted URL:\n%s", out)
 	}
+	// Nothing was ever active: no active policy keeps serving.
+	if strings.Contains(out, "the active policy keeps serving") || !strings.Contains(out, "no policy is active yet") {
+		t.Errorf("the first failure should say no policy is active yet:\n%s", out)
+	}
 }
