@@ -141,15 +141,16 @@ func weakJWKS(t *testing.T) string {
 	return string(b)
 }
 
-// garbage are answers that are not a usable key set.
-func garbage(t *testing.T) []struct {
+// faultyAnswer is one way for a provider to answer a key set request.
+type faultyAnswer struct {
 	name    string
 	handler http.HandlerFunc
-} {
-	return []struct {
-		name    string
-		handler http.HandlerFunc
-	}{
+}
+
+// garbage are answers that are not a key set at all: failures, never the
+// provider's word on which keys are valid.
+func garbage(t *testing.T) []faultyAnswer {
+	return []faultyAnswer{
 		{"status_503", status503},
 		{"status_500", status500},
 		{"status_404", http.NotFound},
@@ -158,12 +159,20 @@ func garbage(t *testing.T) []struct {
 		{"not_json", body("application/json", "keys: none")},
 		{"truncated_json", body("application/json", string(authntest.JWKS(authntest.NewKey(t, "key-1")))[:100])},
 		{"empty_object", body("application/json", "{}")},
-		{"empty_key_list", body("application/json", `{"keys":[]}`)},
 		{"keys_null", body("application/json", `{"keys":null}`)},
+		{"duplicate_kids", body("application/json", strings.Replace(string(authntest.JWKS(authntest.NewKey(t, "key-1"), authntest.NewKey(t, "key-2"))), `"kid":"key-2"`, `"kid":"key-1"`, 1))},
+		{"too_large", body("application/json", `{"keys":[],"pad":"`+strings.Repeat("a", 1<<20)+`"}`)},
+	}
+}
+
+// noSigningKeys are well-formed key sets in which no key can verify a
+// signature: before the first keys, a failed fetch; after, they revoke
+// the keys in use.
+func noSigningKeys(t *testing.T) []faultyAnswer {
+	return []faultyAnswer{
+		{"empty_key_list", body("application/json", `{"keys":[]}`)},
 		{"only_symmetric_key", body("application/json", `{"keys":[{"kty":"oct","kid":"key-1","k":"c2VjcmV0"}]}`)},
 		{"only_weak_rsa_key", body("application/json", weakJWKS(t))},
-		{"duplicate_kids", body("application/json", strings.Replace(string(authntest.JWKS(authntest.NewKey(t, "key-1"), authntest.NewKey(t, "key-2"))), `"kid":"key-2"`, `"kid":"key-1"`, 1))},
 		{"encryption_keys_only", body("application/json", strings.ReplaceAll(string(authntest.JWKS(authntest.NewKey(t, "key-1"))), `"use":"sig"`, `"use":"enc"`))},
-		{"too_large", body("application/json", `{"keys":[],"pad":"`+strings.Repeat("a", 1<<20)+`"}`)},
 	}
 }

@@ -34,6 +34,12 @@ type keyIndex struct {
 	fetched time.Time
 }
 
+// errNoSigningKeys: a well-formed JWK Set in which no key can verify a
+// signature (an empty list, only encryption, symmetric or weak keys). That
+// is the provider's word, unlike an answer that is not a key set at all:
+// once keys are in use, it revokes them (keyset.go).
+var errNoSigningKeys = errors.New("no usable signing key")
+
 // parseKeySet keeps the usable public signature keys of a JWKS. Symmetric
 // keys are never used: HMAC with a published key set is an attack, not a
 // configuration. Each key is parsed on its own, so one key this package
@@ -67,9 +73,9 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 	}
 	if len(idx.all) == 0 {
 		if len(skipped) > 0 {
-			return nil, fmt.Errorf("no usable signing key (skipped %s)", strings.Join(skipped, "; "))
+			return nil, fmt.Errorf("%w (skipped %s)", errNoSigningKeys, strings.Join(skipped, "; "))
 		}
-		return nil, errors.New("no keys")
+		return nil, fmt.Errorf("%w: the key list is empty", errNoSigningKeys)
 	}
 	return idx, nil
 }

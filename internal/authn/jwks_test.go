@@ -115,7 +115,7 @@ func TestParseKeySet(t *testing.T) {
 		{name: "key_ops_without_verify", body: jwksOf(t, encOps), wantErr: "do not include verify"},
 		{name: "key_ops_verify", body: jwksOf(t, encOps, verifyOps), wantKIDs: []string{"verify-ops-1"}, wantAlgs: []string{"RS256"}},
 		{name: "duplicate_kid", body: jwksOf(t, rsa1, jwkJSON(t, ecKey, map[string]string{"kid": "rsa-1"})), wantErr: `duplicate kid "rsa-1"`},
-		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "no keys"},
+		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "the key list is empty"},
 		{name: "not_json", body: []byte("keys: none"), wantErr: ""},
 	}
 	for _, tc := range tests {

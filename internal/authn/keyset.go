@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -224,19 +225,31 @@ func (k *KeySet) startFetchLocked(ctx context.Context) chan struct{} {
 		idx, maxAge, err := k.fetch(ctx)
 		k.mu.Lock()
 		k.lastErr = err
-		if err == nil {
+		revoked := false
+		switch {
+		case err == nil:
 			k.current.Store(idx)
 			k.nextRefresh = k.refreshInterval(maxAge)
+		case errors.Is(err, errNoSigningKeys) && k.current.Load() != nil:
+			// The provider publishes a key set without a usable key: the
+			// keys in use are revoked, and every token is refused (a
+			// failed fetch, retried as one) until it publishes one again.
+			// Before the first keys, it is a failed fetch like any other.
+			k.current.Store(&keyIndex{byKID: map[string]*verificationKey{}, fetched: time.Now()})
+			revoked = true
 		}
 		k.inflight = nil
 		k.mu.Unlock()
-		if err != nil {
+		switch {
+		case revoked:
+			k.cfg.Logger.Error("the identity provider publishes no usable signing key; every token is refused until it does", "err", redact.URLs(err.Error()))
+		case err != nil:
 			msg := "signing keys fetch failed; keeping the previous keys"
 			if k.current.Load() == nil {
 				msg = "signing keys fetch failed; no keys yet, token checks are answered 503"
 			}
 			k.cfg.Logger.Warn(msg, "err", redact.URLs(err.Error()))
-		} else {
+		default:
 			k.cfg.Logger.Info("signing keys fetched", "keys", len(idx.all), "next_refresh", k.nextRefreshString())
 			k.readyOnce.Do(func() { close(k.ready) })
 		}

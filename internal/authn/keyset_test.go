@@ -21,7 +21,7 @@ import (
 // set is not ready and nothing is granted (ErrKeysUnavailable, which the
 // HTTP face answers 503); once it answers, the service recovers by itself.
 func TestProviderDownAtStart(t *testing.T) {
-	for _, g := range garbage(t) {
+	for _, g := range append(garbage(t), noSigningKeys(t)...) {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			p := authntest.NewProvider(t)
@@ -68,6 +68,39 @@ func TestProviderDownLater(t *testing.T) {
 			if lab.keys.LastError() == nil {
 				t.Error("LastError() = nil while the provider fails")
 			}
+		})
+	}
+}
+
+// TestProviderRevokesEveryKey: once keys are in use, a well-formed key
+// set without a usable signing key is the provider's word: the keys in use
+// are revoked, tokens signed by them are refused (cached ones too), and
+// the service recovers by itself when the provider publishes keys again.
+func TestProviderRevokesEveryKey(t *testing.T) {
+	for _, g := range noSigningKeys(t) {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			p := authntest.NewProvider(t)
+			p.SetMaxAge(0) // refresh as often as MinRefresh allows
+			lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
+			authntest.AwaitKeys(t, lab.keys)
+			valid := p.Token(t, nil)
+			lab.mustAccept(t, "valid token", valid)
+
+			before := lab.keys.Fetches()
+			p.SetHandler(g.handler)
+			lab.awaitFailedFetches(t, before, 2)
+			lab.mustRefuse(t, "token of a revoked key, once accepted", valid, authn.ErrInvalidToken)
+			lab.mustRefuse(t, "fresh token of a revoked key", p.Token(t, map[string]any{"sub": "auth0|bob"}), authn.ErrInvalidToken)
+			if lab.keys.LastError() == nil {
+				t.Error("LastError() = nil while the provider publishes no usable key")
+			}
+
+			p.SetHandler(nil)
+			if !testwait.Until(10*time.Second, func() bool { return lab.keys.LastError() == nil }) {
+				t.Fatalf("no recovery within 10s: %v", lab.keys.LastError())
+			}
+			lab.mustAccept(t, "valid token after the provider publishes its key again", valid)
 		})
 	}
 }
