@@ -353,6 +353,16 @@ decision_logs: {service: s, reporting: {min_delay_seconds: 1, max_delay_seconds:
 	if got.code != 0 || !strings.Contains(got.stdout, "bundles from OPA_CONFIG (downloaded once), revision rev-7") || bundleGets.Load() != 1 || logPosts.Load() != 0 {
 		t.Errorf("OPA_CONFIG: exit %d, %d bundle downloads, %d decision-log posts\n%s%s", got.code, bundleGets.Load(), logPosts.Load(), got.stdout, got.stderr)
 	}
+
+	// A failed download is reported with the bundle URL's credentials
+	// redacted, as the server's logs and /readyz show it.
+	testfile.Write(t, filepath.Join(work, "secret.yaml"), `services: {s: {url: "http://alice:s3cret@127.0.0.1:1/bundles?sig=TOPSECRET"}}
+bundles: {authz: {service: s, resource: authz.tar.gz}}
+`)
+	got = runProcess(t, work, map[string]string{"OPA_CONFIG": "secret.yaml"}, "", "decide", "GET", "/api/public")
+	if got.code != 2 || strings.Contains(got.stderr, "TOPSECRET") || strings.Contains(got.stderr, "s3cret") || !strings.Contains(got.stderr, "?***") {
+		t.Errorf("failed download: exit %d, stderr %q; want exit 2 with the URL redacted", got.code, got.stderr)
+	}
 }
 
 func TestDownloadOnce(t *testing.T) {

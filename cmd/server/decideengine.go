@@ -19,6 +19,7 @@ import (
 	"github.com/policygate/policygate/internal/authz"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // keyFetchTimeout bounds decide's one fetch of the signing keys.
@@ -185,7 +186,7 @@ func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*aut
 		// Manual triggers: this is the one download, and its error.
 		if err := engine.Reload(ctx); err != nil {
 			engine.Stop(context.WithoutCancel(ctx))
-			return nil, "", badInput("%s: %v", source, oneLine(err))
+			return nil, "", badInput("%s: %v", source, redact.URLs(oneLine(err)))
 		}
 	}
 	select {
@@ -193,7 +194,7 @@ func startDecidePolicy(ctx context.Context, cfg Config, bundleFile string) (*aut
 	case <-time.After(policyLoadTimeout):
 		msg := engine.Status().LastError
 		engine.Stop(context.WithoutCancel(ctx))
-		return nil, "", badInput("%s: no policy active after %s %s", source, policyLoadTimeout, oneLine(errors.New(msg)))
+		return nil, "", badInput("%s: no policy active after %s %s", source, policyLoadTimeout, redact.URLs(oneLine(errors.New(msg))))
 	}
 	return engine, source, nil
 }

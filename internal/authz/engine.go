@@ -111,14 +111,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.status.Source = src.Name()
 
 	config := src.OPAConfig
-	if !src.Bundles() {
+	var err error
+	if src.Bundles() {
+		if config, err = withBundleSizeLimits(config); err != nil {
+			return nil, err
+		}
+	} else {
 		e.store.modulePrefix = folderBundle + "/" // name files as in the folder
-		var err error
 		if config, err = e.startFolder(ctx, src, cfg); err != nil {
 			return nil, err
 		}
 	}
-	var err error
 	if cfg.DecisionLogs {
 		if config, err = withConsoleDecisionLogs(config); err != nil {
 			return nil, err

@@ -105,6 +105,12 @@ func TestFleetSignedBundles(t *testing.T) {
 			routes := data["authz"].(map[string]any)["routes"].(map[string]any)
 			routes["/api/admin"] = map[string]any{"GET": map[string]any{"access": "public"}}
 		}}), "digest"},
+		// A file over the default size limit is refused while it is
+		// read, before the signature check, so it never takes its
+		// decompressed size in memory (33 MiB here, a few KiB gzipped).
+		{"file_over_the_default_size_limit", authztest.Build(t, dir, authztest.Options{Revision: "v2-large", Key: key, Tamper: func(data map[string]any) {
+			data["authz"].(map[string]any)["pad"] = strings.Repeat("a", 33<<20)
+		}}), "exceeds configured size_limit_bytes (33554432 bytes)"},
 		{"does_not_compile", brokenBundle(t, key), "rego_parse_error"},
 		{"helper_defined_twice", collidingBundle(t, key), "rule data.authz._any_of is defined in authz/authz/authz.rego and in authz/authz/custom.rego"},
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/authz/authztest"
 	"github.com/policygate/policygate/internal/testfile"
 )
 
@@ -71,5 +72,28 @@ func TestPolicyWithoutRouteTableIsWarnedAbout(t *testing.T) {
 		if got := strings.Count(logs.String(), noTableWarning); got != s.warnings {
 			t.Errorf("%s: %d warnings %q logged, want %d:\n%s", s.name, got, noTableWarning, s.warnings, logs.String())
 		}
+	}
+}
+
+// In fleet mode the warning names the bundle, not POLICY_DIR (which
+// cannot be set beside OPA_CONFIG).
+func TestBundleWithoutRouteTableIsWarnedAbout(t *testing.T) {
+	srv := newBundleServer(t)
+	key := authztest.NewSigningKey(t)
+	var logs lockedBuffer
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego")})
+	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "no-data", Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	awaitPolicy(t, e)
+	out := logs.String()
+	if !strings.Contains(out, noTableWarning) || !strings.Contains(out, "the bundle has no authz/data.json") || strings.Contains(out, "POLICY_DIR") {
+		t.Errorf("log = %s\nwant the warning with a hint about the bundle", out)
 	}
 }

@@ -150,9 +150,12 @@ func (e *Engine) checkRouteTablesPresent(ctx context.Context, txn storage.Transa
 	}
 	missing := x == nil || (x.def == nil && x.hosts == nil)
 	if e.noRouteTables.Swap(missing) != missing && missing {
+		hint := "POLICY_DIR is the folder that holds authz/ and its data.json"
+		if e.folder == nil {
+			hint = "the bundle has no authz/data.json: build it from the folder that holds authz/"
+		}
 		e.logger.Warn(`policy active without a route table: data.authz has neither "routes" nor "hosts", `+
-			`so a policy that looks rules up there denies every request as no_route`,
-			"hint", "POLICY_DIR is the folder that holds authz/ and its data.json")
+			`so a policy that looks rules up there denies every request as no_route`, "hint", hint)
 	}
 }
 
