@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/logging"
@@ -89,9 +90,12 @@ type Engine struct {
 	// (warned about once, when it becomes so).
 	noRouteTables atomic.Bool
 
-	mu     sync.Mutex
-	status Status
-	errs   map[string]error // current failure per bundle
+	mu       sync.Mutex
+	status   Status
+	errs     map[string]error     // current failure per bundle
+	lastPoll map[string]time.Time // when each bundle last completed a download
+	// stopWatch ends watchStalls (bundlestall.go); nil without one.
+	stopWatch context.CancelFunc
 }
 
 // New starts the OPA SDK. In folder mode the policy is loaded (and tested,
@@ -103,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
+	e := &Engine{ready: make(chan struct{}), logger: logger, errs: map[string]error{}, lastPoll: map[string]time.Time{}, decisions: newDecisionCache(cfg.DecisionCacheSize)}
 	// The policy reads data (the route table) on every decision; as AST
 	// values it is not converted from Go values each time.
 	e.store = &checkedStore{Store: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true)), checks: checks{audiences: slices.Clone(cfg.Audiences)}}
@@ -112,8 +116,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 
 	config := src.OPAConfig
 	var err error
+	var polls []bundlePoll
 	if src.Bundles() {
 		if config, err = withBundleSizeLimits(config); err != nil {
+			return nil, err
+		}
+		if polls, err = pollsOf(config); err != nil {
 			return nil, err
 		}
 	} else {
@@ -158,6 +166,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.decisionLog = logs.Lookup(e.manager)
 	if p := bundleplugin.Lookup(e.manager); p != nil {
 		p.Register(e, e.onBundleStatus)
+		if len(polls) > 0 {
+			watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+			e.stopWatch = stop
+			go e.watchStalls(watchCtx, polls, time.Now())
+		}
 	}
 	if e.decisionLog != nil {
 		e.decisions = nil // log fidelity: every decision is evaluated and logged
@@ -187,5 +200,8 @@ func (e *Engine) Revision() string {
 
 // Stop shuts the SDK down.
 func (e *Engine) Stop(ctx context.Context) {
+	if e.stopWatch != nil {
+		e.stopWatch()
+	}
 	e.opa.Stop(ctx)
 }

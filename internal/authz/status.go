@@ -170,6 +170,10 @@ func (e *Engine) onBundleStatus(s bundleplugin.Status) {
 		}
 		err = fmt.Errorf("bundle %s: %s", s.Name, msg)
 	}
+	e.mu.Lock()
+	e.lastPoll[s.Name] = time.Now()
+	e.mu.Unlock()
+	e.setError(stallKey(s.Name), nil)
 	e.setError(s.Name, err)
 }
 
