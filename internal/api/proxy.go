@@ -122,6 +122,10 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		rc := http.NewResponseController(w)
 		rc.SetReadDeadline(time.Time{})
 		rc.SetWriteDeadline(time.Time{})
+		// An upstream may answer before it has read the whole body; on
+		// HTTP/1 Go's server would hold that answer until the body is
+		// read, however long the client takes to send it.
+		rc.EnableFullDuplex()
 		ctx := context.WithValue(r.Context(), outcomeKey{}, &out)
 		if r.Body != nil && r.Body != http.NoBody {
 			// A client that stops sending its body is still bounded.

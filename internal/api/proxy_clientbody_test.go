@@ -86,6 +86,24 @@ func TestProxyClientBodyFailures(t *testing.T) {
 	}
 }
 
+// An upstream that answers before it reads the body reaches the client
+// at once, whatever the client does with the rest of its body.
+func TestProxyEarlyAnswerWhileBodyStalls(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	env := newProxyEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 6 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(idle)
+		}
+	}, func(o *api.ProxyOptions) { o.ClientBodyIdle = idle })
+	res, body := rawProxyRequest(t, env, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000000\r\n\r\n", []string{"ab"}, 0)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "data: 5") {
+		t.Errorf("answer = %d %q, want the upstream's 200 with its six events", res.StatusCode, body)
+	}
+}
+
 // In proxy mode every request target is the gate's: the asterisk form is
 // refused like any target not in origin form, not answered 404.
 func TestProxyAsteriskTarget(t *testing.T) {
