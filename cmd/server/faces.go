@@ -19,7 +19,6 @@ import (
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
-	"github.com/policygate/policygate/internal/redact"
 )
 
 // facesUsage names the settings of the forward-auth and proxy faces in
@@ -65,10 +64,13 @@ func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(varia
 	if v := env("UPSTREAM_URL"); v != "" {
 		u, err := url.Parse(v)
 		switch {
-		case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-			bad("UPSTREAM_URL", "%q is not an http or https URL such as http://127.0.0.1:8080", redact.URLs(v))
-		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-			bad("UPSTREAM_URL", "%q must have no user, query or fragment", u.Redacted())
+		// The value is not echoed whole: it may carry a secret.
+		case err != nil:
+			bad("UPSTREAM_URL", "not a URL; want an http or https URL such as http://127.0.0.1:8080")
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			bad("UPSTREAM_URL", "scheme %q, host %q: want an http or https URL such as http://127.0.0.1:8080", u.Scheme, u.Hostname())
+		case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			bad("UPSTREAM_URL", "%q must have no user, query or fragment", redactedURL(u))
 		default:
 			c.UpstreamURL = u
 		}
@@ -190,4 +192,19 @@ func startAdmin(ctx context.Context, cfg Config, o api.Options, logger *slog.Log
 	}()
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return srv.Shutdown, nil
+}
+
+// redactedURL is u with its user, query and fragment shown as ***.
+func redactedURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User("***")
+	}
+	if c.RawQuery != "" || c.ForceQuery {
+		c.RawQuery, c.ForceQuery = "***", false
+	}
+	if c.Fragment != "" {
+		c.Fragment, c.RawFragment = "***", ""
+	}
+	return c.String()
 }

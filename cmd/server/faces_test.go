@@ -74,6 +74,10 @@ func TestLoadConfigFaces(t *testing.T) {
 		{name: "dev_admin_public", dev: true, env: map[string]string{"ADMIN_ADDR": ":9090"}, wantErr: []string{"ADMIN_ADDR"}},
 		{name: "upstream_with_query", env: map[string]string{"UPSTREAM_URL": "http://a:1/?x=1"}, wantErr: []string{"UPSTREAM_URL"}},
 		{name: "upstream_with_password", env: map[string]string{"UPSTREAM_URL": "http://u:s3cret@a:1/"}, wantErr: []string{"UPSTREAM_URL"}},
+		{name: "upstream_with_user_token", env: map[string]string{"UPSTREAM_URL": "http://s3cret@a:1/"}, wantErr: []string{"UPSTREAM_URL"}},
+		{name: "upstream_with_query_secret", env: map[string]string{"UPSTREAM_URL": "http://a:1/?api_key=s3cret"}, wantErr: []string{"UPSTREAM_URL"}},
+		{name: "upstream_other_scheme_password", env: map[string]string{"UPSTREAM_URL": "redis://u:s3cret@a:1/"}, wantErr: []string{"UPSTREAM_URL"}},
+		{name: "upstream_no_scheme_password", env: map[string]string{"UPSTREAM_URL": "u:s3cret@a:1"}, wantErr: []string{"UPSTREAM_URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

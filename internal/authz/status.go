@@ -194,7 +194,7 @@ func (e *Engine) setError(name string, err error) {
 		msgs = append(msgs, e.errs[name].Error())
 	}
 	e.status.LastError = strings.Join(msgs, "\n")
-	revision := e.status.Revision
+	revision, active := e.status.Revision, e.status.Activations > 0
 	e.mu.Unlock()
 
 	if err != nil && (prev == nil || prev.Error() != err.Error()) {
@@ -202,7 +202,7 @@ func (e *Engine) setError(name string, err error) {
 		switch {
 		case name == decisionCheck:
 			msg = "policy active, but it denies every request"
-		case revision == "":
+		case !active: // a bundle built without a revision has "" too
 			msg = "policy not activated; no policy is active yet, requests are answered 503"
 		}
 		e.logger.Error(msg, "revision", revision, "err", redact.URLs(err.Error()))

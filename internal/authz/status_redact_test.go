@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/policygate/policygate/internal/authz"
+	"github.com/policygate/policygate/internal/authz/authztest"
+	"github.com/policygate/policygate/internal/testfile"
 )
 
 // lockedBuffer is a log destination OPA's goroutines and the test share.
@@ -56,5 +58,31 @@ func TestBundleFailureLogRedactsURL(t *testing.T) {
 	// Nothing was ever active: no active policy keeps serving.
 	if strings.Contains(out, "the active policy keeps serving") || !strings.Contains(out, "no policy is active yet") {
 		t.Errorf("the first failure should say no policy is active yet:\n%s", out)
+	}
+}
+
+// A bundle built without a revision is active all the same: a refused
+// update after it says the active policy keeps serving.
+func TestRefusedUpdateAfterBundleWithoutRevision(t *testing.T) {
+	srv := newBundleServer(t)
+	key := authztest.NewSigningKey(t)
+	var logs lockedBuffer
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
+	srv.publish(authztest.Build(t, dir, authztest.Options{Key: key}))
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() of a bundle without a revision = %v", err)
+	}
+	awaitPolicy(t, e)
+	srv.publish(brokenBundle(t, key))
+	if err := e.Reload(context.Background()); err == nil {
+		t.Fatal("Reload() of a broken bundle = nil error")
+	}
+	if out := logs.String(); !strings.Contains(out, "the active policy keeps serving") || strings.Contains(out, "no policy is active yet") {
+		t.Errorf("log = %s\nwant the refusal to say the active policy keeps serving", out)
 	}
 }
