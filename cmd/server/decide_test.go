@@ -223,6 +223,13 @@ func TestDecideToken(t *testing.T) {
 			}
 		})
 	}
+	// A public route is decided without the token: its line says why the
+	// token did not count.
+	foreign := other.Token(t, map[string]any{"iss": p.Issuer})
+	if got := runProcess(t, dir, env, "", "decide", "--token", foreign, "GET", "/api/public"); got.code != 0 ||
+		!strings.Contains(got.stdout, "identity:         token refused: signature is invalid (the request was decided without it)") {
+		t.Errorf("refused token on a public route: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
 	if got := runProcess(t, dir, env, "\n", "decide", "--token", "-", "GET", "/api/private-scoped"); got.code != 2 || !strings.Contains(got.stderr, "no token on stdin") {
 		t.Errorf("--token - with nothing on stdin: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}

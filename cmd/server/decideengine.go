@@ -281,7 +281,7 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 	}
 	res.Host = out.Host
 	if c.token != "" {
-		res.Identity = tokenIdentity(out, rec, d.issuer)
+		res.Identity = tokenIdentity(ctx, out, rec, d.verifier, c.token, d.issuer)
 	}
 
 	res.Allowed, res.Reason, res.Description = out.Kind == gate.Allowed, out.Reason, out.Description
@@ -322,14 +322,21 @@ func (d *decider) decide(ctx context.Context, c decideCase, mode authz.ExplainMo
 }
 
 // tokenIdentity says what became of the token of a case: verified (the
-// policy saw it authenticated), refused and why, or never looked at (the
-// request was refused, or could not be decided, before the token was).
-func tokenIdentity(out gate.Outcome, rec *recorder, issuer string) string {
+// policy saw it authenticated), refused and why (also when the request
+// was decided without it, as a public route is), or never looked at (the
+// request was refused before the token was).
+func tokenIdentity(ctx context.Context, out gate.Outcome, rec *recorder, v gate.Verifier, token, issuer string) string {
 	switch {
 	case rec.called && (rec.in.Claims != nil || rec.in.ClaimSource != nil):
 		return "token verified against " + issuer
 	case out.Kind == gate.InvalidToken || out.Kind == gate.InvalidRequest:
 		return "token refused: " + out.Description
+	case rec.called:
+		// Decided without the token: say why it did not count.
+		if _, err := v.Verify(ctx, authn.Token(token)); err != nil {
+			return "token refused: " + authn.Description(err) + " (the request was decided without it)"
+		}
+		return "token verified against " + issuer
 	default:
 		return "token not checked: the request was refused first"
 	}
