@@ -70,8 +70,13 @@ func loadAuthConfig(path string, algorithms []string, env func(string) string, b
 		// one line per variable.
 		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 		msg = strings.ReplaceAll(msg, "in type main.", "in ")
-		msg = strings.ReplaceAll(msg, "unmarshal errors:;", "unmarshal errors:")
-		msg = strings.Replace(msg, "yaml: ", "not valid YAML or JSON: ", 1)
+		msg = strings.ReplaceAll(msg, "main.", "")
+		var typeErr *yaml.TypeError
+		if errors.As(err, &typeErr) {
+			msg = strings.Replace(msg, "yaml: unmarshal errors:;", "unknown or mistyped key:", 1)
+		} else {
+			msg = strings.Replace(msg, "yaml: ", "not valid YAML or JSON: ", 1)
+		}
 		bad("AUTH_CONFIG", "%s: %s", path, msg)
 		return nil
 	}

@@ -119,7 +119,8 @@ func TestAuthConfigErrorTexts(t *testing.T) {
 		notWant []string
 	}{
 		{name: "json_syntax", path: file("bad.json", `{"issuers": [}`), want: "not valid YAML or JSON", notWant: []string{"yaml:"}},
-		{name: "unknown_key", path: file("typo.yaml", "issuers:\n  - issuer: https://a/\n    audience: https://api\n"), want: "field audience not found", notWant: []string{":;"}},
+		{name: "unknown_key", path: file("typo.yaml", "issuers:\n  - issuer: https://a/\n    audience: https://api\n"), want: "unknown or mistyped key: line 3: field audience not found", notWant: []string{":;", "not valid YAML"}},
+		{name: "scalar_file", path: file("scalar.yaml", "hello\n"), want: "unknown or mistyped key", notWant: []string{"main."}},
 		{name: "directory", path: dir, want: "is a directory"},
 	}
 	for _, tt := range tests {

@@ -141,7 +141,8 @@ const decisionCheck = "active policy"
 // service reports ready. That is almost always a POLICY_DIR one level too
 // deep (policies/authz) or a data.json left out. An empty table
 // ("routes": {}) routes nothing on purpose and is not reported; a policy
-// of one's own that reads no table is served as it is. It runs inside
+// of one's own that reads no table is served as it is (and warned about,
+// since this reads the data, not the policy). It runs inside
 // the commit, like onActivate, and warns once per change of state.
 func (e *Engine) checkRouteTablesPresent(ctx context.Context, txn storage.Transaction, x *routeIndex) {
 	names, err := bundle.ReadBundleNamesFromStore(ctx, e.manager.Store, txn)
