@@ -86,11 +86,12 @@ func (e *Engine) watchStalls(ctx context.Context, polls []bundlePoll, started ti
 			for _, p := range polls {
 				e.mu.Lock()
 				last, ok := e.lastPoll[p.name]
+				reported := e.errs[stallKey(p.name)] != nil
 				e.mu.Unlock()
 				if !ok {
 					last = started
 				}
-				if since := now.Sub(last); since > p.limit {
+				if since := now.Sub(last); since > p.limit && !reported { // once per stall
 					e.setError(stallKey(p.name), fmt.Errorf("bundle %s: no download has completed for %s; one may be stuck on a response body that never ends, and no newer version can arrive until it does", p.name, since.Round(time.Second)))
 				}
 			}

@@ -69,6 +69,12 @@ func TestStalledBundleDownloadIsReported(t *testing.T) {
 	if e.Revision() != "v1" {
 		t.Errorf("Revision() = %q, want v1 still serving", e.Revision())
 	}
+	// Reported once per stall, not on every check of it.
+	failures := e.Status().Failures
+	time.Sleep(5 * time.Second) // more than a check's period (a quarter of the limit)
+	if got := e.Status().Failures; got != failures {
+		t.Errorf("Failures went from %d to %d while one stall lasted", failures, got)
+	}
 
 	close(release) // the stuck download ends; polling resumes
 	if !testwait.Until(20*time.Second, func() bool { return !strings.Contains(e.Status().LastError, stalled) }) {

@@ -23,9 +23,9 @@ func newPolicyCollector(engine *Engine) *policyCollector {
 	return &policyCollector{
 		engine: engine,
 		activations: prometheus.NewDesc("policygate_policy_activations_total",
-			"Policy versions activated (the first one included).", nil, nil),
+			"Policy activations (the first one included; in fleet mode, each download of a bundle without an ETag activates again).", nil, nil),
 		failures: prometheus.NewDesc("policygate_policy_reload_failures_total",
-			"Policy versions refused or not fetched (compile errors, failed tests, bad or unsigned bundles, failed downloads); the active policy kept serving.", nil, nil),
+			"Refused or failed policy loads, one per attempt (compile errors, failed tests, bad or unsigned bundles, failed or stalled downloads, each poll counted); the active policy kept serving.", nil, nil),
 		info: prometheus.NewDesc("policygate_policy_info",
 			"The active policy: 1, labelled with its source and revision.", []string{"source", "revision"}, nil),
 		at: prometheus.NewDesc("policygate_policy_last_activation_timestamp_seconds",

@@ -32,9 +32,12 @@ type Status struct {
 	// several bundles are configured). "" until a policy is active.
 	Revision    string
 	ActivatedAt time.Time
-	// Activations and Failures count policy versions activated and
-	// refused (compile errors, failed tests, bad or unverifiable bundles,
-	// failed downloads, and bundles activated without a decision rule).
+	// Activations and Failures count activations and refusals, not
+	// versions: in fleet mode every download attempt counts, so a bundle
+	// refused on each poll (or, without an ETag, activated again on each
+	// poll) adds one every time. Failures are compile errors, failed
+	// tests, bad or unverifiable bundles, failed or stalled downloads,
+	// and bundles activated without a decision rule.
 	Activations uint64
 	Failures    uint64
 	// LastError is why the newest version is not active, "" when the
