@@ -31,10 +31,11 @@ type bundlePoll struct {
 }
 
 // pollsOf lists the polled bundles of an OPA configuration (a bundle with
-// trigger: manual is downloaded only when asked): each may complete no
-// download for three of its longest polling intervals (max_delay_seconds
-// plus any long-polling timeout), plus the response header timeout.
-func pollsOf(config []byte) ([]bundlePoll, error) {
+// trigger: manual is downloaded only when asked), and counts all its
+// bundles: each may complete no download for three of its longest polling
+// intervals (max_delay_seconds plus any long-polling timeout), plus the
+// response header timeout.
+func pollsOf(config []byte) ([]bundlePoll, int, error) {
 	var m struct {
 		Bundles map[string]struct {
 			Trigger string `json:"trigger"`
@@ -45,7 +46,7 @@ func pollsOf(config []byte) ([]bundlePoll, error) {
 		} `json:"bundles"`
 	}
 	if err := util.Unmarshal(config, &m); err != nil {
-		return nil, fmt.Errorf("opa configuration: %w", err)
+		return nil, 0, fmt.Errorf("opa configuration: %w", err)
 	}
 	var polls []bundlePoll
 	for name, b := range m.Bundles {
@@ -62,7 +63,7 @@ func pollsOf(config []byte) ([]bundlePoll, error) {
 		limit := time.Duration(3*interval+opaResponseHeaderTimeoutSec) * time.Second
 		polls = append(polls, bundlePoll{name: name, limit: limit})
 	}
-	return polls, nil
+	return polls, len(m.Bundles), nil
 }
 
 // stallKey keys a bundle's stall in the engine's errors, apart from the

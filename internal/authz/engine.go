@@ -96,6 +96,9 @@ type Engine struct {
 	lastPoll map[string]time.Time // when each bundle last completed a download
 	// stopWatch ends watchStalls (bundlestall.go); nil without one.
 	stopWatch context.CancelFunc
+	// bundleCount is how many bundles the configuration names (1 in
+	// folder mode), set before any activation.
+	bundleCount int
 }
 
 // New starts the OPA SDK. In folder mode the policy is loaded (and tested,
@@ -121,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		if config, err = withBundleSizeLimits(config); err != nil {
 			return nil, err
 		}
-		if polls, err = pollsOf(config); err != nil {
+		if polls, e.bundleCount, err = pollsOf(config); err != nil {
 			return nil, err
 		}
 	} else {

@@ -221,3 +221,32 @@ func TestFleetStatusMetrics(t *testing.T) {
 		t.Errorf("registry holds %q after 10s, want OPA's status metrics (opa_info, plugin_status_gauge)", names)
 	}
 }
+
+// With several bundles configured, the revision names each active one,
+// also while only one of them is active.
+func TestRevisionNamesBundlesWhenSeveralAreConfigured(t *testing.T) {
+	srv := newBundleServer(t)
+	key := authztest.NewSigningKey(t)
+	config := fmt.Appendf(nil, `{
+		"services": {"cdn": {"url": %q}},
+		"keys": {%q: {"algorithm": "RS256", "key": %q}},
+		"bundles": {
+			"authz": {"service": "cdn", "resource": "bundles/authz.tar.gz", "trigger": "manual", "signing": {"keyid": %q}},
+			"mask": {"service": "cdn", "resource": "bundles/mask.tar.gz", "trigger": "manual", "signing": {"keyid": %q}}
+		}
+	}`, srv.URL, authztest.KeyID, key.PublicPEM(t), authztest.KeyID, authztest.KeyID)
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
+	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "a1", Key: key}))
+	e.Reload(context.Background()) // the mask bundle is not served: an error for it
+	if !testwait.Until(10*time.Second, func() bool { return e.Revision() != "" }) {
+		t.Fatalf("no bundle active within 10s: %+v", e.Status())
+	}
+	if got := e.Revision(); got != "authz=a1" {
+		t.Errorf("Revision() = %q, want authz=a1", got)
+	}
+}

@@ -99,7 +99,9 @@ func (e *Engine) onActivate(txn storage.Transaction) {
 		revs = append(revs, name+"="+rev)
 	}
 	revision := strings.Join(revs, ",")
-	if len(names) == 1 {
+	if len(names) == 1 && e.bundleCount <= 1 {
+		// One bundle configured: its revision alone. With several, the
+		// name stays even while only one is active.
 		_, revision, _ = strings.Cut(revision, "=")
 	}
 
