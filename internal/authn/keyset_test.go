@@ -45,6 +45,23 @@ func TestProviderDownAtStart(t *testing.T) {
 	}
 }
 
+// keysInUseThen starts a provider and a fault lab that refreshes often,
+// verifies a token once the keys are in use, and then has the provider
+// answer with handler. It returns the token and the fetch count before
+// the change.
+func keysInUseThen(t *testing.T, handler http.HandlerFunc) (*authntest.Provider, *faultLab, string, int64) {
+	t.Helper()
+	p := authntest.NewProvider(t)
+	p.SetMaxAge(0) // refresh as often as MinRefresh allows
+	lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
+	authntest.AwaitKeys(t, lab.keys)
+	valid := p.Token(t, nil)
+	lab.mustAccept(t, "valid token", valid)
+	before := lab.keys.Fetches()
+	p.SetHandler(handler)
+	return p, lab, valid, before
+}
+
 // TestProviderDownLater: once fetched, keys keep working through any
 // failure of the provider, background refreshes and unknown-kid refetches
 // alike; and a token of a key the provider never published stays refused.
@@ -52,15 +69,7 @@ func TestProviderDownLater(t *testing.T) {
 	for _, g := range garbage(t) {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			p := authntest.NewProvider(t)
-			p.SetMaxAge(0) // refresh as often as MinRefresh allows
-			lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
-			authntest.AwaitKeys(t, lab.keys)
-			valid := p.Token(t, nil)
-			lab.mustAccept(t, "valid token", valid)
-
-			before := lab.keys.Fetches()
-			p.SetHandler(g.handler)
+			p, lab, valid, before := keysInUseThen(t, g.handler)
 			lab.awaitFailedFetches(t, before, 3)
 			lab.mustAccept(t, "cached-by-client token while the provider fails", valid)
 			lab.mustAccept(t, "fresh token while the provider fails", p.Token(t, map[string]any{"sub": "auth0|bob"}))
@@ -80,15 +89,7 @@ func TestProviderRevokesEveryKey(t *testing.T) {
 	for _, g := range noSigningKeys(t) {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			p := authntest.NewProvider(t)
-			p.SetMaxAge(0) // refresh as often as MinRefresh allows
-			lab := startFaultLab(t, p, authn.KeySetConfig{MinRefresh: 10 * time.Millisecond, MaxRetryDelay: 10 * time.Millisecond, UnknownKIDInterval: time.Millisecond})
-			authntest.AwaitKeys(t, lab.keys)
-			valid := p.Token(t, nil)
-			lab.mustAccept(t, "valid token", valid)
-
-			before := lab.keys.Fetches()
-			p.SetHandler(g.handler)
+			p, lab, valid, before := keysInUseThen(t, g.handler)
 			lab.awaitFailedFetches(t, before, 2)
 			lab.mustRefuse(t, "token of a revoked key, once accepted", valid, authn.ErrInvalidToken)
 			lab.mustRefuse(t, "fresh token of a revoked key", p.Token(t, map[string]any{"sub": "auth0|bob"}), authn.ErrInvalidToken)

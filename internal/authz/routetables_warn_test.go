@@ -78,14 +78,8 @@ func TestPolicyWithoutRouteTableIsWarnedAbout(t *testing.T) {
 // In fleet mode the warning names the bundle, not POLICY_DIR (which
 // cannot be set beside OPA_CONFIG).
 func TestBundleWithoutRouteTableIsWarnedAbout(t *testing.T) {
-	srv := newBundleServer(t)
-	key := authztest.NewSigningKey(t)
-	var logs lockedBuffer
-	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop(context.Background()) })
+	srv, key := newBundleServer(t), authztest.NewSigningKey(t)
+	e, logs := fleetEngineWithLogs(t, srv, key)
 	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego")})
 	srv.publish(authztest.Build(t, dir, authztest.Options{Revision: "no-data", Key: key}))
 	if err := e.Reload(context.Background()); err != nil {

@@ -64,14 +64,8 @@ func TestBundleFailureLogRedactsURL(t *testing.T) {
 // A bundle built without a revision is active all the same: a refused
 // update after it says the active policy keeps serving.
 func TestRefusedUpdateAfterBundleWithoutRevision(t *testing.T) {
-	srv := newBundleServer(t)
-	key := authztest.NewSigningKey(t)
-	var logs lockedBuffer
-	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop(context.Background()) })
+	srv, key := newBundleServer(t), authztest.NewSigningKey(t)
+	e, logs := fleetEngineWithLogs(t, srv, key)
 	dir := testfile.Dir(t, map[string]string{"authz/authz.rego": mustRead(t, "../../policies/authz/authz.rego"), "authz/data.json": scopedRoutes("read:messages")})
 	srv.publish(authztest.Build(t, dir, authztest.Options{Key: key}))
 	if err := e.Reload(context.Background()); err != nil {
@@ -85,4 +79,17 @@ func TestRefusedUpdateAfterBundleWithoutRevision(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "the active policy keeps serving") || strings.Contains(out, "no policy is active yet") {
 		t.Errorf("log = %s\nwant the refusal to say the active policy keeps serving", out)
 	}
+}
+
+// fleetEngineWithLogs starts an engine on srv's signed bundles (manual
+// triggers) whose log the test reads.
+func fleetEngineWithLogs(t *testing.T, srv *bundleServer, key *authztest.SigningKey) (*authz.Engine, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	e, err := authz.New(context.Background(), authz.Config{OPAConfig: fleetConfig(t, srv.URL, key), Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	return e, logs
 }
