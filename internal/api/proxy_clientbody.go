@@ -32,6 +32,7 @@ type clientBody struct {
 	mu      sync.Mutex
 	err     error
 	settled bool // the response headers came: no more deadlines
+	done    bool // the body was read to its end
 }
 
 func newClientBody(r *http.Request, rc *http.ResponseController, idle time.Duration) *clientBody {
@@ -52,6 +53,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	switch {
 	case err == io.EOF:
+		b.done = true
 		b.settleLocked()
 	case err != nil && b.err == nil:
 		b.err = err
@@ -61,11 +63,13 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 // settle lifts the read deadline once the upstream has answered: the
 // response may stream for as long as it likes, and a body the upstream
-// did not read to the end must not end it.
-func (b *clientBody) settle() {
+// did not read to the end must not end it. It reports whether the body
+// had been read to its end.
+func (b *clientBody) settle() (done bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.settleLocked()
-	b.mu.Unlock()
+	return b.done
 }
 
 func (b *clientBody) settleLocked() {
@@ -97,11 +101,15 @@ func clientBodyOf(r *http.Request) *clientBody {
 
 // settleClientBody runs before next (which may be nil) on every upstream
 // response: the client's body deadline ends with the response headers.
+// An answer that comes before the body is all read closes the connection
+// after it: the transport may still be reading that body, and on HTTP/1
+// Go's server would otherwise read the connection for the next request at
+// the same time (a panic, golang/go#68560).
 func settleClientBody(next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if res.Request != nil {
-			if b := clientBodyOf(res.Request); b != nil {
-				b.settle()
+			if b := clientBodyOf(res.Request); b != nil && !b.settle() {
+				res.Header.Set("Connection", "close")
 			}
 		}
 		if next == nil {

@@ -104,6 +104,61 @@ func TestProxyEarlyAnswerWhileBodyStalls(t *testing.T) {
 	}
 }
 
+// An answer that comes before the client's body is all read closes the
+// connection after it: the transport may still be reading that body, and
+// Go's HTTP/1 server must not read the next request meanwhile.
+func TestProxyEarlyAnswerClosesTheConnection(t *testing.T) {
+	// An upstream that answers before it reads the body (Go's own server
+	// would read part of the body first), then drains it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for range 4 { // bounded: the test makes one request
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+				io.Copy(io.Discard, req.Body)
+			}()
+		}
+	}()
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = ln.Addr().String() })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 200000\r\n\r\nab")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || string(body) != "early" || !res.Close {
+		t.Fatalf("answer = %d %q, close %v; want the upstream's early 200 with Connection: close", res.StatusCode, body, res.Close)
+	}
+	// The rest of the body and a pipelined request find the connection
+	// closed, never a second answer.
+	io.WriteString(conn, strings.Repeat("x", 200000-2)+"GET /api/public HTTP/1.1\r\nHost: x.example\r\n\r\n")
+	if res, err := http.ReadResponse(br, nil); err == nil {
+		t.Errorf("a second answer on the connection: %d", res.StatusCode)
+	}
+}
+
 // In proxy mode every request target is the gate's: the asterisk form is
 // refused like any target not in origin form, not answered 404.
 func TestProxyAsteriskTarget(t *testing.T) {
