@@ -178,7 +178,8 @@ func startAuth(ctx context.Context, cfg Config, logger *slog.Logger, reg *promet
 
 // readiness is the "keys" check: ready once every issuer's keys were
 // fetched once; after that an issuer whose provider fails keeps its last
-// keys and does not make the service unready. Details name each issuer.
+// keys (none, once it published a set without a usable key) and does not
+// make the service unready. Details name each issuer.
 func (a *auth) readiness() api.ReadinessCheck {
 	return api.ReadinessCheck{
 		Name: "keys",
@@ -225,7 +226,7 @@ var (
 	keysReadyDesc = prometheus.NewDesc("policygate_signing_keys_ready",
 		"1 once the issuer's signing keys were fetched at least once.", []string{"issuer"}, nil)
 	keysUpDesc = prometheus.NewDesc("policygate_signing_keys_last_fetch_ok",
-		"1 when the issuer's latest key fetch succeeded (its last keys stay in use when it fails).", []string{"issuer"}, nil)
+		"1 when the issuer's latest key fetch succeeded (its last keys stay in use when it fails, unless it published a set without a usable key, which revokes them).", []string{"issuer"}, nil)
 	keysFetchesDesc = prometheus.NewDesc("policygate_signing_keys_fetches_total",
 		"Key set fetches started for the issuer (scheduled, retries and unknown kids).", []string{"issuer"}, nil)
 )

@@ -160,19 +160,25 @@ func garbage(t *testing.T) []faultyAnswer {
 		{"truncated_json", body("application/json", string(authntest.JWKS(authntest.NewKey(t, "key-1")))[:100])},
 		{"empty_object", body("application/json", "{}")},
 		{"keys_null", body("application/json", `{"keys":null}`)},
+		// Keys jwx cannot parse are garbage too, not a revocation: an RSA
+		// key jwx refuses as too weak, bad base64, no kty, an unknown kty.
+		{"only_weak_rsa_key", body("application/json", weakJWKS(t))},
+		{"key_with_bad_base64", body("application/json", `{"keys":[{"kty":"RSA","kid":"key-1","use":"sig","n":"!!!not-base64","e":"AQAB"}]}`)},
+		{"key_without_kty", body("application/json", `{"keys":[{"kid":"key-1"}]}`)},
+		{"key_of_unknown_kty", body("application/json", `{"keys":[{"kty":"AKP","kid":"key-1"}]}`)},
 		{"duplicate_kids", body("application/json", strings.Replace(string(authntest.JWKS(authntest.NewKey(t, "key-1"), authntest.NewKey(t, "key-2"))), `"kid":"key-2"`, `"kid":"key-1"`, 1))},
 		{"too_large", body("application/json", `{"keys":[],"pad":"`+strings.Repeat("a", 1<<20)+`"}`)},
 	}
 }
 
 // noSigningKeys are well-formed key sets in which no key can verify a
-// signature: before the first keys, a failed fetch; after, they revoke
-// the keys in use.
+// signature (none at all, or only keys the verifier refuses to use):
+// before the first keys, a failed fetch; after, they revoke the keys in
+// use.
 func noSigningKeys(t *testing.T) []faultyAnswer {
 	return []faultyAnswer{
 		{"empty_key_list", body("application/json", `{"keys":[]}`)},
 		{"only_symmetric_key", body("application/json", `{"keys":[{"kty":"oct","kid":"key-1","k":"c2VjcmV0"}]}`)},
-		{"only_weak_rsa_key", body("application/json", weakJWKS(t))},
 		{"encryption_keys_only", body("application/json", strings.ReplaceAll(string(authntest.JWKS(authntest.NewKey(t, "key-1"))), `"use":"sig"`, `"use":"enc"`))},
 	}
 }

@@ -57,8 +57,15 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 	}
 	idx := &keyIndex{byKID: make(map[string]*verificationKey, len(*set.Keys))}
 	var skipped []string
+	malformed := false // a key jwx could not parse: not the provider's word
 	for i, raw := range *set.Keys {
-		vk, err := parseKey(raw)
+		key, err := jwk.ParseKey(raw)
+		var vk *verificationKey
+		if err != nil {
+			malformed = true
+		} else {
+			vk, err = toVerificationKey(key)
+		}
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %v", i, kidOf(raw), err))
 			continue
@@ -71,21 +78,18 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 		}
 		idx.all = append(idx.all, vk)
 	}
-	if len(idx.all) == 0 {
-		if len(skipped) > 0 {
-			return nil, fmt.Errorf("%w (skipped %s)", errNoSigningKeys, strings.Join(skipped, "; "))
-		}
+	switch {
+	case len(idx.all) > 0:
+	case malformed:
+		// A key that does not parse (or an RSA key jwx refuses as too
+		// weak while parsing) is garbage, like a body that is not a set.
+		return nil, fmt.Errorf("no usable signing key, and some keys do not parse (skipped %s)", strings.Join(skipped, "; "))
+	case len(skipped) > 0:
+		return nil, fmt.Errorf("%w (skipped %s)", errNoSigningKeys, strings.Join(skipped, "; "))
+	default:
 		return nil, fmt.Errorf("%w: the key list is empty", errNoSigningKeys)
 	}
 	return idx, nil
-}
-
-func parseKey(raw json.RawMessage) (*verificationKey, error) {
-	key, err := jwk.ParseKey(raw)
-	if err != nil {
-		return nil, err
-	}
-	return toVerificationKey(key)
 }
 
 // kidOf reads a key's "kid" for a message about a key that did not parse.

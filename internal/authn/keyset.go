@@ -245,8 +245,11 @@ func (k *KeySet) startFetchLocked(ctx context.Context) chan struct{} {
 			k.cfg.Logger.Error("the identity provider publishes no usable signing key; every token is refused until it does", "err", redact.URLs(err.Error()))
 		case err != nil:
 			msg := "signing keys fetch failed; keeping the previous keys"
-			if k.current.Load() == nil {
+			switch cur := k.current.Load(); {
+			case cur == nil:
 				msg = "signing keys fetch failed; no keys yet, token checks are answered 503"
+			case len(cur.all) == 0:
+				msg = "signing keys fetch failed; the provider revoked its keys, every token is refused until a fetch brings one"
 			}
 			k.cfg.Logger.Warn(msg, "err", redact.URLs(err.Error()))
 		default:

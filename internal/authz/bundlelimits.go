@@ -16,7 +16,8 @@ import (
 const defaultBundleFileBytes = 32 << 20
 
 // withBundleSizeLimits sets size_limit_bytes on every bundle of an OPA
-// configuration that has none.
+// configuration that has none (or one of 0 or less, which OPA reads as
+// its default). Bundles that discovery delivers later are not covered.
 func withBundleSizeLimits(config []byte) ([]byte, error) {
 	var m map[string]any
 	if err := util.Unmarshal(config, &m); err != nil {
@@ -27,9 +28,20 @@ func withBundleSizeLimits(config []byte) ([]byte, error) {
 		return config, nil
 	}
 	for _, b := range bundles {
-		if b, ok := b.(map[string]any); ok && b["size_limit_bytes"] == nil {
-			b["size_limit_bytes"] = defaultBundleFileBytes
+		if b, ok := b.(map[string]any); ok && !positive(b["size_limit_bytes"]) {
+			b["size_limit_bytes"] = defaultBundleFileBytes // OPA reads 0 or less as its own 1 GiB
 		}
 	}
 	return json.Marshal(m)
+}
+
+// positive reports whether v, a number as util.Unmarshal decodes one, is
+// greater than zero.
+func positive(v any) bool {
+	n, ok := v.(json.Number)
+	if !ok {
+		return false
+	}
+	f, err := n.Float64()
+	return err == nil && f > 0
 }

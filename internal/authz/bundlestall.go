@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/util"
@@ -31,15 +32,17 @@ type bundlePoll struct {
 }
 
 // pollsOf lists the polled bundles of an OPA configuration (a bundle with
-// trigger: manual is downloaded only when asked), and counts all its
+// trigger: manual is downloaded only when asked, one from a file:// resource
+// is read once), and counts all its
 // bundles: each may complete no download for three of its longest polling
 // intervals (max_delay_seconds plus any long-polling timeout), plus the
 // response header timeout.
 func pollsOf(config []byte) ([]bundlePoll, int, error) {
 	var m struct {
 		Bundles map[string]struct {
-			Trigger string `json:"trigger"`
-			Polling struct {
+			Trigger  string `json:"trigger"`
+			Resource string `json:"resource"`
+			Polling  struct {
 				MaxDelaySeconds           *int64 `json:"max_delay_seconds"`
 				LongPollingTimeoutSeconds *int64 `json:"long_polling_timeout_seconds"`
 			} `json:"polling"`
@@ -50,8 +53,8 @@ func pollsOf(config []byte) ([]bundlePoll, int, error) {
 	}
 	var polls []bundlePoll
 	for name, b := range m.Bundles {
-		if b.Trigger == "manual" {
-			continue
+		if b.Trigger == "manual" || strings.HasPrefix(strings.ToLower(b.Resource), "file://") {
+			continue // downloaded only when asked, or read once from disk
 		}
 		interval := int64(opaMaxDelaySeconds)
 		if b.Polling.MaxDelaySeconds != nil {
