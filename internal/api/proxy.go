@@ -127,15 +127,22 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		// read, however long the client takes to send it.
 		rc.EnableFullDuplex()
 		ctx := context.WithValue(r.Context(), outcomeKey{}, &out)
-		if r.Body != nil && r.Body != http.NoBody {
-			// A client that stops sending its body is still bounded.
+		// A request with a body (HTTP/2 gives even a bodyless one a body
+		// reader, with a ContentLength of 0) has its client bounded.
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			b := newClientBody(r, rc, o.ClientBodyIdle)
 			ctx = context.WithValue(ctx, clientBodyKey{}, b)
 			r = r.WithContext(ctx)
 			r.Body = b
-		} else {
-			r = r.WithContext(ctx)
+			rp.ServeHTTP(w, r)
+			if b.http1 && b.unfinished() {
+				// Answered before the body was all read: Go's server
+				// would wait for the rest with no deadline.
+				b.stop()
+			}
+			return
 		}
+		r = r.WithContext(ctx)
 		rp.ServeHTTP(w, r)
 	})
 }

@@ -33,13 +33,17 @@ type clientBody struct {
 	err     error
 	settled bool // the response headers came: no more deadlines
 	done    bool // the body was read to its end
+	http1   bool // an HTTP/1 request (one connection, one request at a time)
+
+	readMu  sync.Mutex // held while a Read is in progress
+	stopped bool       // under readMu: the handler is done with the body
 }
 
 func newClientBody(r *http.Request, rc *http.ResponseController, idle time.Duration) *clientBody {
 	if idle <= 0 {
 		idle = defaultClientBodyIdle
 	}
-	return &clientBody{ReadCloser: r.Body, rc: rc, idle: idle}
+	return &clientBody{ReadCloser: r.Body, rc: rc, idle: idle, http1: r.ProtoMajor == 1}
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
@@ -48,7 +52,13 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
 	b.mu.Unlock()
+	b.readMu.Lock()
+	if b.stopped {
+		b.readMu.Unlock()
+		return 0, errors.New("proxy: body read after the answer")
+	}
 	n, err := b.ReadCloser.Read(p)
+	b.readMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -101,14 +111,15 @@ func clientBodyOf(r *http.Request) *clientBody {
 
 // settleClientBody runs before next (which may be nil) on every upstream
 // response: the client's body deadline ends with the response headers.
-// An answer that comes before the body is all read closes the connection
-// after it: the transport may still be reading that body, and on HTTP/1
+// An HTTP/1 answer that comes before the body is all read closes the
+// connection after it: the transport may still be reading that body, and
 // Go's server would otherwise read the connection for the next request at
-// the same time (a panic, golang/go#68560).
+// the same time (a panic, golang/go#68560). HTTP/2 streams share their
+// connection, and Connection: close there would end it for all of them.
 func settleClientBody(next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if res.Request != nil {
-			if b := clientBodyOf(res.Request); b != nil && !b.settle() {
+			if b := clientBodyOf(res.Request); b != nil && !b.settle() && b.http1 {
 				res.Header.Set("Connection", "close")
 			}
 		}
@@ -117,4 +128,22 @@ func settleClientBody(next func(*http.Response) error) func(*http.Response) erro
 		}
 		return next(res)
 	}
+}
+
+// unfinished reports whether the body was not read to its end.
+func (b *clientBody) unfinished() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.done
+}
+
+// stop makes the server's own drain of an unfinished body fail at once:
+// it waits for a Read in progress (the transport may still be reading),
+// which Go's server would otherwise let reset the read deadline.
+func (b *clientBody) stop() {
+	b.rc.SetReadDeadline(time.Now())
+	b.readMu.Lock()
+	b.stopped = true
+	b.readMu.Unlock()
+	b.rc.SetReadDeadline(time.Now())
 }

@@ -6,11 +6,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/policygate/policygate/internal/api"
+	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
 // rawProxyRequest writes head and then each part of the body (pausing
@@ -107,16 +113,18 @@ func TestProxyEarlyAnswerWhileBodyStalls(t *testing.T) {
 // An answer that comes before the client's body is all read closes the
 // connection after it: the transport may still be reading that body, and
 // Go's HTTP/1 server must not read the next request meanwhile.
-func TestProxyEarlyAnswerClosesTheConnection(t *testing.T) {
-	// An upstream that answers before it reads the body (Go's own server
-	// would read part of the body first), then drains it.
+// earlyUpstream is an upstream that answers before it reads the body (Go's
+// own server would read part of the body first), then drains it; it
+// returns its address.
+func earlyUpstream(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
-		for range 4 { // bounded: the test makes one request
+		for range 8 { // bounded: the tests make a few requests
 			c, err := ln.Accept()
 			if err != nil {
 				return
@@ -134,7 +142,81 @@ func TestProxyEarlyAnswerClosesTheConnection(t *testing.T) {
 			}()
 		}
 	}()
-	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = ln.Addr().String() })
+	return ln.Addr().String()
+}
+
+// After an early answer, a client that sends no more of its body does not
+// keep the connection: Go's server would wait for the rest, with no
+// deadline, before it closes.
+func TestProxyEarlyAnswerDoesNotWaitForTheBody(t *testing.T) {
+	up := earlyUpstream(t)
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second)) // the test's bound, far above the server's
+	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	io.ReadAll(res.Body)
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the answer, reading the connection = %v, want io.EOF (closed by the server)", err)
+	}
+}
+
+// HTTP/2 streams share a connection: requests with and without a body
+// keep it (Connection: close would end it for every stream).
+func TestProxyHTTP2KeepsItsConnection(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "hi")
+	}))
+	t.Cleanup(up.Close)
+	p := authntest.NewProvider(t)
+	reg := prometheus.NewRegistry()
+	u, _ := url.Parse(up.URL)
+	opts := api.Options{Gate: facesGate(t, p, policyWith(t, facesRoutes), decisionCacheOn, reg), Registry: reg, Realm: "test",
+		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}
+	srv := httptest.NewUnstartedServer(api.NewServer(opts))
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	for i, body := range []string{"", "", "a body", "", "another"} {
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest("GET", srv.URL+"/api/public", r)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.ProtoMajor != 2 || res.StatusCode != http.StatusOK || string(b) != "hi" {
+			t.Fatalf("request %d: %s %d %q, want HTTP/2 200 hi", i, res.Proto, res.StatusCode, b)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 5 sequential HTTP/2 requests, want 1", n)
+	}
+}
+
+func TestProxyEarlyAnswerClosesTheConnection(t *testing.T) {
+	up := earlyUpstream(t)
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
 	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
