@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +64,7 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 		key, err := jwk.ParseKey(raw)
 		var vk *verificationKey
 		if err != nil {
-			malformed = true
+			malformed = malformed || !declaredUnusable(raw)
 		} else {
 			vk, err = toVerificationKey(key)
 		}
@@ -81,8 +83,8 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 	switch {
 	case len(idx.all) > 0:
 	case malformed:
-		// A key that does not parse (or an RSA key jwx refuses as too
-		// weak while parsing) is garbage, like a body that is not a set.
+		// A key that is broken (no kty, bad base64) is garbage, like a
+		// body that is not a set: not the provider's word.
 		return nil, fmt.Errorf("no usable signing key, and some keys do not parse (skipped %s)", strings.Join(skipped, "; "))
 	case len(skipped) > 0:
 		return nil, fmt.Errorf("%w (skipped %s)", errNoSigningKeys, strings.Join(skipped, "; "))
@@ -90,6 +92,41 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 		return nil, fmt.Errorf("%w: the key list is empty", errNoSigningKeys)
 	}
 	return idx, nil
+}
+
+// declaredUnusable reports whether a key jwx could not parse is a
+// well-formed key this verifier does not use, which the provider means:
+// one whose use or key_ops forbid verifying, an RSA key under 2048 bits
+// (jwx refuses those while parsing), or a key type or curve this verifier
+// does not support (RFC 7517 section 5: ignored). Anything else (no kty,
+// a modulus that is not base64url) is broken.
+func declaredUnusable(raw json.RawMessage) bool {
+	var k struct {
+		Kty    string   `json:"kty"`
+		Crv    string   `json:"crv"`
+		Use    string   `json:"use"`
+		KeyOps []string `json:"key_ops"`
+		N      string   `json:"n"`
+	}
+	if json.Unmarshal(raw, &k) != nil || k.Kty == "" {
+		return false
+	}
+	if k.Use != "" && k.Use != "sig" || k.KeyOps != nil && !slices.Contains(k.KeyOps, "verify") {
+		return true
+	}
+	switch k.Kty {
+	case "RSA":
+		n, err := base64.RawURLEncoding.DecodeString(k.N)
+		return err == nil && len(n) > 0 && new(big.Int).SetBytes(n).BitLen() < minRSABits
+	case "EC":
+		return k.Crv != "" && !slices.Contains([]string{"P-256", "P-384", "P-521"}, k.Crv)
+	case "OKP":
+		return k.Crv != "" && k.Crv != "Ed25519"
+	case "oct":
+		return true
+	default:
+		return true
+	}
 }
 
 // kidOf reads a key's "kid" for a message about a key that did not parse.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +20,16 @@ func TestWithBundleSizeLimits(t *testing.T) {
 		{name: "zero", limit: "0", want: defaultBundleFileBytes},
 		{name: "negative", limit: "-1", want: defaultBundleFileBytes},
 		{name: "own", limit: "104857600", want: 104857600},
+	}
+	// A value of another type is left for OPA to refuse at start.
+	for _, bad := range []string{`"100000000"`, `true`} {
+		out, err := withBundleSizeLimits([]byte(`{"bundles": {"authz": {"size_limit_bytes": ` + bad + `}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `"size_limit_bytes":`+bad) {
+			t.Errorf("size_limit_bytes %s became %s, want it left for OPA to refuse", bad, out)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,13 +62,15 @@ func TestPollsOf(t *testing.T) {
 		"default": {"service": "s"},
 		"long": {"service": "s", "polling": {"max_delay_seconds": 10, "long_polling_timeout_seconds": 30}},
 		"manual": {"service": "s", "trigger": "manual"},
-		"file": {"resource": "file:///etc/policygate/bundle.tar.gz"}
+		"file": {"resource": "file:///etc/policygate/bundle.tar.gz"},
+		"file_one_slash": {"resource": "file:/etc/policygate/bundle.tar.gz"},
+		"file_upper": {"resource": "FILE:///etc/policygate/bundle.tar.gz"}
 	}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count != 5 {
-		t.Errorf("count = %d, want 5", count)
+	if count != 7 {
+		t.Errorf("count = %d, want 7", count)
 	}
 	got := map[string]time.Duration{}
 	for _, p := range polls {

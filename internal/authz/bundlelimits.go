@@ -28,20 +28,24 @@ func withBundleSizeLimits(config []byte) ([]byte, error) {
 		return config, nil
 	}
 	for _, b := range bundles {
-		if b, ok := b.(map[string]any); ok && !positive(b["size_limit_bytes"]) {
+		if b, ok := b.(map[string]any); ok && unsetLimit(b["size_limit_bytes"]) {
 			b["size_limit_bytes"] = defaultBundleFileBytes // OPA reads 0 or less as its own 1 GiB
 		}
 	}
 	return json.Marshal(m)
 }
 
-// positive reports whether v, a number as util.Unmarshal decodes one, is
-// greater than zero.
-func positive(v any) bool {
+// unsetLimit reports whether v, a size_limit_bytes as util.Unmarshal
+// decodes it, leaves OPA's own default: absent, null, or a number of 0 or
+// less. Any other value is left for OPA to accept or refuse.
+func unsetLimit(v any) bool {
+	if v == nil {
+		return true
+	}
 	n, ok := v.(json.Number)
 	if !ok {
 		return false
 	}
 	f, err := n.Float64()
-	return err == nil && f > 0
+	return err == nil && f <= 0
 }

@@ -3,7 +3,7 @@ package authz
 import (
 	"context"
 	"fmt"
-	"strings"
+	"net/url"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/util"
@@ -53,8 +53,8 @@ func pollsOf(config []byte) ([]bundlePoll, int, error) {
 	}
 	var polls []bundlePoll
 	for name, b := range m.Bundles {
-		if b.Trigger == "manual" || strings.HasPrefix(strings.ToLower(b.Resource), "file://") {
-			continue // downloaded only when asked, or read once from disk
+		if u, err := url.Parse(b.Resource); b.Trigger == "manual" || err == nil && u.Scheme == "file" {
+			continue // downloaded only when asked, or read once from disk (OPA's own test)
 		}
 		interval := int64(opaMaxDelaySeconds)
 		if b.Polling.MaxDelaySeconds != nil {
