@@ -87,6 +87,12 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if b := clientBodyOf(r); b != nil {
+				if b.http1 && b.unfinished() {
+					// The rest of the body will not be read (the handler
+					// stops it): the connection ends with this answer, or
+					// its bytes would be read as the next request.
+					w.Header().Set("Connection", "close")
+				}
 				if why := b.failure(); why != "" {
 					// The client's body failed, not the upstream. Without
 					// Connection: close, Go's server would first read

@@ -119,7 +119,9 @@ func clientBodyOf(r *http.Request) *clientBody {
 func settleClientBody(next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if res.Request != nil {
-			if b := clientBodyOf(res.Request); b != nil && !b.settle() && b.http1 {
+			// A 101 keeps its Connection: Upgrade; the connection is
+			// the tunnel's from then on.
+			if b := clientBodyOf(res.Request); b != nil && !b.settle() && b.http1 && res.StatusCode != http.StatusSwitchingProtocols {
 				res.Header.Set("Connection", "close")
 			}
 		}

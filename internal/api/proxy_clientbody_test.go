@@ -113,10 +113,9 @@ func TestProxyEarlyAnswerWhileBodyStalls(t *testing.T) {
 // An answer that comes before the client's body is all read closes the
 // connection after it: the transport may still be reading that body, and
 // Go's HTTP/1 server must not read the next request meanwhile.
-// earlyUpstream is an upstream that answers before it reads the body (Go's
-// own server would read part of the body first), then drains it; it
-// returns its address.
-func earlyUpstream(t *testing.T) string {
+// rawUpstream is an upstream that reads each request's head and leaves
+// the rest to serve; it returns its address.
+func rawUpstream(t *testing.T, serve func(c net.Conn, br *bufio.Reader, req *http.Request)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,16 +132,66 @@ func earlyUpstream(t *testing.T) string {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(10 * time.Second))
 				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
+				if req, err := http.ReadRequest(br); err == nil {
+					serve(c, br, req)
 				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-				io.Copy(io.Discard, req.Body)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// earlyUpstream answers before it reads the body (Go's own server would
+// read part of the body first), then drains it.
+func earlyUpstream(t *testing.T) string {
+	return rawUpstream(t, func(c net.Conn, _ *bufio.Reader, req *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+		io.Copy(io.Discard, req.Body)
+	})
+}
+
+// An upstream that fails while the body is still coming gets its 502, on
+// a connection that then ends: what the client sends next belongs to the
+// body it declared and must never be read as a request.
+func TestProxyUpstreamFailureMidBodyEndsTheConnection(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
+		c.(*net.TCPConn).SetLinger(0) // a reset, mid-upload
+	})
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	go func() { time.Sleep(30 * time.Millisecond); io.WriteString(conn, "cd") }()
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusBadGateway || !res.Close {
+		t.Errorf("answer = %d, close %v; want 502 with Connection: close", res.StatusCode, res.Close)
+	}
+	io.WriteString(conn, "GET /api/public?inside-the-body=1 HTTP/1.1\r\nHost: x.example\r\n\r\n")
+	if res, err := http.ReadResponse(br, nil); err == nil {
+		t.Errorf("bytes of the declared body were answered as a request: %d", res.StatusCode)
+	}
+}
+
+// A websocket upgrade whose body has not all arrived keeps its 101.
+func TestProxyUpgradeWithPartBodyKeepsIts101(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		time.Sleep(200 * time.Millisecond)
+	})
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
+	res, _ := rawProxyRequest(t, env, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\n", []string{"he"}, 0)
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Errorf("answer = %d, want 101", res.StatusCode)
+	}
 }
 
 // After an early answer, a client that sends no more of its body does not

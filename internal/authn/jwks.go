@@ -61,12 +61,16 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 	var skipped []string
 	malformed := false // a key jwx could not parse: not the provider's word
 	for i, raw := range *set.Keys {
-		key, err := jwk.ParseKey(raw)
+		m := membersOf(raw)
 		var vk *verificationKey
-		if err != nil {
-			malformed = malformed || !declaredUnusable(raw)
-		} else {
-			vk, err = toVerificationKey(key)
+		err := m.forbidsVerifying()
+		if err == nil {
+			var key jwk.Key
+			if key, err = jwk.ParseKey(raw); err != nil {
+				malformed = malformed || !m.unsupported()
+			} else {
+				vk, err = toVerificationKey(key)
+			}
 		}
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %v", i, kidOf(raw), err))
@@ -94,39 +98,67 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 	return idx, nil
 }
 
-// declaredUnusable reports whether a key jwx could not parse is a
-// well-formed key this verifier does not use, which the provider means:
-// one whose use or key_ops forbid verifying, an RSA key under 2048 bits
-// (jwx refuses those while parsing), or a key type or curve this verifier
-// does not support (RFC 7517 section 5: ignored). Anything else (no kty,
-// a modulus that is not base64url) is broken.
-func declaredUnusable(raw json.RawMessage) bool {
-	var k struct {
-		Kty    string   `json:"kty"`
-		Crv    string   `json:"crv"`
-		Use    string   `json:"use"`
-		KeyOps []string `json:"key_ops"`
-		N      string   `json:"n"`
+// keyMembers are the members of a JWK read before jwx parses it, to tell
+// a key the provider made unusable for us (the provider's word) from a
+// broken one (garbage).
+type keyMembers struct {
+	Kty    string   `json:"kty"`
+	Crv    string   `json:"crv"`
+	Use    string   `json:"use"`
+	KeyOps []string `json:"key_ops"`
+	N      string   `json:"n"`
+	ok     bool     // the key is a JSON object with these members' types
+}
+
+func membersOf(raw json.RawMessage) keyMembers {
+	var m keyMembers
+	m.ok = json.Unmarshal(raw, &m) == nil
+	return m
+}
+
+// forbidsVerifying refuses a key whose use or key_ops (RFC 7517 sections
+// 4.2 and 4.3) leave out signature verification. An empty use and a null
+// key_ops say nothing; key_ops [] allows nothing.
+func (m keyMembers) forbidsVerifying() error {
+	switch {
+	case !m.ok:
+		return nil // left to jwx, which refuses it as broken
+	case m.Use != "" && m.Use != "sig":
+		return fmt.Errorf("use %q is not sig", m.Use)
+	case m.KeyOps != nil && !slices.Contains(m.KeyOps, "verify"):
+		return fmt.Errorf("key_ops %q do not include verify", m.KeyOps)
 	}
-	if json.Unmarshal(raw, &k) != nil || k.Kty == "" {
+	return nil
+}
+
+// unsupported reports whether a key jwx could not parse is a well-formed
+// key of a kind this verifier does not use, which the provider means: an
+// RSA key under 2048 bits (jwx refuses those while parsing), or a key type
+// or curve it does not support (RFC 7517 section 5: such keys are
+// ignored). A key of a supported type and curve that jwx cannot parse
+// otherwise is broken.
+func (m keyMembers) unsupported() bool {
+	if !m.ok || m.Kty == "" {
 		return false
 	}
-	if k.Use != "" && k.Use != "sig" || k.KeyOps != nil && !slices.Contains(k.KeyOps, "verify") {
-		return true
-	}
-	switch k.Kty {
+	switch m.Kty {
 	case "RSA":
-		n, err := base64.RawURLEncoding.DecodeString(k.N)
+		n, err := decodeLenient(m.N)
 		return err == nil && len(n) > 0 && new(big.Int).SetBytes(n).BitLen() < minRSABits
 	case "EC":
-		return k.Crv != "" && !slices.Contains([]string{"P-256", "P-384", "P-521"}, k.Crv)
+		return m.Crv != "" && !slices.Contains([]string{"P-256", "P-384", "P-521"}, m.Crv)
 	case "OKP":
-		return k.Crv != "" && k.Crv != "Ed25519"
-	case "oct":
-		return true
-	default:
+		return m.Crv != "" && m.Crv != "Ed25519"
+	default: // oct and unknown types: never a signature key here
 		return true
 	}
+}
+
+// decodeLenient decodes base64 as jwx accepts it: URL or standard
+// alphabet, padded or not.
+func decodeLenient(s string) ([]byte, error) {
+	s = strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(s), "=")
+	return base64.RawURLEncoding.DecodeString(s)
 }
 
 // kidOf reads a key's "kid" for a message about a key that did not parse.
@@ -138,14 +170,9 @@ func kidOf(raw json.RawMessage) string {
 	return k.KID
 }
 
+// toVerificationKey turns a parsed key whose use and key_ops allow
+// verifying (keyMembers.forbidsVerifying) into a verification key.
 func toVerificationKey(key jwk.Key) (*verificationKey, error) {
-	if use, ok := key.KeyUsage(); ok && use != "sig" {
-		return nil, fmt.Errorf("use %q is not sig", use)
-	}
-	// key_ops, when present, must allow verifying (RFC 7517 section 4.3).
-	if ops, ok := key.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
-		return nil, fmt.Errorf("key_ops %q do not include verify", ops)
-	}
 	kid, _ := key.KeyID()
 	vk := &verificationKey{kid: kid}
 	if alg, ok := key.Algorithm(); ok {

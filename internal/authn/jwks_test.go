@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -92,6 +93,13 @@ func TestParseKeySet(t *testing.T) {
 	encOps["key_ops"] = []string{"encrypt", "wrapKey"}
 	verifyOps := jwkJSON(t, rsaKey, map[string]string{"kid": "verify-ops-1", "alg": "RS256"})
 	verifyOps["key_ops"] = []string{"verify"}
+	// An empty use and a null key_ops say nothing; key_ops [] allows nothing.
+	useEmpty := jwkJSON(t, rsaKey, map[string]string{"kid": "use-empty-1"})
+	useEmpty["use"] = ""
+	opsNull := jwkJSON(t, rsaKey, map[string]string{"kid": "ops-null-1"})
+	opsNull["key_ops"] = nil
+	opsEmpty := jwkJSON(t, rsaKey, map[string]string{"kid": "ops-empty-1"})
+	opsEmpty["key_ops"] = []string{}
 
 	tests := []struct {
 		name     string
@@ -116,6 +124,9 @@ func TestParseKeySet(t *testing.T) {
 		{name: "key_ops_verify", body: jwksOf(t, encOps, verifyOps), wantKIDs: []string{"verify-ops-1"}, wantAlgs: []string{"RS256"}},
 		{name: "duplicate_kid", body: jwksOf(t, rsa1, jwkJSON(t, ecKey, map[string]string{"kid": "rsa-1"})), wantErr: `duplicate kid "rsa-1"`},
 		{name: "empty_key_list", body: []byte(`{"keys":[]}`), wantErr: "the key list is empty"},
+		{name: "use_empty_says_nothing", body: jwksOf(t, useEmpty), wantKIDs: []string{"use-empty-1"}, wantAlgs: []string{""}},
+		{name: "key_ops_null_says_nothing", body: jwksOf(t, opsNull), wantKIDs: []string{"ops-null-1"}, wantAlgs: []string{""}},
+		{name: "key_ops_empty_allows_nothing", body: jwksOf(t, opsEmpty), wantErr: "do not include verify"},
 		{name: "not_json", body: []byte("keys: none"), wantErr: ""},
 	}
 	for _, tc := range tests {
@@ -156,4 +167,45 @@ func countEmpty(ss []string) int {
 		}
 	}
 	return n
+}
+
+// A set without a usable key is the provider's word (errNoSigningKeys,
+// which revokes keys in use) when its keys are of kinds this verifier does
+// not use, and garbage when a key is broken.
+func TestParseKeySetRevokesOnlyOnTheProvidersWord(t *testing.T) {
+	weakKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := weakKey.N.Bytes()
+	e := big.NewInt(int64(weakKey.E)).Bytes()
+	tests := []struct {
+		name    string
+		key     map[string]any
+		revokes bool
+	}{
+		{name: "weak_rsa", key: map[string]any{"kty": "RSA", "n": base64.RawURLEncoding.EncodeToString(n), "e": base64.RawURLEncoding.EncodeToString(e)}, revokes: true},
+		{name: "weak_rsa_standard_padded", key: map[string]any{"kty": "RSA", "n": base64.StdEncoding.EncodeToString(n), "e": base64.StdEncoding.EncodeToString(e)}, revokes: true},
+		{name: "weak_rsa_url_padded", key: map[string]any{"kty": "RSA", "n": base64.URLEncoding.EncodeToString(n), "e": base64.URLEncoding.EncodeToString(e)}, revokes: true},
+		{name: "secp256k1", key: map[string]any{"kty": "EC", "crv": "secp256k1", "x": "AAAA", "y": "AAAA"}, revokes: true},
+		{name: "x25519", key: map[string]any{"kty": "OKP", "crv": "X25519", "x": "AAAA"}, revokes: true},
+		{name: "unknown_kty", key: map[string]any{"kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA"}, revokes: true},
+		{name: "symmetric", key: map[string]any{"kty": "oct", "k": "c2VjcmV0"}, revokes: true},
+		{name: "encryption_use", key: map[string]any{"kty": "RSA", "use": "enc", "n": "!!!", "e": "AQAB"}, revokes: true},
+		{name: "modulus_not_base64", key: map[string]any{"kty": "RSA", "n": "!!!", "e": "AQAB"}},
+		{name: "no_kty", key: map[string]any{"n": "AQAB"}},
+		{name: "kty_not_a_string", key: map[string]any{"kty": 7}},
+		{name: "p256_bad_point", key: map[string]any{"kty": "EC", "crv": "P-256", "x": "!!!", "y": "!!!"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseKeySet(jwksOf(t, tc.key))
+			if err == nil {
+				t.Fatal("parseKeySet() = nil error, want no usable key")
+			}
+			if got := errors.Is(err, errNoSigningKeys); got != tc.revokes {
+				t.Errorf("parseKeySet() = %v: revokes %v, want %v", err, got, tc.revokes)
+			}
+		})
+	}
 }
