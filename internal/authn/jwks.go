@@ -102,17 +102,45 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 // a key the provider made unusable for us (the provider's word) from a
 // broken one (garbage).
 type keyMembers struct {
-	Kty    string   `json:"kty"`
-	Crv    string   `json:"crv"`
-	Use    string   `json:"use"`
-	KeyOps []string `json:"key_ops"`
-	N      string   `json:"n"`
-	ok     bool     // the key is a JSON object with these members' types
+	Kty, Crv, Use, N string
+	KeyOps           []string // nil when absent or null
+	ok               bool     // the key is a JSON object
 }
 
+// membersOf reads a key's members one by one, so that a member of an odd
+// type elsewhere in the key cannot hide its use or key_ops. A use that is
+// not a string reads as an unknown use, and key_ops that are not a list of
+// strings as a list without verify: both forbid verifying.
 func membersOf(raw json.RawMessage) keyMembers {
-	var m keyMembers
-	m.ok = json.Unmarshal(raw, &m) == nil
+	var fields map[string]any
+	if json.Unmarshal(raw, &fields) != nil || fields == nil {
+		return keyMembers{}
+	}
+	m := keyMembers{ok: true}
+	m.Kty, _ = fields["kty"].(string)
+	m.Crv, _ = fields["crv"].(string)
+	m.N, _ = fields["n"].(string)
+	if v, present := fields["use"]; present {
+		var isString bool
+		if m.Use, isString = v.(string); !isString {
+			m.Use = fmt.Sprint(v) // not "sig"
+			if m.Use == "" || m.Use == "sig" {
+				m.Use = "(not a string)"
+			}
+		}
+	}
+	switch ops := fields["key_ops"].(type) {
+	case nil:
+	case []any:
+		m.KeyOps = []string{}
+		for _, op := range ops {
+			if op, isString := op.(string); isString {
+				m.KeyOps = append(m.KeyOps, op)
+			}
+		}
+	default:
+		m.KeyOps = []string{} // not a list: allows nothing
+	}
 	return m
 }
 

@@ -209,3 +209,37 @@ func TestParseKeySetRevokesOnlyOnTheProvidersWord(t *testing.T) {
 		})
 	}
 }
+
+// use and key_ops are read whatever the types of the key's other members:
+// a usable RSA key that says it is not for signatures is never kept.
+func TestParseKeySetReadsUsageWhateverElseTheKeyHolds(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		extra map[string]any
+		kept  bool
+	}{
+		{name: "plain", kept: true},
+		{name: "use_enc_beside_an_odd_member", extra: map[string]any{"use": "enc", "crv": 5}},
+		{name: "use_not_a_string", extra: map[string]any{"use": 5}},
+		{name: "use_true", extra: map[string]any{"use": true}},
+		{name: "key_ops_not_a_list", extra: map[string]any{"key_ops": "verify"}},
+		{name: "key_ops_without_verify_beside_an_odd_member", extra: map[string]any{"key_ops": []any{"encrypt", 7}, "crv": 5}},
+		{name: "key_ops_verify_beside_an_odd_member", extra: map[string]any{"key_ops": []any{"verify"}, "crv": 5}, kept: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := jwkJSON(t, rsaKey, map[string]string{"kid": "k1"})
+			for k, v := range tc.extra {
+				key[k] = v
+			}
+			idx, err := parseKeySet(jwksOf(t, key))
+			if kept := err == nil && len(idx.all) == 1; kept != tc.kept {
+				t.Errorf("parseKeySet() = %v: kept %v, want %v", err, kept, tc.kept)
+			}
+		})
+	}
+}
