@@ -90,14 +90,12 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 				if b.http1 && b.unfinished() {
 					// The rest of the body will not be read (the handler
 					// stops it): the connection ends with this answer, or
-					// its bytes would be read as the next request.
+					// its bytes would be read as the next request. Not on
+					// HTTP/2, where it would end every stream's connection.
 					w.Header().Set("Connection", "close")
 				}
 				if why := b.failure(); why != "" {
-					// The client's body failed, not the upstream. Without
-					// Connection: close, Go's server would first read
-					// what is left of that body before answering.
-					w.Header().Set("Connection", "close")
+					// The client's body failed, not the upstream.
 					writeError(w, http.StatusBadRequest, "invalid_request", why)
 					return
 				}
@@ -140,12 +138,16 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 			ctx = context.WithValue(ctx, clientBodyKey{}, b)
 			r = r.WithContext(ctx)
 			r.Body = b
+			// Also when ReverseProxy aborts the handler (an upstream that
+			// breaks off its answer panics with http.ErrAbortHandler):
+			// answered before the body was all read, Go's server would
+			// wait for the rest with no deadline.
+			defer func() {
+				if b.http1 && b.unfinished() {
+					b.stop()
+				}
+			}()
 			rp.ServeHTTP(w, r)
-			if b.http1 && b.unfinished() {
-				// Answered before the body was all read: Go's server
-				// would wait for the rest with no deadline.
-				b.stop()
-			}
 			return
 		}
 		r = r.WithContext(ctx)

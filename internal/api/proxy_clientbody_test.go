@@ -181,6 +181,28 @@ func TestProxyUpstreamFailureMidBodyEndsTheConnection(t *testing.T) {
 	}
 }
 
+// An upstream that breaks off its answer while the client's body is
+// unfinished (ReverseProxy then aborts the handler) leaves no connection
+// waiting for the rest of that body.
+func TestProxyAbortedAnswerDoesNotWaitForTheBody(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nearly")
+		time.Sleep(50 * time.Millisecond)
+		c.(*net.TCPConn).SetLinger(0) // a reset, mid-answer
+	})
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second)) // the test's bound, far above the server's
+	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Errorf("reading until the server closes = %v, want the connection closed", err)
+	}
+}
+
 // A websocket upgrade whose body has not all arrived keeps its 101.
 func TestProxyUpgradeWithPartBodyKeepsIts101(t *testing.T) {
 	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
@@ -230,7 +252,7 @@ func TestProxyHTTP2KeepsItsConnection(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	u, _ := url.Parse(up.URL)
 	opts := api.Options{Gate: facesGate(t, p, policyWith(t, facesRoutes), decisionCacheOn, reg), Registry: reg, Realm: "test",
-		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second}, SeparateAdmin: true}
+		Proxy: &api.ProxyOptions{Upstream: u, Timeout: 5 * time.Second, ClientBodyIdle: 300 * time.Millisecond}, SeparateAdmin: true}
 	srv := httptest.NewUnstartedServer(api.NewServer(opts))
 	var conns atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -258,8 +280,28 @@ func TestProxyHTTP2KeepsItsConnection(t *testing.T) {
 			t.Fatalf("request %d: %s %d %q, want HTTP/2 200 hi", i, res.Proto, res.StatusCode, b)
 		}
 	}
+	// A body that stalls gets its 400, and the connection stays.
+	pr, pw := io.Pipe()
+	go func() { pw.Write([]byte("ab")) }() // and then nothing
+	t.Cleanup(func() { pw.Close() })
+	req, _ := http.NewRequest("GET", srv.URL+"/api/public", pr)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("stalled body: %d, want 400", res.StatusCode)
+	}
+	if res, err := client.Get(srv.URL + "/api/public"); err != nil {
+		t.Fatal(err)
+	} else {
+		io.ReadAll(res.Body)
+		res.Body.Close()
+	}
 	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections for 5 sequential HTTP/2 requests, want 1", n)
+		t.Errorf("%d connections for 7 sequential HTTP/2 requests, want 1", n)
 	}
 }
 

@@ -150,7 +150,7 @@ func membersOf(raw json.RawMessage) keyMembers {
 func (m keyMembers) forbidsVerifying() error {
 	switch {
 	case !m.ok:
-		return nil // left to jwx, which refuses it as broken
+		return nil // not an object: left to jwx, which refuses it as broken
 	case m.Use != "" && m.Use != "sig":
 		return fmt.Errorf("use %q is not sig", m.Use)
 	case m.KeyOps != nil && !slices.Contains(m.KeyOps, "verify"):
@@ -199,8 +199,16 @@ func kidOf(raw json.RawMessage) string {
 }
 
 // toVerificationKey turns a parsed key whose use and key_ops allow
-// verifying (keyMembers.forbidsVerifying) into a verification key.
+// verifying into a verification key. keyMembers.forbidsVerifying has read
+// them from the JSON already; they are checked again as jwx reads them,
+// so that no difference between the two readings lets a key through.
 func toVerificationKey(key jwk.Key) (*verificationKey, error) {
+	if use, ok := key.KeyUsage(); ok && use != "" && use != "sig" {
+		return nil, fmt.Errorf("use %q is not sig", use)
+	}
+	if ops, ok := key.KeyOps(); ok && ops != nil && !slices.Contains(ops, jwk.KeyOpVerify) {
+		return nil, fmt.Errorf("key_ops %q do not include verify", ops)
+	}
 	kid, _ := key.KeyID()
 	vk := &verificationKey{kid: kid}
 	if alg, ok := key.Algorithm(); ok {

@@ -229,17 +229,30 @@ func TestParseKeySetReadsUsageWhateverElseTheKeyHolds(t *testing.T) {
 		{name: "key_ops_not_a_list", extra: map[string]any{"key_ops": "verify"}},
 		{name: "key_ops_without_verify_beside_an_odd_member", extra: map[string]any{"key_ops": []any{"encrypt", 7}, "crv": 5}},
 		{name: "key_ops_verify_beside_an_odd_member", extra: map[string]any{"key_ops": []any{"verify"}, "crv": 5}, kept: true},
+		{name: "key_ops_encrypt_beside_an_odd_member", extra: map[string]any{"key_ops": []any{"encrypt"}, "crv": 5}},
+		// Member names are case-sensitive (RFC 7517): USE is not use.
+		{name: "use_enc_with_USE_sig", extra: map[string]any{"use": "enc", "USE": "sig"}},
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			key := jwkJSON(t, rsaKey, map[string]string{"kid": "k1"})
-			for k, v := range tc.extra {
-				key[k] = v
-			}
-			idx, err := parseKeySet(jwksOf(t, key))
-			if kept := err == nil && len(idx.all) == 1; kept != tc.kept {
-				t.Errorf("parseKeySet() = %v: kept %v, want %v", err, kept, tc.kept)
-			}
-		})
+		for kind, pub := range map[string]any{"rsa": rsaKey, "ec": ecKey} {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				key := jwkJSON(t, pub, map[string]string{"kid": "k1"})
+				for k, v := range tc.extra {
+					key[k] = v
+				}
+				if kind == "ec" && tc.extra["crv"] != nil {
+					key["n"] = 5 // the odd member an EC key can carry
+					key["crv"] = "P-256"
+				}
+				idx, err := parseKeySet(jwksOf(t, key))
+				if kept := err == nil && len(idx.all) == 1; kept != tc.kept {
+					t.Errorf("parseKeySet() = %v: kept %v, want %v", err, kept, tc.kept)
+				}
+			})
+		}
 	}
 }
