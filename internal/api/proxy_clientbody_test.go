@@ -19,18 +19,26 @@ import (
 	"github.com/policygate/policygate/internal/authn/authntest"
 )
 
-// rawProxyRequest writes head and then each part of the body (pausing
-// pause before each part after the first) on a fresh connection to the
-// proxy, and reads the answer.
-func rawProxyRequest(t *testing.T, env *proxyEnv, head string, parts []string, pause time.Duration) (*http.Response, string) {
+// dialProxy opens a connection to the proxy that the test closes, gives
+// it a deadline (a hang fails there) and writes head on it.
+func dialProxy(t *testing.T, env *proxyEnv, deadline time.Duration, head string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails here
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(deadline))
 	io.WriteString(conn, head)
+	return conn
+}
+
+// rawProxyRequest writes head and then each part of the body (pausing
+// pause before each part after the first) on a fresh connection to the
+// proxy, and reads the answer.
+func rawProxyRequest(t *testing.T, env *proxyEnv, head string, parts []string, pause time.Duration) (*http.Response, string) {
+	t.Helper()
+	conn := dialProxy(t, env, 10*time.Second, head) // a hang fails at the deadline
 	go func() {
 		for i, p := range parts {
 			if i > 0 {
@@ -158,13 +166,7 @@ func TestProxyUpstreamFailureMidBodyEndsTheConnection(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0) // a reset, mid-upload
 	})
 	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
-	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	conn := dialProxy(t, env, 10*time.Second, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
 	go func() { time.Sleep(30 * time.Millisecond); io.WriteString(conn, "cd") }()
 	br := bufio.NewReader(conn)
 	res, err := http.ReadResponse(br, nil)
@@ -191,13 +193,7 @@ func TestProxyAbortedAnswerDoesNotWaitForTheBody(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0) // a reset, mid-answer
 	})
 	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
-	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second)) // the test's bound, far above the server's
-	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	conn := dialProxy(t, env, 5*time.Second, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab") // the test's bound, far above the server's
 	if _, err := io.ReadAll(conn); err != nil {
 		t.Errorf("reading until the server closes = %v, want the connection closed", err)
 	}
@@ -222,13 +218,7 @@ func TestProxyUpgradeWithPartBodyKeepsIts101(t *testing.T) {
 func TestProxyEarlyAnswerDoesNotWaitForTheBody(t *testing.T) {
 	up := earlyUpstream(t)
 	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
-	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second)) // the test's bound, far above the server's
-	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab")
+	conn := dialProxy(t, env, 5*time.Second, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1000\r\n\r\nab") // the test's bound, far above the server's
 	br := bufio.NewReader(conn)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -308,13 +298,7 @@ func TestProxyHTTP2KeepsItsConnection(t *testing.T) {
 func TestProxyEarlyAnswerClosesTheConnection(t *testing.T) {
 	up := earlyUpstream(t)
 	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
-	conn, err := net.Dial("tcp", strings.TrimPrefix(env.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(conn, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 200000\r\n\r\nab")
+	conn := dialProxy(t, env, 10*time.Second, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 200000\r\n\r\nab")
 	br := bufio.NewReader(conn)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
