@@ -163,6 +163,10 @@ func (s *server) proxyDecision(r *http.Request) gate.Outcome {
 	}
 	if up, ok := r.Header["Upgrade"]; ok && !isWebSocketUpgrade(up) {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "only Upgrade: websocket is tunnelled")
+	} else if ok && r.ContentLength != 0 {
+		// A handshake has no body (RFC 6455); one still being sent when
+		// the tunnel opens would reach the upstream mixed with it.
+		return s.gate.Refuse(gate.ReasonRequestInfo, "an Upgrade request carries no body")
 	}
 	if !strings.HasPrefix(r.RequestURI, "/") {
 		return s.gate.Refuse(gate.ReasonRequestInfo, "the request target is not in origin form")

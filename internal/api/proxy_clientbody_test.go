@@ -199,16 +199,26 @@ func TestProxyAbortedAnswerDoesNotWaitForTheBody(t *testing.T) {
 	}
 }
 
-// A websocket upgrade whose body has not all arrived keeps its 101.
-func TestProxyUpgradeWithPartBodyKeepsIts101(t *testing.T) {
+// A websocket handshake carries no body: an Upgrade request with one is
+// refused before the upstream sees it (its body would reach the tunnel
+// mixed with the tunnelled bytes).
+func TestProxyUpgradeWithBodyIsRefused(t *testing.T) {
+	reached := make(chan struct{}, 1)
 	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
+		reached <- struct{}{}
 		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-		time.Sleep(200 * time.Millisecond)
 	})
 	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
-	res, _ := rawProxyRequest(t, env, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\n", []string{"he"}, 0)
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		t.Errorf("answer = %d, want 101", res.StatusCode)
+	for _, framing := range []string{"Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"} {
+		res, body := rawProxyRequest(t, env, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+framing, nil, 0)
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "an Upgrade request carries no body") {
+			t.Errorf("%q: answer = %d %s, want 403 invalid_request", framing, res.StatusCode, body)
+		}
+	}
+	select {
+	case <-reached:
+		t.Error("the upstream saw an Upgrade request with a body")
+	default:
 	}
 }
 
