@@ -19,6 +19,7 @@ import (
 	"github.com/policygate/policygate/internal/authn"
 	"github.com/policygate/policygate/internal/denial"
 	"github.com/policygate/policygate/internal/gate"
+	"github.com/policygate/policygate/internal/redact"
 )
 
 // facesUsage names the settings of the forward-auth and proxy faces in
@@ -70,7 +71,7 @@ func loadFaces(c *FacesConfig, env func(string) string, dev bool, bad func(varia
 		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 			bad("UPSTREAM_URL", "scheme %q, host %q: want an http or https URL such as http://127.0.0.1:8080", u.Scheme, u.Hostname())
 		case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			bad("UPSTREAM_URL", "%q must have no user, query or fragment", redactedURL(u))
+			bad("UPSTREAM_URL", "%q must have no user, query or fragment", redact.URLs(v))
 		default:
 			c.UpstreamURL = u
 		}
@@ -192,19 +193,4 @@ func startAdmin(ctx context.Context, cfg Config, o api.Options, logger *slog.Log
 	}()
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return srv.Shutdown, nil
-}
-
-// redactedURL is u with its user, query and fragment shown as ***.
-func redactedURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		c.User = url.User("***")
-	}
-	if c.RawQuery != "" || c.ForceQuery {
-		c.RawQuery, c.ForceQuery = "***", false
-	}
-	if c.Fragment != "" {
-		c.Fragment, c.RawFragment = "***", ""
-	}
-	return c.String()
 }
