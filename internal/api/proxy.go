@@ -131,26 +131,26 @@ func (s *server) newProxy(o ProxyOptions, corsOrigins []string) http.Handler {
 		// read, however long the client takes to send it.
 		rc.EnableFullDuplex()
 		ctx := context.WithValue(r.Context(), outcomeKey{}, &out)
+		var body *clientBody
 		// A request with a body (HTTP/2 gives even a bodyless one a body
 		// reader, with a ContentLength of 0) has its client bounded.
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			b := newClientBody(r, rc, o.ClientBodyIdle)
-			ctx = context.WithValue(ctx, clientBodyKey{}, b)
-			r = r.WithContext(ctx)
-			r.Body = b
+			body = newClientBody(r, rc, o.ClientBodyIdle)
+			ctx = context.WithValue(ctx, clientBodyKey{}, body)
 			// Also when ReverseProxy aborts the handler (an upstream that
 			// breaks off its answer panics with http.ErrAbortHandler):
 			// answered before the body was all read, Go's server would
 			// wait for the rest with no deadline.
 			defer func() {
-				if b.http1 && b.unfinished() {
-					b.stop()
+				if body.http1 && body.unfinished() {
+					body.stop()
 				}
 			}()
-			rp.ServeHTTP(w, r)
-			return
 		}
 		r = r.WithContext(ctx)
+		if body != nil {
+			r.Body = body
+		}
 		rp.ServeHTTP(w, r)
 	})
 }
