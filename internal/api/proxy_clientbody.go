@@ -119,8 +119,10 @@ func clientBodyOf(r *http.Request) *clientBody {
 func settleClientBody(next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if res.Request != nil {
-			// A 101 keeps its Connection: Upgrade; the connection is
-			// the tunnel's from then on.
+			// Not on a 101: ReverseProxy tunnels it only when its
+			// Upgrade (named in Connection) matches the request's, and a
+			// 101 whose Connection said close would match a request that
+			// asked for no upgrade at all.
 			if b := clientBodyOf(res.Request); b != nil && !b.settle() && b.http1 && res.StatusCode != http.StatusSwitchingProtocols {
 				res.Header.Set("Connection", "close")
 			}

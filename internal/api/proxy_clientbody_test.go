@@ -199,6 +199,20 @@ func TestProxyAbortedAnswerDoesNotWaitForTheBody(t *testing.T) {
 	}
 }
 
+// An upstream that answers 101 to a request with a body that asked for
+// no upgrade gets no tunnel, whatever the client's body has done.
+func TestProxyNoTunnelWithoutUpgrade(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn, _ *bufio.Reader, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+		time.Sleep(200 * time.Millisecond)
+	})
+	env := newProxyEnv(t, nil, func(o *api.ProxyOptions) { o.Upstream.Host = up })
+	res, body := rawProxyRequest(t, env, "GET /api/public HTTP/1.1\r\nHost: x.example\r\nContent-Length: 5\r\n\r\n", []string{"he"}, 0)
+	if res.StatusCode != http.StatusBadGateway {
+		t.Errorf("answer = %d %s, want 502 (no tunnel)", res.StatusCode, body)
+	}
+}
+
 // A websocket handshake carries no body: an Upgrade request with one is
 // refused before the upstream sees it (its body would reach the tunnel
 // mixed with the tunnelled bytes).
