@@ -254,12 +254,13 @@ func (c *decisionCache) get(key string, version uint64) (Decision, bool) {
 // put stores d for key at version, unless key and d together hold more
 // than maxEntryBytes.
 func (c *decisionCache) put(key string, version uint64, d Decision) {
-	if entryBytes(key, &d) > maxEntryBytes {
+	size := entryBytes(key, &d)
+	if size > maxEntryBytes {
 		return
 	}
 	d.ID = ""
 	d.cloneLists()
-	d.ownStrings()
+	d.ownStrings(size - len(key))
 	c.lru.Add(key, &decisionEntry{version: version, decision: d})
 }
 
@@ -268,10 +269,11 @@ func (c *decisionCache) put(key string, version uint64, d Decision) {
 // policy copies) shares the claim's storage, which is a substring of the
 // whole token payload (authn parses it as one copy): kept as is, every
 // cached decision would hold a whole payload alive, and its size would not
-// be what entryBytes counted. d's lists and headers must be its own.
-func (d *Decision) ownStrings() {
+// be what entryBytes counted. d's lists and headers must be its own;
+// size is entryBytes of d without a key (what put has counted already).
+func (d *Decision) ownStrings(size int) {
 	var b strings.Builder
-	b.Grow(entryBytes("", d))
+	b.Grow(size)
 	own := func(s string) string {
 		start := b.Len()
 		b.WriteString(s)
