@@ -37,7 +37,8 @@ type keyIndex struct {
 }
 
 // errNoSigningKeys: a well-formed JWK Set in which no key can verify a
-// signature (an empty list, only encryption, symmetric or weak keys). That
+// signature (an empty list, or only keys this verifier does not use:
+// encryption, symmetric or weak keys, unsupported types or curves). That
 // is the provider's word, unlike an answer that is not a key set at all:
 // once keys are in use, it revokes them (keyset.go).
 var errNoSigningKeys = errors.New("no usable signing key")
@@ -73,7 +74,7 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 			}
 		}
 		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %v", i, kidOf(raw), err))
+			skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %v", i, m.Kid, err))
 			continue
 		}
 		if vk.kid != "" {
@@ -102,9 +103,9 @@ func parseKeySet(body []byte) (*keyIndex, error) {
 // a key the provider made unusable for us (the provider's word) from a
 // broken one (garbage).
 type keyMembers struct {
-	Kty, Crv, Use, N string
-	KeyOps           []string // nil when absent or null
-	ok               bool     // the key is a JSON object
+	Kid, Kty, Crv, Use, N string
+	KeyOps                []string // nil when absent or null
+	ok                    bool     // the key is a JSON object
 }
 
 // membersOf reads a key's members one by one, so that a member of an odd
@@ -117,6 +118,7 @@ func membersOf(raw json.RawMessage) keyMembers {
 		return keyMembers{}
 	}
 	m := keyMembers{ok: true}
+	m.Kid, _ = fields["kid"].(string) // for messages
 	m.Kty, _ = fields["kty"].(string)
 	m.Crv, _ = fields["crv"].(string)
 	m.N, _ = fields["n"].(string)
@@ -187,15 +189,6 @@ func (m keyMembers) unsupported() bool {
 func decodeLenient(s string) ([]byte, error) {
 	s = strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(s), "=")
 	return base64.RawURLEncoding.DecodeString(s)
-}
-
-// kidOf reads a key's "kid" for a message about a key that did not parse.
-func kidOf(raw json.RawMessage) string {
-	var k struct {
-		KID string `json:"kid"`
-	}
-	json.Unmarshal(raw, &k)
-	return k.KID
 }
 
 // toVerificationKey turns a parsed key whose use and key_ops allow
